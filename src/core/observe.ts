@@ -1,0 +1,216 @@
+import type { Gate } from './arming.ts';
+import { PENDING_LEASE_SECONDS, type Policy } from './policy.ts';
+import { fromIso, shortSha, toIso } from './primitives.ts';
+import { runName } from './run-name.ts';
+import {
+  attemptsFor,
+  initialState,
+  stamp,
+  transition,
+  withAttempts,
+  type CheckResult,
+  type FollowerState,
+  type Run,
+} from './state.ts';
+
+export type SourceObservation =
+  | { kind: 'ok'; sha: string }
+  | { kind: 'missing'; repo: string; branch: string }
+  | { kind: 'unreachable'; message: string }
+  | { kind: 'invalid'; message: string };
+
+export type TargetObservation =
+  | { kind: 'ok'; sha: string | null }
+  | { kind: 'unreadable'; message: string }
+  | { kind: 'invalid'; message: string };
+
+export type Observation = {
+  source: SourceObservation;
+  target: TargetObservation;
+  /** The trigger stage of the state's pending or in-flight dispatch, when it has one. */
+  dispatch?: CheckResult;
+};
+
+export type Effect =
+  | { kind: 'dispatch'; sha: string; attempt: number; name: string }
+  | { kind: 'cancel'; sha: string; attempt: number; name: string };
+
+export type Decision =
+  | { kind: 'none'; reason: string }
+  | { kind: 'dispatch'; sha: string; attempt: number; name: string }
+  | { kind: 'supersede'; reason: string }
+  | { kind: 'block'; reason: string }
+  | { kind: 'skip'; reason: string };
+
+export type ObserveResult = { state: FollowerState; decision: Decision; effects: Effect[] };
+
+const concluded = (r: CheckResult | undefined): boolean => r === 'SUCCESS' || r === 'FAILURE';
+
+/**
+ * The observer's pure decision for one follower: from the stored state, what the git mirror
+ * and the target say, the arming gate, the budgets and the time, to the next state and what to
+ * do. A dispatch is always written ahead as PendingTrigger (the loop writes the state, then
+ * dispatches, then records the run with `dispatched`).
+ */
+export const observe = (
+  prev: FollowerState | null,
+  obs: Observation,
+  gate: Gate,
+  policy: Policy,
+  now: number,
+): ObserveResult => {
+  const before = prev ?? initialState(policy.id, now);
+  let s: FollowerState = before;
+  const effects: Effect[] = [];
+  const done = (state: FollowerState, decision?: Decision): ObserveResult => {
+    const next = prev ? stamp(prev, state, now) : { ...state, updatedAt: toIso(now) };
+    return { state: next, decision: decision ?? decide(next, effects), effects };
+  };
+
+  if (obs.source.kind === 'ok') s = { ...s, observedSha: obs.source.sha };
+  if (obs.target.kind === 'ok') s = { ...s, targetSha: obs.target.sha, targetUnreadableSince: null };
+
+  // A pending dispatch: adopt it when it exists, repeat it (same name) when it is still wanted,
+  // and otherwise leave it to its writer until the lease runs out.
+  if (s.pending) {
+    const p = s.pending;
+    if (obs.dispatch !== undefined && obs.dispatch !== 'NONE') {
+      s = dispatched(s, { name: p.name, kind: policy.runKind, startedAt: p.at }, now);
+    } else if (obs.source.kind === 'ok' && obs.source.sha === p.sha && gate.armed) {
+      effects.push({ kind: 'dispatch', sha: p.sha, attempt: p.attempt, name: p.name });
+      return done(s);
+    } else if (now - fromIso(p.at) < PENDING_LEASE_SECONDS * 1000) {
+      return done(s, { kind: 'none', reason: `pending dispatch ${p.name} is left to the tick that wrote it until ${toIso(fromIso(p.at) + PENDING_LEASE_SECONDS * 1000)}` });
+    } else {
+      s = { ...s, pending: null };
+    }
+  }
+
+  if (s.inFlight) {
+    const run = s.inFlight;
+    if (obs.source.kind !== 'ok' || obs.source.sha === run.sha) {
+      return done(s, { kind: 'none', reason: `${run.name} is in flight; the closer owns it` });
+    }
+    const moved = `source moved to ${shortSha(obs.source.sha)} while ${shortSha(run.sha)} (attempt ${run.attempt}) was in flight`;
+    s = transition({ ...s, inFlight: { ...run, superseded: true } }, 'Superseded', moved, now, run);
+    if (concluded(obs.dispatch)) {
+      s = { ...s, inFlight: null };
+    } else if (policy.onSupersede === 'cancel' && gate.armed) {
+      effects.push({ kind: 'cancel', sha: run.sha, attempt: run.attempt, name: run.name });
+      s = { ...s, inFlight: null };
+    } else {
+      // The dispatch is never killed mid-deploy by default: wait for it to finish, then go.
+      return done({ ...s, reason: `${moved}; waiting for ${run.name} to finish before dispatching the newest sha` });
+    }
+  }
+
+  return done(settle(s, obs, gate, policy, now, effects));
+};
+
+/** Nothing pending or in flight: decide for the newest sha. */
+const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, now: number, effects: Effect[]): FollowerState => {
+  const src = obs.source;
+  const unblockConfig = `fix it, then check with: branch-follower plan`;
+  switch (src.kind) {
+    case 'invalid':
+      return transition(s, 'Blocked', `source configRef unresolvable: ${src.message}; unblock: ${unblockConfig}`, now);
+    case 'missing':
+      return transition(
+        s,
+        'Blocked',
+        `source branch ${src.repo}@${src.branch} is missing on the git mirror; unblock: restore the branch on the mirror (a new commit clears this), or point the source configRef at an existing branch`,
+        now,
+      );
+    case 'unreachable':
+      return transition(s, s.phase === 'PendingTrigger' ? 'Observed' : s.phase, `git mirror unreachable: ${src.message}; state left as it was`, now);
+    case 'ok':
+      break;
+  }
+  const sha = src.sha;
+  const tgt = obs.target;
+  if (tgt.kind === 'invalid') {
+    return transition(s, 'Blocked', `target configRef unresolvable: ${tgt.message}; unblock: ${unblockConfig}`, now);
+  }
+  if (tgt.kind === 'unreadable') {
+    const since = s.targetUnreadableSince ?? toIso(now);
+    const limit = policy.budgets.triggerSeconds;
+    const t = { ...s, targetUnreadableSince: since };
+    if (now - fromIso(since) > limit * 1000) {
+      return transition(t, 'Blocked', `target unreadable since ${since} (over the ${limit}s budget): ${tgt.message}; unblock: fix the target reader, then check with: branch-follower status --live`, now);
+    }
+    return transition(t, 'Observed', `target unreadable since ${since}: ${tgt.message}; Blocked after ${limit}s`, now);
+  }
+  const target = tgt.sha;
+  if (s.phase === 'Succeeded' && s.lastSucceededSha === sha) {
+    // A succeeded sha is never redeployed on its own: drift is reported, not chased.
+    return target === sha
+      ? s
+      : transition(s, 'Succeeded', `target reports ${shortSha(target)}, not the succeeded ${shortSha(sha)}; a succeeded sha is not redeployed automatically`, now);
+  }
+  if (target === sha) return transition(s, 'Noop', `target is at ${shortSha(sha)}`, now);
+
+  const used = attemptsFor(s, sha);
+  const max = policy.budgets.maxAttempts;
+  if (used >= max) {
+    return transition(
+      s,
+      'Blocked',
+      `attempts exhausted for ${shortSha(sha)} (${used}/${max}); unblock: push a new commit, or raise budgets.maxAttempts for ${s.id} in the registry`,
+      now,
+      { sha, attempt: used },
+    );
+  }
+  if (!gate.armed) return transition(s, 'Skipped', `${gate.reason}; ${shortSha(sha)} not dispatched`, now, { sha, attempt: null });
+  const attempt = used + 1;
+  const name = runName(s.id, sha, attempt);
+  effects.push({ kind: 'dispatch', sha, attempt, name });
+  return transition(
+    { ...s, pending: { sha, attempt, name, at: toIso(now) } },
+    'PendingTrigger',
+    `dispatching ${shortSha(sha)} attempt ${attempt}/${max} as ${name}`,
+    now,
+    { sha, attempt },
+  );
+};
+
+const decide = (s: FollowerState, effects: Effect[]): Decision => {
+  const d = effects.find((e) => e.kind === 'dispatch');
+  if (d) return { kind: 'dispatch', sha: d.sha, attempt: d.attempt, name: d.name };
+  switch (s.phase) {
+    case 'Blocked':
+      return { kind: 'block', reason: s.reason };
+    case 'Skipped':
+      return { kind: 'skip', reason: s.reason };
+    case 'Superseded':
+      return { kind: 'supersede', reason: s.reason };
+    default:
+      return { kind: 'none', reason: s.reason };
+  }
+};
+
+/**
+ * Records a dispatch that exists (created or adopted). Idempotent, and it only ever completes
+ * the pending dispatch it names: a state that moved on meanwhile is left alone.
+ */
+export const dispatched = (
+  s: FollowerState,
+  run: { name: string; kind: Run['kind']; startedAt: string },
+  now: number,
+): FollowerState => {
+  if (s.inFlight?.name === run.name) return s;
+  const p = s.pending;
+  if (s.phase !== 'PendingTrigger' || !p || p.name !== run.name) return s;
+  const next: FollowerState = {
+    ...s,
+    pending: null,
+    inFlight: { sha: p.sha, attempt: p.attempt, name: p.name, kind: run.kind, startedAt: run.startedAt, superseded: false },
+    lastTriggeredSha: p.sha,
+    attempts: withAttempts(s, p.sha, Math.max(attemptsFor(s, p.sha), p.attempt)),
+    checks: [],
+  };
+  return transition(next, 'Triggering', `dispatched ${p.name} (${shortSha(p.sha)} attempt ${p.attempt})`, now, p);
+};
+
+/** A dispatch that could not be created: the intent stays written and the same name is retried. */
+export const dispatchFailed = (s: FollowerState, name: string, message: string, now: number): FollowerState =>
+  s.pending?.name === name ? stamp(s, { ...s, reason: `dispatch of ${name} failed: ${message}; retried next tick with the same name` }, now) : s;

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+/** A full 40-hex git commit id; abbreviated shas are never trusted for decisions. */
+export const Sha = z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-hex commit sha');
+export type Sha = z.infer<typeof Sha>;
+
+/** Follower ids become parts of Kubernetes names and labels, hence DNS-1123 labels of at most 40. */
+export const FollowerId = z
+  .string()
+  .min(1)
+  .max(40, 'must be at most 40 characters')
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label (lower-case letters, digits and "-", starting and ending with a letter or digit)');
+export type FollowerId = z.infer<typeof FollowerId>;
+
+/** Timestamps are stored as ISO-8601 UTC strings so a person can read the state object. */
+export const IsoTime = z.iso.datetime({ offset: true });
+export type IsoTime = z.infer<typeof IsoTime>;
+
+/** `owner/name` of a repository on the git mirror. */
+export const RepoName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name')
+  .refine((r) => !r.split('/').some((p) => p === '.' || p === '..'), 'must not contain "." or ".." segments');
+export type RepoName = z.infer<typeof RepoName>;
+
+/** A git branch name as git check-ref-format would accept it (the subset a follower may name). */
+export const BranchName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._\/-]+$/, 'must be a plain branch name')
+  .refine(
+    (b) => !b.startsWith('/') && !b.endsWith('/') && !b.endsWith('.lock') && !b.includes('..') && !b.includes('//') && !b.startsWith('-'),
+    'is not a valid git branch name',
+  );
+export type BranchName = z.infer<typeof BranchName>;
+
+export const toIso = (ms: number): string => new Date(ms).toISOString();
+export const fromIso = (iso: string): number => Date.parse(iso);
+export const shortSha = (sha: string | null | undefined): string => (sha ? sha.slice(0, 12) : '-');

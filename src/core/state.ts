@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { Phase } from './phases.ts';
+import { FollowerId, IsoTime, Sha, toIso } from './primitives.ts';
+
+export const HISTORY_LIMIT = 50;
+export const ATTEMPT_MEMORY = 50;
+
+export const Transition = z
+  .object({
+    at: IsoTime,
+    from: Phase,
+    to: Phase,
+    sha: Sha.nullable(),
+    attempt: z.number().int().min(1).nullable(),
+    reason: z.string().max(2000),
+  })
+  .strict();
+export type Transition = z.infer<typeof Transition>;
+
+/** A dispatch written ahead of time: the intent survives a crash between dispatch and the state write. */
+export const PendingDispatch = z
+  .object({ sha: Sha, attempt: z.number().int().min(1), name: z.string().min(1).max(63), at: IsoTime })
+  .strict();
+export type PendingDispatch = z.infer<typeof PendingDispatch>;
+
+export const Run = z
+  .object({
+    sha: Sha,
+    attempt: z.number().int().min(1),
+    name: z.string().min(1).max(63),
+    kind: z.enum(['Job', 'Process']),
+    startedAt: IsoTime,
+    /** The source moved on: this run's outcome decides nothing; it is only waited out (or cancelled). */
+    superseded: z.boolean(),
+  })
+  .strict();
+export type Run = z.infer<typeof Run>;
+
+export const CheckResult = z.enum(['NONE', 'PENDING', 'SUCCESS', 'FAILURE']);
+export type CheckResult = z.infer<typeof CheckResult>;
+
+export const FollowerState = z
+  .object({
+    schemaVersion: z.literal(1),
+    id: FollowerId,
+    phase: Phase,
+    reason: z.string().max(2000),
+    observedSha: Sha.nullable(),
+    targetSha: Sha.nullable(),
+    lastTriggeredSha: Sha.nullable(),
+    lastSucceededSha: Sha.nullable(),
+    pending: PendingDispatch.nullable(),
+    inFlight: Run.nullable(),
+    /** Attempts used per sha, newest last; bounded so the object never nears the 1 MiB limit. */
+    attempts: z.array(z.object({ sha: Sha, count: z.number().int().min(0) }).strict()).max(ATTEMPT_MEMORY),
+    targetUnreadableSince: IsoTime.nullable(),
+    /** The last fold of the in-flight run's checks, for status. */
+    checks: z.array(z.object({ check: z.string(), result: CheckResult, detail: z.string().max(500) }).strict()).max(10),
+    updatedAt: IsoTime,
+    history: z.array(Transition).max(HISTORY_LIMIT),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    // The single in-flight slot is the "at most one run per follower" rule, stated in the schema.
+    if (s.pending && s.inFlight) ctx.addIssue({ code: 'custom', path: ['pending'], message: 'a follower cannot have a pending dispatch and a run in flight' });
+    if ((s.phase === 'Triggering' || s.phase === 'ClosingOut') && !s.inFlight)
+      ctx.addIssue({ code: 'custom', path: ['inFlight'], message: `phase ${s.phase} needs a run in flight` });
+    if (s.inFlight && s.phase !== 'Triggering' && s.phase !== 'ClosingOut' && s.phase !== 'Superseded')
+      ctx.addIssue({ code: 'custom', path: ['phase'], message: `phase ${s.phase} cannot have a run in flight` });
+    if (s.pending && s.phase !== 'PendingTrigger')
+      ctx.addIssue({ code: 'custom', path: ['phase'], message: `phase ${s.phase} cannot have a pending dispatch` });
+    if (s.phase === 'PendingTrigger' && !s.pending)
+      ctx.addIssue({ code: 'custom', path: ['pending'], message: 'phase PendingTrigger needs a pending dispatch' });
+  });
+export type FollowerState = z.infer<typeof FollowerState>;
+
+export const initialState = (id: string, now: number): FollowerState => ({
+  schemaVersion: 1,
+  id,
+  phase: 'Observed',
+  reason: 'not observed yet',
+  observedSha: null,
+  targetSha: null,
+  lastTriggeredSha: null,
+  lastSucceededSha: null,
+  pending: null,
+  inFlight: null,
+  attempts: [],
+  targetUnreadableSince: null,
+  checks: [],
+  updatedAt: toIso(now),
+  history: [],
+});
+
+export const attemptsFor = (s: FollowerState, sha: string): number => s.attempts.find((a) => a.sha === sha)?.count ?? 0;
+
+export const withAttempts = (s: FollowerState, sha: string, count: number): FollowerState['attempts'] => {
+  const rest = s.attempts.filter((a) => a.sha !== sha);
+  return [...rest, { sha, count }].slice(-ATTEMPT_MEMORY);
+};
+
+const clip = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
+/**
+ * Moves a state to a phase, appending to the bounded history when the phase really changes.
+ * Every phase change goes through here so history and events never miss one.
+ */
+export const transition = (
+  s: FollowerState,
+  to: Phase,
+  reason: string,
+  now: number,
+  run?: { sha: string | null; attempt: number | null },
+): FollowerState => {
+  const r = clip(reason, 2000);
+  if (s.phase === to) return { ...s, reason: r };
+  const entry: Transition = {
+    at: toIso(now),
+    from: s.phase,
+    to,
+    sha: run?.sha ?? s.inFlight?.sha ?? s.pending?.sha ?? s.observedSha,
+    attempt: run?.attempt ?? s.inFlight?.attempt ?? s.pending?.attempt ?? null,
+    reason: r,
+  };
+  return { ...s, phase: to, reason: r, history: [...s.history, entry].slice(-HISTORY_LIMIT) };
+};
+
+/** Stamps updatedAt only when something else changed, so an idle tick finds nothing to write. */
+export const stamp = (before: FollowerState, after: FollowerState, now: number): FollowerState =>
+  sameState(before, after) ? before : { ...after, updatedAt: toIso(now) };
+
+export const sameState = (a: FollowerState, b: FollowerState): boolean =>
+  canonicalJson({ ...a, updatedAt: '' }) === canonicalJson({ ...b, updatedAt: '' });
+
+/** JSON with sorted keys: equality of stored objects must not depend on key order. */
+export const canonicalJson = (v: unknown): string =>
+  JSON.stringify(v, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+      : val,
+  );

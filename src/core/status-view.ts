@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import type { Gate } from './arming.ts';
+import type { ResolvedBudgets } from './budgets.ts';
+import { Phase } from './phases.ts';
+import { IsoTime, Sha } from './primitives.ts';
+import type { FollowerState } from './state.ts';
+
+/** The status contract: `status -o json` prints `{ followers: StatusRow[] }`, exactly these fields. */
+export const StatusRow = z
+  .object({
+    id: z.string(),
+    phase: Phase,
+    adapter: z.string(),
+    source: z.object({ repo: z.string().nullable(), branch: z.string().nullable(), observedSha: Sha.nullable() }).strict(),
+    targetSha: Sha.nullable(),
+    lastTriggeredSha: Sha.nullable(),
+    lastSucceededSha: Sha.nullable(),
+    inFlight: z
+      .object({ name: z.string(), kind: z.enum(['Job', 'Process']), sha: Sha, attempt: z.number().int(), startedAt: IsoTime })
+      .strict()
+      .nullable(),
+    budget: z
+      .object({ source: z.string(), triggerSeconds: z.number(), closeoutSeconds: z.number(), maxAttempts: z.number() })
+      .strict(),
+    reason: z.string(),
+    next: z.array(z.string()),
+  })
+  .strict();
+export type StatusRow = z.infer<typeof StatusRow>;
+
+export const StatusDoc = z.object({ followers: z.array(StatusRow) }).strict();
+export type StatusDoc = z.infer<typeof StatusDoc>;
+
+export type StatusInput = {
+  id: string;
+  adapter: string;
+  source: { repo: string; branch: string } | null;
+  budgets: ResolvedBudgets;
+  state: FollowerState | null;
+  gate: Gate;
+};
+
+/** The drill-down commands a person would run next, per phase. */
+export const nextCommands = (id: string, phase: Phase, gate: Gate): string[] => {
+  const f = `--follower ${id}`;
+  const events = `branch-follower events ${f}`;
+  const logs = `branch-follower logs ${f}`;
+  switch (phase) {
+    case 'Observed':
+      return [`branch-follower status --live`, events];
+    case 'Noop':
+    case 'Succeeded':
+      return [events];
+    case 'PendingTrigger':
+      return [`branch-follower run-once ${f} --confirm --wait`, events];
+    case 'Triggering':
+    case 'ClosingOut':
+    case 'Superseded':
+      return [logs, events, `branch-follower status --live`];
+    case 'Failed':
+      return [logs, events];
+    case 'Blocked':
+      return [events, logs, `branch-follower plan`];
+    case 'Skipped': {
+      const arm: string[] = [];
+      if (!gate.armed && (gate.gate === 'kill-switch' || gate.gate === 'arming-absent' || gate.gate === 'arming-malformed')) arm.push('branch-follower kill-switch off --confirm');
+      if (!gate.armed && gate.gate !== 'kill-switch') arm.push(`branch-follower arm ${f} --confirm`);
+      if (!gate.armed && gate.gate === 'kill-switch') arm.push(`branch-follower arm ${f} --confirm (if not allowlisted)`);
+      return [...arm, events];
+    }
+  }
+};
+
+export const statusRow = (i: StatusInput): StatusRow => {
+  const s = i.state;
+  const phase = s?.phase ?? 'Observed';
+  return {
+    id: i.id,
+    phase,
+    adapter: i.adapter,
+    source: { repo: i.source?.repo ?? null, branch: i.source?.branch ?? null, observedSha: s?.observedSha ?? null },
+    targetSha: s?.targetSha ?? null,
+    lastTriggeredSha: s?.lastTriggeredSha ?? null,
+    lastSucceededSha: s?.lastSucceededSha ?? null,
+    inFlight: s?.inFlight
+      ? { name: s.inFlight.name, kind: s.inFlight.kind, sha: s.inFlight.sha, attempt: s.inFlight.attempt, startedAt: s.inFlight.startedAt }
+      : null,
+    budget: {
+      source: i.budgets.source,
+      triggerSeconds: i.budgets.triggerSeconds,
+      closeoutSeconds: i.budgets.closeoutSeconds,
+      maxAttempts: i.budgets.maxAttempts,
+    },
+    reason: s?.reason ?? 'no state yet: the observer has not run for this follower',
+    next: nextCommands(i.id, phase, i.gate),
+  };
+};
