@@ -1,0 +1,45 @@
+import { realpath } from 'node:fs/promises';
+import { relative, resolve, sep } from 'node:path';
+import { parseConfigRef, resolvePath, type Resolved } from '../../core/configref.ts';
+import { readYamlFile, type YamlRead } from './yaml-file.ts';
+
+/**
+ * The owning configs a tick reads, each file loaded once per tick however many configRefs
+ * point into it. A ref may not leave the config directory, symlinks included.
+ */
+export type OwningConfigs = { resolve(ref: string): Promise<Resolved> };
+
+export const createOwningConfigs = (configDir: string): OwningConfigs => {
+  const cache = new Map<string, Promise<YamlRead>>();
+  const load = (file: string): Promise<YamlRead> => {
+    let p = cache.get(file);
+    if (!p) {
+      p = (async (): Promise<YamlRead> => {
+        const abs = resolve(configDir, file);
+        try {
+          const [root, real] = await Promise.all([realpath(configDir), realpath(abs)]);
+          const rel = relative(root, real);
+          if (rel.startsWith('..') || rel.startsWith(sep)) return { ok: false, error: { file, path: '', message: 'resolves outside the config directory' } };
+        } catch {
+          // A missing file is reported by the read below with its own message.
+        }
+        return readYamlFile(abs, file);
+      })();
+      cache.set(file, p);
+    }
+    return p;
+  };
+  return {
+    async resolve(text: string): Promise<Resolved> {
+      let ref;
+      try {
+        ref = parseConfigRef(text);
+      } catch (e) {
+        return { ok: false, reason: (e as Error).message };
+      }
+      const read = await load(ref.file);
+      if (!read.ok) return { ok: false, reason: `${read.error.file}${read.error.path ? `: ${read.error.path}` : ''}: ${read.error.message}` };
+      return resolvePath(read.doc, ref);
+    },
+  };
+};

@@ -1,0 +1,26 @@
+import { dirname, relative, resolve } from 'node:path';
+import { parseRegistry, type Registry } from '../../core/registry.ts';
+import { BadInputError } from './input-error.ts';
+import { readYamlFile } from './yaml-file.ts';
+
+export const DEFAULT_REGISTRY = 'config/cicd-branch-followers.yaml';
+
+export type LoadedRegistry = {
+  registry: Registry;
+  /** Absolute path of the registry file. */
+  path: string;
+  /** The registry's directory: configRefs, the local state dir and trigger cwd are relative to it. */
+  dir: string;
+  /** The path as the user should read it in messages. */
+  display: string;
+};
+
+export const loadRegistry = async (path: string, cwd = process.cwd()): Promise<LoadedRegistry> => {
+  const abs = resolve(cwd, path);
+  const display = relative(cwd, abs) || abs;
+  const read = await readYamlFile(abs, display);
+  if (!read.ok) throw new BadInputError([read.error]);
+  const parsed = parseRegistry(display, read.doc);
+  if (!parsed.ok) throw new BadInputError(parsed.errors);
+  return { registry: parsed.value, path: abs, dir: dirname(abs), display };
+};

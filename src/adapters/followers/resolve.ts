@@ -1,0 +1,35 @@
+import type { AdapterKind, Registry } from '../../core/registry.ts';
+import type { OwningConfigs } from '../config/owning-configs.ts';
+import type { FollowerAdapter, Resolution } from './adapter.ts';
+import { genericAdapter } from './generic.ts';
+import { seedAdapters } from './seeds.ts';
+
+export const ADAPTER_REGISTRY: Record<AdapterKind, FollowerAdapter> = {
+  generic: genericAdapter,
+  ...seedAdapters,
+};
+
+/**
+ * Resolves every follower's configRefs through its adapter. A follower whose refs do not
+ * resolve gets a failed resolution (it becomes Blocked); the others are unaffected.
+ */
+export const resolveFollowers = async (registry: Registry, configs: OwningConfigs): Promise<Map<string, Resolution>> => {
+  const out = new Map<string, Resolution>();
+  await Promise.all(
+    registry.followers.map(async (follower) => {
+      const [src, tgt] = await Promise.all([configs.resolve(follower.source.configRef), configs.resolve(follower.target.configRef)]);
+      if (!src.ok) return void out.set(follower.id, { ok: false, side: 'source', message: src.reason });
+      if (!tgt.ok) return void out.set(follower.id, { ok: false, side: 'target', message: tgt.reason });
+      out.set(
+        follower.id,
+        ADAPTER_REGISTRY[follower.adapter].resolve({
+          follower,
+          controller: registry.controller,
+          source: { ref: follower.source.configRef, value: src.value },
+          target: { ref: follower.target.configRef, value: tgt.value },
+        }),
+      );
+    }),
+  );
+  return out;
+};

@@ -1,0 +1,37 @@
+import type { LoadedRegistry } from '../adapters/config/registry-file.ts';
+import type {
+  ArmingStore,
+  Dispatcher,
+  EventSink,
+  LogReader,
+  Notifier,
+  PipelineReader,
+  RefReader,
+  StateStore,
+  TargetReader,
+} from '../adapters/ports.ts';
+
+export type Ports = {
+  store: StateStore;
+  arming: ArmingStore;
+  dispatcher: Dispatcher;
+  targets: TargetReader;
+  pipelines: PipelineReader;
+  refs: RefReader;
+  events: EventSink;
+  notifier: Notifier;
+  logs: LogReader;
+};
+
+/** Everything a loop needs, built once by the composition root (compose.ts). */
+export type LoopContext = {
+  loaded: LoadedRegistry;
+  ports: Ports;
+  now: () => number;
+  /** Progress and diagnostics, one line each; the CLI decides where they go. */
+  log: (line: string) => void;
+  /** Dry-run: the ports' write methods throw, and the loops only report what they would do. */
+  dryRun: boolean;
+  /** Epoch ms after which a tick starts no more followers, so it exits before its deadline. */
+  deadline: number | null;
+};

@@ -1,0 +1,179 @@
+import type { StageReading } from '../core/fold.ts';
+import { gateFor, type ArmingRead, type Gate } from '../core/arming.ts';
+import { dispatched, dispatchFailed, observe, type Decision, type Effect, type Observation, type SourceObservation, type TargetObservation } from '../core/observe.ts';
+import type { FollowerState } from '../core/state.ts';
+import type { RepoRequest, TargetRequest } from '../adapters/ports.ts';
+import { casApply, entryOf, type Entry } from './cas.ts';
+import type { LoopContext } from './context.ts';
+import { prepareFollowers, type Prepared } from './prepare.ts';
+
+export type FollowerReport = {
+  id: string;
+  phase: FollowerState['phase'] | null;
+  decision: Decision | null;
+  reason: string;
+  wrote: boolean;
+  dispatched: string | null;
+  error: string | null;
+  /** The state as it is (or, in dry-run, would be) after this tick. */
+  state: FollowerState | null;
+};
+
+export type TickReport = { loop: 'observer' | 'closer'; followers: FollowerReport[]; stoppedAtDeadline: boolean };
+
+const runName = (s: FollowerState | null): string | null => s?.pending?.name ?? s?.inFlight?.name ?? null;
+
+/**
+ * One observer tick: read every follower's state (one list), the arming gate, the git-mirror
+ * refs (one read per repository), the targets and the dispatches in flight, then decide each
+ * follower purely and act: cancel, write ahead, dispatch, record.
+ */
+export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>): Promise<TickReport> => {
+  const prepared = await prepareFollowers(ctx, only);
+  const [stored, arming] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read()]);
+  const byId = new Map(stored.map((s) => [s.id, s]));
+  const ok = prepared.flatMap((p) => (p.resolution.ok ? [{ p, spec: p.resolution.spec }] : []));
+
+  const repos = new Map<string, Set<string>>();
+  for (const { spec } of ok) {
+    const set = repos.get(spec.source.repo) ?? new Set<string>();
+    set.add(spec.source.branch);
+    repos.set(spec.source.repo, set);
+  }
+  const repoRequests: RepoRequest[] = [...repos].map(([repo, branches]) => ({ repo, branches: [...branches] }));
+  const targetRequests: TargetRequest[] = ok.map(({ p, spec }) => ({ key: p.follower.id, spec: spec.target }));
+  const names = stored.flatMap((s) => ('state' in s ? [runName(s.state)].filter((n): n is string => n !== null) : []));
+  const [refs, targets, statuses] = await Promise.all([
+    ctx.ports.refs.readMany(repoRequests),
+    ctx.ports.targets.readMany(targetRequests),
+    ctx.ports.dispatcher.statuses(names),
+  ]);
+
+  const observationFor = (p: Prepared, state: FollowerState | null, extra: Map<string, StageReading>): Observation => {
+    const name = runName(state);
+    const dispatch = name ? (extra.get(name) ?? statuses.get(name))?.result : undefined;
+    if (!p.resolution.ok) {
+      const invalid = { kind: 'invalid' as const, message: p.resolution.message };
+      return p.resolution.side === 'source'
+        ? { source: invalid, target: { kind: 'unreadable', message: 'source unresolved' }, dispatch }
+        : { source: sourceOf(p, refs), target: invalid, dispatch };
+    }
+    const target: TargetObservation = targets.get(p.follower.id) ?? { kind: 'unreadable', message: 'target not read' };
+    return { source: sourceOf(p, refs), target, dispatch };
+  };
+
+  // Re-read the gate once, just before the first dispatch of the tick: a brake pulled while
+  // this tick was reading still stops it.
+  let freshGate: Promise<ArmingRead> | null = null;
+  const gateNow = async (id: string): Promise<Gate> => {
+    freshGate ??= ctx.ports.arming.read().then((r) => r.read);
+    return gateFor(await freshGate, id);
+  };
+
+  const reports: FollowerReport[] = [];
+  let stoppedAtDeadline = false;
+  for (const p of prepared) {
+    if (ctx.deadline !== null && ctx.now() > ctx.deadline) {
+      stoppedAtDeadline = true;
+      break;
+    }
+    const id = p.follower.id;
+    const start = entryOf(byId.get(id));
+    if ('corrupt' in start) {
+      reports.push({ id, phase: null, decision: null, reason: '', wrote: false, dispatched: null, state: null, error: `corrupt stored state, left for a person: ${start.corrupt.where}: ${start.corrupt.message}` });
+      continue;
+    }
+    try {
+      reports.push(await observeOne(ctx, p, start, gateFor(arming.read, id), observationFor, gateNow));
+    } catch (e) {
+      reports.push({ id, phase: start.state?.phase ?? null, decision: null, reason: '', wrote: false, dispatched: null, state: start.state, error: (e as Error).message });
+    }
+  }
+  return { loop: 'observer', followers: reports, stoppedAtDeadline };
+};
+
+const sourceOf = (p: Prepared, refs: Map<string, Map<string, SourceObservation>>): SourceObservation => {
+  if (!p.resolution.ok) return { kind: 'invalid', message: p.resolution.message };
+  const { repo, branch } = p.resolution.spec.source;
+  return refs.get(repo)?.get(branch) ?? { kind: 'unreachable', message: `no ref read for ${repo}` };
+};
+
+const observeOne = async (
+  ctx: LoopContext,
+  p: Prepared,
+  start: Entry,
+  gate: Gate,
+  observationFor: (p: Prepared, s: FollowerState | null, extra: Map<string, StageReading>) => Observation,
+  gateNow: (id: string) => Promise<Gate>,
+): Promise<FollowerReport> => {
+  const id = p.follower.id;
+  const extra = new Map<string, StageReading>();
+  let decision: Decision | null = null;
+  let effects: Effect[] = [];
+  const compute = async (state: FollowerState | null): Promise<FollowerState> => {
+    // A state re-read after a conflict may name a dispatch this tick has not read yet.
+    const name = runName(state);
+    if (name && !extra.has(name)) {
+      const read = await ctx.ports.dispatcher.statuses([name]);
+      const r = read.get(name);
+      if (r) extra.set(name, r);
+    }
+    const r = observe(state, observationFor(p, state, extra), gate, p.policy, ctx.now());
+    decision = r.decision;
+    effects = r.effects;
+    // Cancels happen before the write: a crash after them repeats an idempotent delete,
+    // never leaves an old run alive beside a new one.
+    if (!ctx.dryRun) for (const e of r.effects) if (e.kind === 'cancel') await ctx.ports.dispatcher.cancel(e.name);
+    return r.state;
+  };
+
+  if (ctx.dryRun) {
+    const next = await compute(start.state);
+    return report(id, next, decision, false, null);
+  }
+
+  const out = await casApply(ctx, id, start, compute);
+  if (out.kind === 'corrupt') return { ...report(id, null, decision, false, null), error: `corrupt stored state, left for a person: ${out.where}: ${out.message}` };
+  if (out.kind === 'gave-up') return { ...report(id, out.entry.state, decision, false, null), error: 'write conflicts persisted; retried next tick' };
+  const entry = out.entry;
+  const wrote = out.kind === 'written';
+  const d = effects.find((e) => e.kind === 'dispatch');
+  if (!d || !entry.state) return report(id, entry.state, decision, wrote, null);
+
+  const g = await gateNow(id);
+  if (!g.armed) return { ...report(id, entry.state, decision, wrote, null), reason: `${g.reason}; dispatch held back (the next tick records it)` };
+  if (!p.resolution.ok) return report(id, entry.state, decision, wrote, null);
+  const spec = p.resolution.spec;
+  let result;
+  try {
+    result = await ctx.ports.dispatcher.dispatch({
+      followerId: id,
+      sha: d.sha,
+      attempt: d.attempt,
+      name: d.name,
+      argv: p.follower.command,
+      repo: spec.source.repo,
+      branch: spec.source.branch,
+      budgets: p.policy.budgets,
+    });
+  } catch (e) {
+    const message = (e as Error).message;
+    const failed = await casApply(ctx, id, entry, (s) => (s ? dispatchFailed(s, d.name, message, ctx.now()) : s));
+    const state = failed.kind === 'written' || failed.kind === 'unchanged' ? failed.entry.state : entry.state;
+    return { ...report(id, state, decision, wrote, null), error: `dispatch of ${d.name} failed: ${message}` };
+  }
+  const rec = await casApply(ctx, id, entry, (s) => (s ? dispatched(s, { name: result.name, kind: result.kind, startedAt: result.startedAt }, ctx.now()) : s));
+  const state = rec.kind === 'written' || rec.kind === 'unchanged' ? rec.entry.state : entry.state;
+  return report(id, state, decision, true, `${result.name}${result.adopted ? ' (adopted)' : ''}`);
+};
+
+const report = (id: string, state: FollowerState | null, decision: Decision | null, wrote: boolean, dispatchedName: string | null): FollowerReport => ({
+  id,
+  phase: state?.phase ?? null,
+  decision,
+  reason: state?.reason ?? '',
+  wrote,
+  dispatched: dispatchedName,
+  error: null,
+  state,
+});

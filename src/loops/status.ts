@@ -1,0 +1,44 @@
+import { gateFor } from '../core/arming.ts';
+import { statusRow, type StatusRow } from '../core/status-view.ts';
+import type { FollowerState } from '../core/state.ts';
+import { entryOf } from './cas.ts';
+import type { LoopContext } from './context.ts';
+import { prepareFollowers } from './prepare.ts';
+import { runOnce } from './run-once.ts';
+
+export type StatusResult = { rows: StatusRow[]; problems: string[] };
+
+/**
+ * The status view. By default it reads only the state store (and the arming data); `live`
+ * adds fresh git-mirror and adapter reads through a dry-run tick, which writes nothing.
+ */
+export const status = async (ctx: LoopContext, o: { live: boolean; only?: ReadonlySet<string> }): Promise<StatusResult> => {
+  const prepared = await prepareFollowers(ctx, o.only);
+  const [stored, arming] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read()]);
+  const problems: string[] = [];
+  const states = new Map<string, FollowerState | null>();
+  for (const s of stored) {
+    const e = entryOf(s);
+    if ('corrupt' in e) problems.push(`${s.id}: corrupt stored state, left for a person: ${e.corrupt.where}: ${e.corrupt.message}`);
+    else states.set(s.id, e.state);
+  }
+  if (o.live) {
+    if (!ctx.dryRun) throw new Error('status --live runs on dry-run ports only');
+    const live = await runOnce(ctx, { only: o.only, wait: false, pollMs: 0, timeoutMs: 0, progress: () => {} });
+    for (const r of live.followers) {
+      if (r.state) states.set(r.id, r.state);
+      if (r.error) problems.push(`${r.id}: ${r.error}`);
+    }
+  }
+  const rows = prepared.map((p) =>
+    statusRow({
+      id: p.follower.id,
+      adapter: p.follower.adapter,
+      source: p.resolution.ok ? p.resolution.spec.source : null,
+      budgets: p.budgets,
+      state: states.get(p.follower.id) ?? null,
+      gate: gateFor(arming.read, p.follower.id),
+    }),
+  );
+  return { rows, problems };
+};
