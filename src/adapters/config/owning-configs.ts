@@ -1,5 +1,5 @@
 import { realpath } from 'node:fs/promises';
-import { relative, resolve, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { parseConfigRef, resolvePath, type Resolved } from '../../core/configref.ts';
 import { readYamlFile, type YamlRead } from './yaml-file.ts';
 
@@ -19,7 +19,7 @@ export const createOwningConfigs = (configDir: string): OwningConfigs => {
         try {
           const [root, real] = await Promise.all([realpath(configDir), realpath(abs)]);
           const rel = relative(root, real);
-          if (rel.startsWith('..') || rel.startsWith(sep)) return { ok: false, error: { file, path: '', message: 'resolves outside the config directory' } };
+          if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return { ok: false, error: { file, path: '', message: 'resolves outside the config directory' } };
         } catch {
           // A missing file is reported by the read below with its own message.
         }

@@ -23,7 +23,8 @@ export const section = <T>(schema: z.ZodType<T>, side: 'source' | 'target', at: 
   | { ok: false; side: 'source' | 'target'; message: string } => {
   const r = schema.safeParse(at.value);
   if (r.success) return { ok: true, value: r.data };
-  const issue = r.error.issues[0];
+  // An unknown key says more about a pasted section than the first missing field does.
+  const issue = r.error.issues.find((i) => i.code === 'unrecognized_keys') ?? r.error.issues[0];
   const where = `${at.ref}${issue ? joinPath(issue.path) : ''}`;
   const message = issue?.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid');
   return { ok: false, side, message: `${where}: ${message}` };

@@ -1,0 +1,30 @@
+# The controller image: Node 24 (runs the TypeScript sources directly), git for the init
+# container's clone, and the production dependencies at /app/node_modules, which the CronJob
+# pods link into their fresh clone of the controller source. The source is also at /app, so
+# the image runs on its own too: docker run IMAGE /app/src/cli.ts --help
+FROM node:24-slim
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+
+# Dependencies first, so a source change reuses this layer. The `node` devDependency (the
+# toolchain for developers) is left out; no package here needs an install script.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
+
+# .dockerignore lets through only package*.json, src/ and bin/.
+COPY . ./
+
+# Owned by root and read-only to the runtime user: the code cannot change itself.
+RUN groupadd --gid 10001 branch-follower \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /work --shell /usr/sbin/nologin branch-follower
+
+ENV NODE_ENV=production
+# Numeric, so the kubelet can verify runAsNonRoot without reading /etc/passwd.
+USER 10001:10001
+ENTRYPOINT ["node"]
+CMD ["/app/src/cli.ts", "--help"]

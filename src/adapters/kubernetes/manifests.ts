@@ -1,0 +1,388 @@
+/**
+ * The controller's Kubernetes objects, rendered from the registry. k8s/ is generated from this
+ * module (scripts/render-k8s.ts) and a test holds the two equal, so `kubectl apply -k k8s/` and
+ * `branch-follower apply` install the same thing; `plan` diffs these objects against the live ones.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import type {
+  KubernetesObject,
+  V1ConfigMap,
+  V1Container,
+  V1CronJob,
+  V1EnvVar,
+  V1Namespace,
+  V1PodSecurityContext,
+  V1PolicyRule,
+  V1ResourceRequirements,
+  V1Role,
+  V1RoleBinding,
+  V1SecurityContext,
+  V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { ARMING_CONFIGMAP, DISARMED, armingToData } from '../../core/arming.ts';
+import type { Registry } from '../../core/registry.ts';
+import { BASE_LABELS, componentLabels } from './labels.ts';
+import { ROLE, ROLE_RULES, SERVICE_ACCOUNT, TARGET_READER_ROLE, TARGET_READER_RULES, type PolicyRule } from './rbac.ts';
+
+export const REGISTRY_CONFIGMAP = 'branch-follower-registry';
+/** The registry's file name inside the ConfigMap and the mount; configRefs resolve beside it. */
+export const REGISTRY_FILE = 'cicd-branch-followers.yaml';
+export const REGISTRY_MOUNT = '/etc/branch-follower';
+export const WORK_DIR = '/work';
+export const SOURCE_DIR = '/work/src';
+/** Where the image keeps the production dependencies; the clone links to them (ESM ignores NODE_PATH). */
+export const IMAGE_NODE_MODULES = '/app/node_modules';
+/** An operator-made Secret holding the webhook URL; optional, and resolved by the kubelet, never by the controller. */
+export const NOTIFY_SECRET = 'branch-follower-notify';
+export const NOTIFY_SECRET_KEY = 'webhook-url';
+
+export const RUN_AS = 10001;
+/** The CLI's own deadline for one tick; the Job's is longer so a tick can finish and write. */
+export const TICK_DEADLINE_SECONDS = 200;
+export const JOB_DEADLINE_SECONDS = 240;
+
+export const LOOPS = ['observer', 'closer'] as const;
+export type Loop = (typeof LOOPS)[number];
+export const cronJobName = (loop: Loop): string => `branch-follower-${loop}`;
+
+export type RenderOptions = {
+  /** Files of the registry's directory, by path relative to it; must hold REGISTRY_FILE. */
+  registryFiles: Readonly<Record<string, string>>;
+};
+
+const rules = (list: readonly PolicyRule[]): V1PolicyRule[] =>
+  list.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] }));
+
+export const namespaceObject = (namespace: string): V1Namespace => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: {
+    name: namespace,
+    labels: {
+      ...BASE_LABELS,
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/enforce-version': 'latest',
+      'pod-security.kubernetes.io/audit': 'restricted',
+      'pod-security.kubernetes.io/warn': 'restricted',
+    },
+  },
+});
+
+export const serviceAccount = (namespace: string): V1ServiceAccount => ({
+  apiVersion: 'v1',
+  kind: 'ServiceAccount',
+  metadata: { name: SERVICE_ACCOUNT, namespace, labels: { ...BASE_LABELS } },
+  // Only the controller's own pods opt in to a token; anything else run as this account gets none.
+  automountServiceAccountToken: false,
+});
+
+export const role = (namespace: string): V1Role => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'Role',
+  metadata: { name: ROLE, namespace, labels: { ...BASE_LABELS } },
+  rules: rules(ROLE_RULES),
+});
+
+const binding = (name: string, namespace: string, roleName: string, saNamespace: string): V1RoleBinding => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'RoleBinding',
+  metadata: { name, namespace, labels: { ...BASE_LABELS } },
+  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName },
+  subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: saNamespace }],
+});
+
+export const roleBinding = (namespace: string): V1RoleBinding => binding(ROLE, namespace, ROLE, namespace);
+
+/** The Role and RoleBinding an operator adds in each target namespace (not part of the SSA set). */
+export const targetReaderRole = (targetNamespace: string, controllerNamespace: string): [V1Role, V1RoleBinding] => [
+  {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: TARGET_READER_ROLE, namespace: targetNamespace, labels: { ...BASE_LABELS } },
+    rules: rules(TARGET_READER_RULES),
+  },
+  binding(TARGET_READER_ROLE, targetNamespace, TARGET_READER_ROLE, controllerNamespace),
+];
+
+/** Ships disarmed. `apply` creates it only when absent and never overwrites it. */
+export const armingConfigMap = (namespace: string): V1ConfigMap => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: ARMING_CONFIGMAP, namespace, labels: componentLabels('arming') },
+  data: armingToData(DISARMED),
+});
+
+// ConfigMap keys cannot hold "/", so a file in a subdirectory is stored under a key with "__"
+// for each "/" and the volume's items put it back at its path. For that to be reversible no
+// segment may hold "__" or start or end with "_" (else "a_/b" and "a/_b" would share a key).
+const SAFE_SEGMENT = /^(?!.*__)[A-Za-z0-9.-]([A-Za-z0-9._-]*[A-Za-z0-9.-])?$/;
+
+export const registryKey = (path: string): string => {
+  const segments = path.split('/');
+  if (segments.some((s) => !SAFE_SEGMENT.test(s) || s === '.' || s === '..')) {
+    throw new Error(
+      `registry file "${path}" cannot be shipped in a ConfigMap: use a relative path whose parts are letters, digits, ".", "_" and "-", ` +
+        'with no "__", no part starting or ending with "_", and no "." or ".." parts',
+    );
+  }
+  const key = segments.join('__');
+  if (key.length > 253) throw new Error(`registry file "${path}": path too long for a ConfigMap key`);
+  return key;
+};
+
+export const registryPathOfKey = (key: string): string => key.split('__').join('/');
+
+/** Back from the registry ConfigMap's data to file path → content (for `plan`). */
+export const registryFilesFromData = (data: Readonly<Record<string, string>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(data).map(([k, v]) => [registryPathOfKey(k), v]));
+
+// The API server refuses objects over 1 MiB; keep room for metadata and managed fields.
+const CONFIGMAP_DATA_LIMIT = 1_000_000;
+
+const sortedFiles = (files: Readonly<Record<string, string>>): [string, string][] => {
+  const entries = Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (!entries.some(([p]) => p === REGISTRY_FILE)) throw new Error(`registry files must include ${REGISTRY_FILE}`);
+  return entries;
+};
+
+export const registryConfigMap = (namespace: string, files: Readonly<Record<string, string>>): V1ConfigMap => {
+  const data: Record<string, string> = {};
+  let bytes = 0;
+  for (const [path, content] of sortedFiles(files)) {
+    const key = registryKey(path);
+    data[key] = content;
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(content);
+  }
+  if (bytes > CONFIGMAP_DATA_LIMIT) {
+    throw new Error(`registry files total ${bytes} bytes; a ConfigMap holds at most ~1 MiB`);
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: REGISTRY_CONFIGMAP, namespace, labels: componentLabels('registry') },
+    data,
+  };
+};
+
+const containerSecurity: V1SecurityContext = {
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  runAsUser: RUN_AS,
+  runAsGroup: RUN_AS,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+const podSecurity: V1PodSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: RUN_AS,
+  runAsGroup: RUN_AS,
+  fsGroup: RUN_AS,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+const resources = (): V1ResourceRequirements => ({
+  requests: { cpu: '50m', memory: '128Mi' },
+  limits: { cpu: '500m', memory: '256Mi' },
+});
+
+export const sourceUrl = (registry: Registry): string =>
+  `${registry.controller.gitMirror.readUrl.replace(/\/+$/, '')}/${registry.controller.source.repo}.git`;
+
+// Registry values reach the shell only through the environment, never spliced into the script.
+const CLONE_SCRIPT = [
+  'set -eu',
+  `git clone --quiet --depth 1 --branch "$BRANCH_FOLLOWER_SOURCE_REF" -- "$BRANCH_FOLLOWER_SOURCE_URL" ${SOURCE_DIR}`,
+  `ln -s ${IMAGE_NODE_MODULES} ${SOURCE_DIR}/node_modules`,
+  `echo "controller source $BRANCH_FOLLOWER_SOURCE_URL@$BRANCH_FOLLOWER_SOURCE_REF at $(git -C ${SOURCE_DIR} rev-parse HEAD)"`,
+].join('\n');
+
+const gitEnv: V1EnvVar[] = [
+  { name: 'HOME', value: WORK_DIR },
+  { name: 'GIT_TERMINAL_PROMPT', value: '0' },
+];
+
+const cloneContainer = (registry: Registry): V1Container => ({
+  name: 'clone-source',
+  image: registry.controller.image,
+  imagePullPolicy: 'IfNotPresent',
+  command: ['sh', '-c', CLONE_SCRIPT],
+  env: [
+    ...gitEnv,
+    { name: 'BRANCH_FOLLOWER_SOURCE_URL', value: sourceUrl(registry) },
+    { name: 'BRANCH_FOLLOWER_SOURCE_REF', value: registry.controller.source.ref },
+  ],
+  resources: resources(),
+  securityContext: containerSecurity,
+  volumeMounts: [
+    { name: 'work', mountPath: WORK_DIR },
+    { name: 'tmp', mountPath: '/tmp' },
+  ],
+});
+
+export const tickArgv = (loop: Loop): string[] => [
+  'node',
+  `${SOURCE_DIR}/src/cli.ts`,
+  'tick',
+  loop,
+  '--registry',
+  `${REGISTRY_MOUNT}/${REGISTRY_FILE}`,
+  '--driver',
+  'kubernetes',
+  '--deadline-seconds',
+  String(TICK_DEADLINE_SECONDS),
+];
+
+const tickContainer = (registry: Registry, loop: Loop): V1Container => {
+  const webhookEnv = registry.controller.notify?.webhookUrlEnv;
+  return {
+    name: loop,
+    image: registry.controller.image,
+    imagePullPolicy: 'IfNotPresent',
+    command: tickArgv(loop),
+    workingDir: SOURCE_DIR,
+    env: [
+      ...gitEnv,
+      // V8 sizes its heap from the host, not the pod's limit; keep it under the limit.
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=192' },
+      ...(webhookEnv
+        ? [{ name: webhookEnv, valueFrom: { secretKeyRef: { name: NOTIFY_SECRET, key: NOTIFY_SECRET_KEY, optional: true } } }]
+        : []),
+    ],
+    resources: resources(),
+    securityContext: containerSecurity,
+    volumeMounts: [
+      { name: 'work', mountPath: WORK_DIR },
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'registry', mountPath: REGISTRY_MOUNT, readOnly: true },
+    ],
+  };
+};
+
+export const cronJob = (registry: Registry, loop: Loop, files: Readonly<Record<string, string>>): V1CronJob => {
+  const { namespace, schedules } = registry.controller;
+  const labels = componentLabels(loop);
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: cronJobName(loop), namespace, labels },
+    spec: {
+      schedule: schedules[loop],
+      concurrencyPolicy: 'Forbid',
+      startingDeadlineSeconds: 60,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 5,
+      jobTemplate: {
+        metadata: { labels },
+        spec: {
+          backoffLimit: 0,
+          activeDeadlineSeconds: JOB_DEADLINE_SECONDS,
+          ttlSecondsAfterFinished: 86400,
+          template: {
+            metadata: { labels },
+            spec: {
+              serviceAccountName: SERVICE_ACCOUNT,
+              automountServiceAccountToken: true,
+              enableServiceLinks: false,
+              restartPolicy: 'Never',
+              securityContext: podSecurity,
+              initContainers: [cloneContainer(registry)],
+              containers: [tickContainer(registry, loop)],
+              volumes: [
+                { name: 'work', emptyDir: { sizeLimit: '512Mi' } },
+                { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+                {
+                  name: 'registry',
+                  configMap: {
+                    name: REGISTRY_CONFIGMAP,
+                    defaultMode: 0o444,
+                    items: sortedFiles(files).map(([path]) => ({ key: registryKey(path), path })),
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+    },
+  };
+};
+
+/**
+ * Everything `apply` puts in place with server-side apply, in creation order. The arming
+ * ConfigMap is left out on purpose: it holds the operator's decisions (see armingConfigMap).
+ */
+export const renderManifests = (registry: Registry, opts: RenderOptions): KubernetesObject[] => {
+  const ns = registry.controller.namespace;
+  return [
+    namespaceObject(ns),
+    serviceAccount(ns),
+    role(ns),
+    roleBinding(ns),
+    registryConfigMap(ns, opts.registryFiles),
+    ...LOOPS.map((loop) => cronJob(registry, loop, opts.registryFiles)),
+  ];
+};
+
+export const TARGET_NAMESPACE_PLACEHOLDER = 'TARGET-NAMESPACE';
+
+const GENERATED_HEADER =
+  '# Generated from config/cicd-branch-followers.yaml by `npx node scripts/render-k8s.ts`;\n' +
+  '# do not edit by hand (test/k8s/manifests.test.ts fails when this file is stale).\n';
+
+const yamlDocs = (objects: readonly unknown[]): string =>
+  objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+
+/** The files of k8s/ (all but README.md), by file name. */
+export const renderManifestFiles = (registry: Registry, opts: RenderOptions): Record<string, string> => {
+  const ns = registry.controller.namespace;
+  const files: Record<string, string> = {
+    'namespace.yaml': yamlDocs([namespaceObject(ns)]),
+    'rbac.yaml': yamlDocs([serviceAccount(ns), role(ns), roleBinding(ns)]),
+    'arming-configmap.yaml': yamlDocs([armingConfigMap(ns)]),
+    'registry-configmap.yaml': yamlDocs([registryConfigMap(ns, opts.registryFiles)]),
+    'cronjobs.yaml': yamlDocs(LOOPS.map((loop) => cronJob(registry, loop, opts.registryFiles))),
+  };
+  const out: Record<string, string> = {
+    'kustomization.yaml': stringify({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: Object.keys(files),
+    }),
+    ...files,
+    'target-reader-role.example.yaml':
+      `# Not part of kustomization.yaml. Copy per target namespace, replacing ${TARGET_NAMESPACE_PLACEHOLDER}.\n` +
+      yamlDocs(targetReaderRole(TARGET_NAMESPACE_PLACEHOLDER, ns)),
+  };
+  return Object.fromEntries(Object.entries(out).map(([name, text]) => [name, GENERATED_HEADER + text]));
+};
+
+const isShippedConfig = (name: string): boolean => name.endsWith('.yaml') || name.endsWith('.yml');
+
+/**
+ * Reads what the registry ConfigMap ships: the registry itself (as REGISTRY_FILE) and every
+ * YAML file beside it or below it, where its configRefs point. Dot-directories (the local
+ * driver's state directory) and node_modules are skipped.
+ */
+export const readRegistryFiles = async (registryPath: string): Promise<Record<string, string>> => {
+  const root = dirname(registryPath);
+  const files: Record<string, string> = { [REGISTRY_FILE]: await readFile(registryPath, 'utf8') };
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile() && isShippedConfig(entry.name) && full !== join(root, basename(registryPath))) {
+        const rel = relative(root, full).split(sep).join('/');
+        if (rel === REGISTRY_FILE) throw new Error(`${full}: clashes with the registry's name in the ConfigMap (${REGISTRY_FILE})`);
+        files[rel] = await readFile(full, 'utf8');
+      }
+    }
+  };
+  await walk(root);
+  return files;
+};

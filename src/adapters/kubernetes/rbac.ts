@@ -1,0 +1,48 @@
+/**
+ * The controller's permissions, in one place: the Role in k8s/ is rendered from these rules and
+ * the Kubernetes driver must keep every API call it makes within them. Least privilege: only its
+ * own namespace, no Secrets (the webhook URL reaches the pod as an env var the kubelet resolves),
+ * no wildcards, no cluster-wide verbs.
+ */
+
+export type PolicyRule = {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+};
+
+export const SERVICE_ACCOUNT = 'branch-follower';
+export const ROLE = 'branch-follower';
+export const TARGET_READER_ROLE = 'branch-follower-target-reader';
+
+/** What the controller may do in its own namespace. */
+export const ROLE_RULES: readonly PolicyRule[] = Object.freeze([
+  // Follower state (CAS on resourceVersion), the arming ConfigMap, and the registry ConfigMap.
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'update', 'patch'] },
+  // Every transition is also a core/v1 Event; `events` lists them back.
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'list'] },
+  // `logs` finds a dispatch Job's pod by label and reads its log.
+  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+  // Dispatches: created under a deterministic name, deleted only by `onSupersede: cancel`.
+  { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'create', 'delete'] },
+  // `plan` reads the CronJobs; `apply` patches them with server-side apply.
+  { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get', 'list', 'patch'] },
+  // The `pipeline` closeout check.
+  { apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['get', 'list'] },
+]);
+
+/**
+ * What the controller needs in each *target's* namespace, granted per namespace by an operator
+ * (k8s/target-reader-role.example.yaml), never cluster-wide: the `k8s-annotation` target reader
+ * reads Deployments and StatefulSets, and the `pipeline` check lists PipelineRuns where the
+ * follower's pipeline section says they run.
+ */
+export const TARGET_READER_RULES: readonly PolicyRule[] = Object.freeze([
+  { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ['get', 'list'] },
+  { apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['get', 'list'] },
+]);
+
+/** True when `rules` allow `verb` on `group/resource` (exact match: the rules hold no wildcards). */
+export const allows = (rules: readonly PolicyRule[], group: string, resource: string, verb: string): boolean =>
+  rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
