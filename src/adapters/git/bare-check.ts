@@ -1,0 +1,66 @@
+import { lstat, realpath, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { GitResult } from './git-process.ts';
+import { localStateInPath } from './mirror-url.ts';
+
+export type BareCheck =
+  | { kind: 'bare'; path: string }
+  /** Nothing usable at the path: the mirror does not have this repository. */
+  | { kind: 'absent'; message: string }
+  /** Something is there, but reading it would break source authority. */
+  | { kind: 'refused'; message: string };
+
+const exists = async (p: string, want: 'file' | 'dir'): Promise<boolean> => {
+  try {
+    const s = await stat(p);
+    return want === 'dir' ? s.isDirectory() : s.isFile();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * A file:// mirror repository must be a bare repository directory. git itself would happily
+ * serve `<path>/.git` of a work tree, follow a gitfile, or read a linked worktree's refs, so
+ * each of those is refused here before `ls-remote` runs. `revParse` runs
+ * `git --git-dir=<path> rev-parse --is-bare-repository` (explicit git dir: no discovery).
+ */
+export const checkBareRepo = async (
+  path: string,
+  revParse: (gitDir: string) => Promise<GitResult>,
+): Promise<BareCheck> => {
+  try {
+    await lstat(path);
+  } catch {
+    return { kind: 'absent', message: `repository ${path} does not exist on the mirror` };
+  }
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch (e) {
+    return { kind: 'absent', message: `repository ${path} cannot be resolved: ${(e as Error).message}` };
+  }
+  const local = localStateInPath(real.split('/').slice(1));
+  if (local !== null) return { kind: 'refused', message: `repository ${path} resolves to ${real}, which ${local}` };
+  if (!(await exists(real, 'dir'))) {
+    return { kind: 'refused', message: `repository ${path} is not a directory (a gitfile or other file cannot be a mirror repository)` };
+  }
+  if (await lstat(join(real, '.git')).then(() => true, () => false)) {
+    return { kind: 'refused', message: `repository ${path} is a work tree (it has a .git), not a bare mirror repository` };
+  }
+  if (await exists(join(real, 'commondir'), 'file')) {
+    return { kind: 'refused', message: `repository ${path} is a linked worktree's git directory, not a bare mirror repository` };
+  }
+  if (!(await exists(join(real, 'HEAD'), 'file')) || !(await exists(join(real, 'objects'), 'dir'))) {
+    return { kind: 'absent', message: `repository ${path} is not a git repository (no HEAD and objects)` };
+  }
+  const r = await revParse(real);
+  if (r.kind !== 'exit' || r.code !== 0) {
+    const why = r.kind === 'exit' ? r.stderr.trim() : r.kind;
+    return { kind: 'absent', message: `repository ${path} could not be inspected: ${why}` };
+  }
+  if (r.stdout.trim() !== 'true') {
+    return { kind: 'refused', message: `repository ${path} is not a bare repository (core.bare is not true): a work tree's repository is not a mirror` };
+  }
+  return { kind: 'bare', path: real };
+};

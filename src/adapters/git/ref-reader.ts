@@ -1,0 +1,188 @@
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BranchName, RepoName } from '../../core/primitives.ts';
+import type { SourceObservation } from '../../core/observe.ts';
+import type { RefReader, RepoRequest } from '../ports.ts';
+import { checkBareRepo } from './bare-check.ts';
+import { cleanGitEnv, runGit, type GitResult } from './git-process.ts';
+import { branchSha, lsRemoteArgv, parseLsRemote } from './ls-remote.ts';
+import { MirrorUrlError, assertMirrorUrl, filePathOf, repoUrl, type MirrorScheme } from './mirror-url.ts';
+
+export type GitRefReaderOptions = {
+  /** The registry's `controller.gitMirror.readUrl`; repositories live at `<readUrl>/<owner>/<repo>.git`. */
+  readUrl: string;
+  /** Per `ls-remote`; past it the read is killed and its repository reads unreachable. Default 20 s. */
+  timeoutMs?: number;
+  /** How many repositories are read at once. Default 8. */
+  concurrency?: number;
+  gitBinary?: string;
+  /**
+   * Extra variables for git (a proxy, a CA bundle); undefined removes one. GIT_* variables that
+   * could select a repository or configuration are dropped.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+};
+
+export type GitRefReader = RefReader & {
+  readonly readUrl: string;
+  /** How many `git ls-remote` reads were started, over the reader's lifetime. */
+  readsIssued(): number;
+};
+
+export const DEFAULT_TIMEOUT_MS = 20_000;
+export const DEFAULT_CONCURRENCY = 8;
+// Far above any real mirror's list of heads; beyond it the answer is not trusted.
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+/** One repository on the mirror; `keys` maps each request key naming it to the branches that key wants. */
+type RepoGroup = { url: string; keys: Map<string, Set<string>>; branches: Set<string> };
+
+const summarize = (stderr: string): string => {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('Please make sure') && l !== 'and the repository exists.');
+  const text = lines.join(' | ');
+  return text.length > 400 ? `${text.slice(0, 400)}...` : text || '(no message)';
+};
+
+const mapLimit = async <T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> => {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+};
+
+/**
+ * Reads branch heads from the git mirror: one `git ls-remote` per distinct repository per
+ * call, whatever the number of followers and branches that share it, a bounded number at a
+ * time. Each repository's outcome is its own: one unreachable or refused repository never
+ * changes another's answer, and `readMany` does not reject.
+ */
+export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
+  const scheme: MirrorScheme = assertMirrorUrl(opts.readUrl);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new MirrorUrlError(`timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new MirrorUrlError(`concurrency must be a positive integer, got ${concurrency}`);
+  const gitBinary = opts.gitBinary ?? 'git';
+  const readUrl = opts.readUrl;
+  let reads = 0;
+
+  const readGroup = async (
+    group: RepoGroup,
+    run: (argv: readonly string[]) => Promise<GitResult>,
+  ): Promise<Map<string, SourceObservation> | SourceObservation> => {
+    let url = group.url;
+    if (scheme === 'file') {
+      const bare = await checkBareRepo(filePathOf(group.url), (gitDir) => run(['--git-dir', gitDir, 'rev-parse', '--is-bare-repository']));
+      if (bare.kind === 'absent') return { kind: 'unreachable', message: bare.message };
+      if (bare.kind === 'refused') return { kind: 'invalid', message: `source authority: ${bare.message}` };
+      url = pathToFileURL(bare.path).href;
+    }
+    const branches = [...group.branches];
+    reads++;
+    const r = await run(lsRemoteArgv(url, scheme, branches));
+    switch (r.kind) {
+      case 'timeout':
+        return { kind: 'unreachable', message: `git ls-remote ${group.url} timed out after ${timeoutMs} ms and was killed${r.stderr.trim() ? `: ${summarize(r.stderr)}` : ''}` };
+      case 'spawn-error':
+        return { kind: 'unreachable', message: `could not run ${gitBinary} ls-remote ${group.url}: ${r.message}` };
+      case 'too-large':
+        return { kind: 'invalid', message: `git ls-remote ${group.url} answered more than ${r.limit} bytes; the answer was not trusted` };
+      case 'exit': {
+        if (r.code !== 0) return { kind: 'unreachable', message: `git ls-remote ${group.url} failed (exit ${r.code}): ${summarize(r.stderr)}` };
+        const parsed = parseLsRemote(r.stdout);
+        if (!parsed.ok) return { kind: 'invalid', message: `git ls-remote ${group.url}: ${parsed.message}` };
+        const out = new Map<string, SourceObservation>();
+        for (const b of branches) {
+          const sha = branchSha(parsed.refs, b);
+          out.set(b, sha === null ? { kind: 'missing', repo: '', branch: b } : { kind: 'ok', sha });
+        }
+        return out;
+      }
+    }
+  };
+
+  return {
+    readUrl,
+    readsIssued: () => reads,
+    async readMany(requests: readonly RepoRequest[]) {
+      const result = new Map<string, Map<string, SourceObservation>>();
+      const groups = new Map<string, RepoGroup>();
+      for (const { repo, branches } of requests) {
+        const perRepo = result.get(repo) ?? new Map<string, SourceObservation>();
+        result.set(repo, perRepo);
+        let url: string | null = null;
+        let repoProblem: string | null = null;
+        if (!RepoName.safeParse(repo).success) repoProblem = `repository ${JSON.stringify(repo)} must be owner/name`;
+        else {
+          try {
+            url = repoUrl(readUrl, repo);
+          } catch (e) {
+            repoProblem = (e as Error).message;
+          }
+        }
+        for (const branch of branches) {
+          if (perRepo.has(branch)) continue;
+          if (url === null) {
+            perRepo.set(branch, { kind: 'invalid', message: repoProblem ?? 'invalid repository' });
+            continue;
+          }
+          if (!BranchName.safeParse(branch).success) {
+            perRepo.set(branch, { kind: 'invalid', message: `branch ${JSON.stringify(branch)} of ${repo} is not a valid branch name` });
+            continue;
+          }
+          const group = groups.get(url) ?? { url, keys: new Map<string, Set<string>>(), branches: new Set<string>() };
+          groups.set(url, group);
+          const wanted = group.keys.get(repo) ?? new Set<string>();
+          group.keys.set(repo, wanted);
+          wanted.add(branch);
+          group.branches.add(branch);
+          // Holds the branch's place in request order until the read answers.
+          perRepo.set(branch, { kind: 'unreachable', message: 'not read' });
+        }
+      }
+      if (groups.size === 0) return result;
+
+      let workdir: string;
+      try {
+        // An empty private directory to run in: no repository can be discovered from it.
+        workdir = await realpath(await mkdtemp(join(tmpdir(), 'branch-follower-git-')));
+      } catch (e) {
+        const message = `could not create a working directory for git: ${(e as Error).message}`;
+        for (const g of groups.values()) for (const [key, wanted] of g.keys) for (const b of wanted) result.get(key)!.set(b, { kind: 'unreachable', message });
+        return result;
+      }
+      const env = cleanGitEnv(workdir, dirname(workdir), opts.env ?? {});
+      const run = (argv: readonly string[]): Promise<GitResult> =>
+        runGit(argv, { gitBinary, cwd: workdir, env, timeoutMs, maxOutputBytes: MAX_OUTPUT_BYTES });
+      try {
+        await mapLimit([...groups.values()], concurrency, async (group) => {
+          let answer: Map<string, SourceObservation> | SourceObservation;
+          try {
+            answer = await readGroup(group, run);
+          } catch (e) {
+            answer = { kind: 'unreachable', message: `reading ${group.url} failed: ${(e as Error).message}` };
+          }
+          for (const [key, wanted] of group.keys) {
+            const perRepo = result.get(key)!;
+            for (const b of wanted) {
+              const obs = answer instanceof Map ? answer.get(b)! : answer;
+              perRepo.set(b, obs.kind === 'missing' ? { kind: 'missing', repo: key, branch: b } : obs);
+            }
+          }
+        });
+      } finally {
+        await rm(workdir, { recursive: true, force: true });
+      }
+      return result;
+    },
+  };
+};

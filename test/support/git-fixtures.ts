@@ -1,0 +1,544 @@
+// Real git for tests: bare mirror repositories in a temp dir, commits pushed to them from a
+// scratch clone, and the same directory served over `git daemon` (git://) and over
+// `git http-backend` behind a small node:http CGI bridge (http://). Everything binds to
+// 127.0.0.1 on a random free port and is stopped by `cleanup()`.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export type GitRun = { stdout: string; stderr: string; code: number };
+
+/** An environment in which no system or user git configuration of this machine applies. */
+export const fixtureGitEnv = (home: string): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GIT_') && v !== undefined) env[k] = v;
+  return {
+    ...env,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: join(home, '.gitconfig'),
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_AUTHOR_NAME: 'Fixture',
+    GIT_AUTHOR_EMAIL: 'fixture@example.invalid',
+    GIT_COMMITTER_NAME: 'Fixture',
+    GIT_COMMITTER_EMAIL: 'fixture@example.invalid',
+    LANG: 'C',
+    LC_ALL: 'C',
+  };
+};
+
+const GLOBAL_CONFIG = `[user]
+\tname = Fixture
+\temail = fixture@example.invalid
+[init]
+\tdefaultBranch = main
+[protocol "file"]
+\tallow = always
+[advice]
+\tdetachedHead = false
+[gc]
+\tauto = 0
+`;
+
+/** Runs git with argv (never a shell); rejects on a non-zero exit unless `allowFail`. */
+export const runGitCmd = (
+  args: readonly string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string; allowFail?: boolean },
+): Promise<GitRun> =>
+  new Promise((resolve, reject) => {
+    const child = spawn('git', [...args], { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const r = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code: code ?? 1 };
+      if (r.code !== 0 && !opts.allowFail) reject(new Error(`git ${args.join(' ')} failed (${r.code}): ${r.stderr}`));
+      else resolve(r);
+    });
+    // A git that fails early closes its stdin; its exit status reports that.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
+
+export type GitServer = {
+  /** The read URL to configure: repositories are at `<url>/<owner>/<repo>.git`. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+};
+
+export type HttpGitServer = GitServer & {
+  /** Requests the bridge received, e.g. to count `info/refs` round trips. */
+  requests: { method: string; path: string }[];
+  /** The largest number of requests being served at once. */
+  maxInFlight(): number;
+  /** Client connections currently open (a killed client's connection closes). */
+  openConnections(): number;
+};
+
+export type HttpServeOptions = {
+  /** Requests whose path matches never get an answer (the connection stays open). */
+  hang?: (path: string) => boolean;
+  /** Milliseconds to hold every request before serving it. */
+  delayMs?: number;
+};
+
+export type GitFixture = {
+  root: string;
+  /** `<mirrorRoot>/<owner>/<repo>.git` are the bare repositories. */
+  mirrorRoot: string;
+  /** `file://` read URL of the mirror directory. */
+  fileUrl: string;
+  env: NodeJS.ProcessEnv;
+  git(args: readonly string[], opts?: { cwd?: string; input?: string; allowFail?: boolean }): Promise<GitRun>;
+  /** Creates an empty bare repository on the mirror; returns its path. */
+  createBareRepo(repo: string): Promise<string>;
+  /** Creates a commit (on `parent`, default the branch's current tip) without pushing it. */
+  makeCommit(repo: string, branch: string, opts?: { parent?: string | null; message?: string }): Promise<string>;
+  /** Pushes `branch -> sha` for every entry in one push. */
+  push(repo: string, refs: Readonly<Record<string, string>>, opts?: { force?: boolean }): Promise<void>;
+  /** Makes a new commit on `branch` and pushes it; creates the repository if needed. */
+  commit(repo: string, branch: string, opts?: { message?: string }): Promise<string>;
+  /** One new commit for each branch, all pushed at once. */
+  commitMany(repo: string, branches: readonly string[]): Promise<Record<string, string>>;
+  forcePush(repo: string, branch: string, sha: string): Promise<void>;
+  deleteBranch(repo: string, branch: string): Promise<void>;
+  /** The branch's sha as the bare repository itself holds it, or null. */
+  tip(repo: string, branch: string): Promise<string | null>;
+  /** A non-bare repository with a commit on `branch` and uncommitted changes; returns its HEAD. */
+  createWorkTree(dir: string, opts?: { branch?: string; dirty?: boolean }): Promise<string>;
+  serveDaemon(): Promise<GitServer>;
+  serveHttp(opts?: HttpServeOptions): Promise<HttpGitServer>;
+  cleanup(): Promise<void>;
+};
+
+const bareName = (repo: string): string => (repo.endsWith('.git') ? repo : `${repo}.git`);
+
+export const createGitFixture = async (): Promise<GitFixture> => {
+  const root = await realpath(await mkdtemp(join(tmpdir(), 'bf-gitfix-')));
+  const home = join(root, 'home');
+  const mirrorRoot = join(root, 'mirror');
+  const scratchRoot = join(root, 'scratch');
+  await mkdir(home, { recursive: true });
+  await mkdir(mirrorRoot, { recursive: true });
+  await mkdir(scratchRoot, { recursive: true });
+  await writeFile(join(home, '.gitconfig'), GLOBAL_CONFIG);
+  const env = fixtureGitEnv(home);
+  const stops: (() => Promise<void>)[] = [];
+  let counter = 0;
+
+  const git = (args: readonly string[], opts: { cwd?: string; input?: string; allowFail?: boolean } = {}): Promise<GitRun> =>
+    runGitCmd(args, { cwd: opts.cwd ?? root, env, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.allowFail ? { allowFail: true } : {}) });
+
+  const barePath = (repo: string): string => join(mirrorRoot, bareName(repo));
+  const scratches = new Map<string, string>();
+
+  const createBareRepo = async (repo: string): Promise<string> => {
+    const p = barePath(repo);
+    await mkdir(dirname(p), { recursive: true });
+    await git(['init', '--quiet', '--bare', p]);
+    return p;
+  };
+
+  // One scratch clone per repository; every fixture commit is made there, so it holds every
+  // object the mirror has ever been pushed.
+  const scratch = async (repo: string): Promise<string> => {
+    const known = scratches.get(repo);
+    if (known) return known;
+    const bare = barePath(repo);
+    const exists = await git(['--git-dir', bare, 'rev-parse', '--git-dir'], { allowFail: true });
+    if (exists.code !== 0) await createBareRepo(repo);
+    const dir = join(scratchRoot, repo.replaceAll('/', '__'));
+    await git(['init', '--quiet', dir]);
+    await git(['remote', 'add', 'origin', bare], { cwd: dir });
+    scratches.set(repo, dir);
+    return dir;
+  };
+
+  const tip = async (repo: string, branch: string): Promise<string | null> => {
+    const r = await git(['--git-dir', barePath(repo), 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], { allowFail: true });
+    return r.code === 0 ? r.stdout.trim() : null;
+  };
+
+  const makeCommit = async (repo: string, branch: string, opts: { parent?: string | null; message?: string } = {}): Promise<string> => {
+    const dir = await scratch(repo);
+    const parent = opts.parent === undefined ? await tip(repo, branch) : opts.parent;
+    counter += 1;
+    const content = `${repo} ${branch} #${counter} ${opts.message ?? ''}\n`;
+    const blob = (await git(['hash-object', '-w', '--stdin'], { cwd: dir, input: content })).stdout.trim();
+    const tree = (await git(['mktree'], { cwd: dir, input: `100644 blob ${blob}\tREADME\n` })).stdout.trim();
+    const args = ['commit-tree', tree, '-m', opts.message ?? `commit ${counter} on ${branch}`];
+    if (parent) args.push('-p', parent);
+    return (await git(args, { cwd: dir })).stdout.trim();
+  };
+
+  const push = async (repo: string, refs: Readonly<Record<string, string>>, opts: { force?: boolean } = {}): Promise<void> => {
+    const dir = await scratch(repo);
+    const specs = Object.entries(refs).map(([b, sha]) => `${opts.force ? '+' : ''}${sha}:refs/heads/${b}`);
+    if (specs.length > 0) await git(['push', '--quiet', 'origin', ...specs], { cwd: dir });
+  };
+
+  const commit = async (repo: string, branch: string, opts: { message?: string } = {}): Promise<string> => {
+    const sha = await makeCommit(repo, branch, opts);
+    await push(repo, { [branch]: sha });
+    return sha;
+  };
+
+  // One fast-import for all the commits and one push, so seeding hundreds of branches stays cheap.
+  const commitMany = async (repo: string, branches: readonly string[]): Promise<Record<string, string>> => {
+    const dir = await scratch(repo);
+    const tips = new Map<string, string>();
+    const listed = await git(['--git-dir', barePath(repo), 'for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/']);
+    for (const line of listed.stdout.split('\n').filter(Boolean)) {
+      const [sha, ref] = line.split(' ') as [string, string];
+      tips.set(ref.slice('refs/heads/'.length), sha);
+    }
+    const data = (text: string): string => `data ${Buffer.byteLength(text)}\n${text}\n`;
+    let stream = '';
+    branches.forEach((b, i) => {
+      counter += 1;
+      const parent = tips.get(b);
+      stream += `commit refs/fixture/${i}\nmark :${i + 1}\ncommitter Fixture <fixture@example.invalid> ${1_700_000_000 + counter} +0000\n`;
+      stream += data(`commit ${counter} on ${b}`);
+      if (parent) stream += `from ${parent}\n`;
+      stream += `M 100644 inline README\n${data(`${repo} ${b} #${counter}`)}\n`;
+    });
+    await git(['fast-import', '--quiet', '--force'], { cwd: dir, input: stream });
+    const shas = (await git(['for-each-ref', '--format=%(refname) %(objectname)', 'refs/fixture/'], { cwd: dir })).stdout;
+    const byIndex = new Map<string, string>();
+    for (const line of shas.split('\n').filter(Boolean)) {
+      const [ref, sha] = line.split(' ') as [string, string];
+      byIndex.set(ref.slice('refs/fixture/'.length), sha);
+    }
+    const refs: Record<string, string> = {};
+    branches.forEach((b, i) => {
+      refs[b] = byIndex.get(String(i))!;
+    });
+    await push(repo, refs);
+    return refs;
+  };
+
+  const forcePush = (repo: string, branch: string, sha: string): Promise<void> => push(repo, { [branch]: sha }, { force: true });
+
+  const deleteBranch = async (repo: string, branch: string): Promise<void> => {
+    const dir = await scratch(repo);
+    await git(['push', '--quiet', 'origin', `:refs/heads/${branch}`], { cwd: dir });
+  };
+
+  const createWorkTree = async (dir: string, opts: { branch?: string; dirty?: boolean } = {}): Promise<string> => {
+    await mkdir(dir, { recursive: true });
+    await git(['init', '--quiet', '-b', opts.branch ?? 'main', dir]);
+    await writeFile(join(dir, 'file.txt'), `work tree ${++counter}\n`);
+    await git(['add', 'file.txt'], { cwd: dir });
+    await git(['commit', '--quiet', '-m', 'local work'], { cwd: dir });
+    if (opts.dirty ?? true) {
+      await writeFile(join(dir, 'file.txt'), 'uncommitted change\n');
+      await writeFile(join(dir, 'untracked.txt'), 'untracked\n');
+    }
+    return (await git(['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
+  };
+
+  const serveDaemon = async (): Promise<GitServer> => {
+    const server = await startGitDaemon(mirrorRoot, env);
+    stops.push(server.stop);
+    return server;
+  };
+
+  const serveHttp = async (opts: HttpServeOptions = {}): Promise<HttpGitServer> => {
+    const server = await startGitHttpBackend(mirrorRoot, env, opts);
+    stops.push(server.stop);
+    return server;
+  };
+
+  const cleanup = async (): Promise<void> => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  };
+
+  return {
+    root,
+    mirrorRoot,
+    fileUrl: pathToFileURL(mirrorRoot).href,
+    env,
+    git,
+    createBareRepo,
+    makeCommit,
+    push,
+    commit,
+    commitMany,
+    forcePush,
+    deleteBranch,
+    tip,
+    createWorkTree,
+    serveDaemon,
+    serveHttp,
+    cleanup,
+  };
+};
+
+/** A port that was free a moment ago and has nothing listening on it. */
+export const closedPort = async (): Promise<number> => {
+  const server = createTcpServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return address.port;
+};
+
+const listen = (server: Server | ReturnType<typeof createHttpServer>, port = 0): Promise<number> =>
+  new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      const a = server.address();
+      if (a === null || typeof a === 'string') reject(new Error('no TCP address'));
+      else resolve(a.port);
+    });
+  });
+
+const closeServer = (server: Server | ReturnType<typeof createHttpServer>, sockets: Set<Socket>): Promise<void> =>
+  new Promise((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  });
+
+const stopProcessGroup = async (child: ChildProcess): Promise<void> => {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  }, 2_000);
+  await exited;
+  clearTimeout(timer);
+};
+
+/** `git daemon` exporting every repository under `root` at git://127.0.0.1:PORT/<owner>/<repo>.git. */
+export const startGitDaemon = async (root: string, env: NodeJS.ProcessEnv): Promise<GitServer> => {
+  let lastError = '';
+  // git daemon cannot report a port it chose itself: pick a free one and retry on a lost race.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await closedPort();
+    const child = spawn(
+      'git',
+      ['daemon', '--verbose', '--reuseaddr', '--export-all', '--informative-errors', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${root}`, root],
+      { env, cwd: root, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+    );
+    const ready = await new Promise<boolean>((resolve) => {
+      let err = '';
+      const timer = setTimeout(() => resolve(false), 10_000);
+      child.stderr?.on('data', (b: Buffer) => {
+        err += b.toString('utf8');
+        if (err.includes('Ready to rumble')) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        lastError = err;
+        resolve(false);
+      });
+    });
+    // Keep draining stderr so a chatty daemon never blocks on a full pipe.
+    child.stderr?.resume();
+    if (ready) {
+      // The daemon leads its own process group; a worker that dies before afterAll must not leave it behind.
+      const onExit = (): void => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Gone.
+        }
+      };
+      process.once('exit', onExit);
+      return {
+        url: `git://127.0.0.1:${port}`,
+        port,
+        stop: async () => {
+          process.off('exit', onExit);
+          await stopProcessGroup(child);
+        },
+      };
+    }
+    await stopProcessGroup(child);
+  }
+  throw new Error(`git daemon did not start: ${lastError}`);
+};
+
+/** Splits a CGI response's header block from its body. */
+const splitCgi = (buf: Buffer): { headers: [string, string][]; status: number; body: Buffer } | null => {
+  let end = buf.indexOf('\r\n\r\n');
+  let sep = 4;
+  const lf = buf.indexOf('\n\n');
+  if (lf !== -1 && (end === -1 || lf < end)) {
+    end = lf;
+    sep = 2;
+  }
+  if (end === -1) return null;
+  const headers: [string, string][] = [];
+  let status = 200;
+  for (const line of buf.subarray(0, end).toString('latin1').split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i <= 0) continue;
+    const name = line.slice(0, i).trim();
+    const value = line.slice(i + 1).trim();
+    if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10) || 500;
+    else headers.push([name, value]);
+  }
+  return { headers, status, body: buf.subarray(end + sep) };
+};
+
+/**
+ * `git http-backend` behind node:http: requests to /git/<path> run the CGI with the standard
+ * variables and stream its answer back.
+ */
+export const startGitHttpBackend = async (root: string, env: NodeJS.ProcessEnv, opts: HttpServeOptions = {}): Promise<HttpGitServer> => {
+  const requests: { method: string; path: string }[] = [];
+  const sockets = new Set<Socket>();
+  const children = new Set<ChildProcess>();
+  let inFlight = 0;
+  let maxInFlight = 0;
+
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (!url.pathname.startsWith('/git/')) {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    const pathInfo = url.pathname.slice('/git'.length);
+    const child = spawn('git', ['http-backend'], {
+      env: {
+        ...env,
+        GIT_PROJECT_ROOT: root,
+        GIT_HTTP_EXPORT_ALL: '1',
+        PATH_INFO: decodeURIComponent(pathInfo),
+        QUERY_STRING: url.search.replace(/^\?/, ''),
+        REQUEST_METHOD: req.method ?? 'GET',
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        REMOTE_ADDR: req.socket.remoteAddress ?? '127.0.0.1',
+        REMOTE_USER: '',
+        GATEWAY_INTERFACE: 'CGI/1.1',
+        SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
+        ...(req.headers['content-length'] !== undefined ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
+        ...(req.headers['content-encoding'] !== undefined ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
+        ...(typeof req.headers['git-protocol'] === 'string' ? { GIT_PROTOCOL: req.headers['git-protocol'] } : {}),
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    req.pipe(child.stdin);
+    child.stdin.on('error', () => undefined);
+    child.stderr.resume();
+    let head = Buffer.alloc(0);
+    let started = false;
+    child.stdout.on('data', (b: Buffer) => {
+      if (started) {
+        res.write(b);
+        return;
+      }
+      head = Buffer.concat([head, b]);
+      const parsed = splitCgi(head);
+      if (parsed === null) return;
+      started = true;
+      res.writeHead(parsed.status, parsed.headers);
+      if (parsed.body.length > 0) res.write(parsed.body);
+    });
+    child.on('close', (code) => {
+      children.delete(child);
+      if (!started) res.writeHead(502).end(`http-backend exited ${code} without a response\n`);
+      else res.end();
+    });
+    child.on('error', () => {
+      children.delete(child);
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+  };
+
+  const server = createHttpServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    requests.push({ method: req.method ?? 'GET', path });
+    if (opts.hang?.(path)) return;
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.on('close', () => {
+      inFlight -= 1;
+    });
+    if (opts.delayMs) setTimeout(() => serve(req, res), opts.delayMs);
+    else serve(req, res);
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const port = await listen(server);
+  return {
+    url: `http://127.0.0.1:${port}/git`,
+    port,
+    requests,
+    maxInFlight: () => maxInFlight,
+    openConnections: () => sockets.size,
+    stop: async () => {
+      for (const c of children) c.kill('SIGKILL');
+      await closeServer(server, sockets);
+    },
+  };
+};
+
+export type BlackholeServer = {
+  port: number;
+  /** Connections accepted so far, and how many of them the client has since closed. */
+  accepted(): number;
+  closed(): number;
+  stop(): Promise<void>;
+};
+
+/** A TCP server that accepts connections and never answers: a mirror that hangs. */
+export const startBlackholeServer = async (): Promise<BlackholeServer> => {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  let closed = 0;
+  const server = createTcpServer((s) => {
+    accepted += 1;
+    sockets.add(s);
+    s.on('data', () => undefined);
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      closed += 1;
+      sockets.delete(s);
+    });
+  });
+  const port = await listen(server);
+  return { port, accepted: () => accepted, closed: () => closed, stop: () => closeServer(server, sockets) };
+};
+
+/** Polls `cond` until it holds or `timeoutMs` passes; for effects that land asynchronously. */
+export const eventually = async (cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 25): Promise<boolean> => {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+};
