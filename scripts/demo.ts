@@ -95,7 +95,7 @@ writeFileSync(
   ),
 );
 
-const io = { stdout: process.stdout, stderr: process.stderr, env: { ...process.env, NO_COLOR: process.env.NO_COLOR ?? '' }, cwd: config };
+const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: root };
 const cli = async (...args: string[]): Promise<number> => {
   process.stdout.write(`\n$ branch-follower ${args.join(' ')}\n`);
   return main(args, io);
@@ -122,19 +122,21 @@ const phaseOf = async (id: string): Promise<string> => {
 
 const started = Date.now();
 try {
-  say('A fresh install ships disabled: kill switch on, empty allowlist');
+  say('The targets already run the initial commits: Noop');
   await cli('plan');
+  await cli('tick', 'observer');
+  await status();
+
+  say('New commits, but a fresh install ships disabled (kill switch on, empty allowlist): Skipped');
+  for (const f of FOLLOWERS) push(f, `feature for ${f.id}`);
   await cli('tick', 'observer');
   await status();
 
   say('Arming the demo (its own state dir only): release the kill switch, allowlist all three');
   await cli('kill-switch', 'off', '--confirm', '--reason', 'demo');
   for (const f of FOLLOWERS) await cli('arm', '--follower', f.id, '--confirm', '--reason', 'demo');
-  await cli('tick', 'observer');
-  await status();
 
-  say('New commits on all three branches: what would happen (dry-run writes nothing)');
-  for (const f of FOLLOWERS) push(f, `feature for ${f.id}`);
+  say('What would happen now (dry-run writes nothing): PendingTrigger');
   await cli('run-once', '--all', '--dry-run');
 
   say('The observer dispatches each new commit once (PendingTrigger, then Triggering)');

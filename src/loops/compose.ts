@@ -44,7 +44,8 @@ export const compose = (o: ComposeOptions): LoopContext => {
   const ports: Ports = {
     store: createLocalStateStore(stateDir),
     arming: createLocalArmingStore(stateDir),
-    dispatcher: createLocalDispatcher({ stateDir, cwd: o.loaded.dir, env }),
+    // The webhook URL is a secret of the controller's, not the deploy command's.
+    dispatcher: createLocalDispatcher({ stateDir, cwd: o.loaded.dir, env: webhookEnv ? { ...env, [webhookEnv]: undefined } : env }),
     targets: createTargetReader({ cwd: o.loaded.dir }),
     pipelines: noCluster,
     refs: createGitRefReader({ readUrl: o.loaded.registry.controller.gitMirror.readUrl }),

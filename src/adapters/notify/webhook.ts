@@ -1,0 +1,81 @@
+import type { Notification } from '../../core/notifications.ts';
+import { shortSha } from '../../core/primitives.ts';
+import type { Notifier } from '../ports.ts';
+
+/**
+ * Slack-compatible incoming-webhook notifications for Succeeded, Failed and Blocked. A
+ * notification is a courtesy: a failing, slow or absent endpoint is logged and never fails the
+ * tick (the state write that caused it has already happened). The message carries only the
+ * follower id, phase, sha, attempt and reason; the URL (a secret: it embeds the token) is never
+ * logged.
+ */
+
+export type WebhookOptions = { url: string | undefined; timeoutMs?: number; log?: (msg: string) => void };
+
+const ICON: Record<string, string> = { Succeeded: ':white_check_mark:', Failed: ':x:', Blocked: ':no_entry:' };
+
+// Slack's mrkdwn treats these three as control characters; everything else passes as is.
+const escape = (s: string): string => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+/** The JSON body posted for one notification: `text` for every receiver, `blocks` for Slack. */
+export const webhookPayload = (n: Notification) => {
+  const sha = n.sha ?? 'none';
+  const attempt = n.attempt === null ? '-' : String(n.attempt);
+  const icon = ICON[n.phase] ?? ':information_source:';
+  return {
+    text: `${icon} ${escape(n.id)} ${n.phase}: ${shortSha(n.sha)} (attempt ${attempt}): ${escape(n.reason)}`,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: `${icon} *${escape(n.id)}* is *${n.phase}*` } },
+      {
+        type: 'section',
+        fields: [
+          { type: 'mrkdwn', text: `*Follower*\n${escape(n.id)}` },
+          { type: 'mrkdwn', text: `*Phase*\n${n.phase}` },
+          { type: 'mrkdwn', text: `*Sha*\n\`${sha}\`` },
+          { type: 'mrkdwn', text: `*Attempt*\n${attempt}` },
+        ],
+      },
+      // Slack caps a text object at 3000 characters; a reason is at most 2000.
+      { type: 'section', text: { type: 'mrkdwn', text: `*Reason*\n${escape(n.reason)}`.slice(0, 3000) } },
+    ],
+  };
+};
+
+const describeError = (e: unknown): string => {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timed out';
+  const cause = err.cause?.code ?? err.cause?.message;
+  return cause ? `${err.message} (${cause})` : err.message;
+};
+
+export const createWebhookNotifier = (opts: WebhookOptions): Notifier => {
+  const url = opts.url?.trim() || undefined;
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const log = opts.log ?? ((msg: string) => process.stderr.write(`${msg}\n`));
+  const validUrl = url !== undefined && URL.canParse(url) && ['http:', 'https:'].includes(new URL(url).protocol);
+  return {
+    async notify(n) {
+      if (!url) return;
+      const what = `${n.id} ${n.phase} ${shortSha(n.sha)}`;
+      if (!validUrl) {
+        log(`webhook notification for ${what} skipped: the webhook URL is not an http(s) URL`);
+        return;
+      }
+      try {
+        const signal = AbortSignal.timeout(timeoutMs);
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(webhookPayload(n)),
+          signal,
+          redirect: 'error',
+        });
+        // Drain the body within the same deadline so the connection is released.
+        await res.arrayBuffer().catch(() => undefined);
+        if (!res.ok) log(`webhook notification for ${what} failed: HTTP ${res.status}`);
+      } catch (e) {
+        log(`webhook notification for ${what} failed: ${describeError(e).replaceAll(url, '<webhook url>')}`);
+      }
+    },
+  };
+};

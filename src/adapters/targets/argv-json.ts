@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { TargetObservation } from '../../core/observe.ts';
+import { Sha } from '../../core/primitives.ts';
+import { showArgv } from '../local/show-argv.ts';
+import { runArgv } from './run-argv.ts';
+
+/**
+ * The `argv-json` target reader: runs the argv (no shell) and expects stdout to be
+ * `{"sha": "<40 hex>"}`, or `{"sha": null}` when nothing is deployed. Other keys are ignored.
+ */
+
+const Output = z.object({ sha: Sha.nullable() });
+
+const excerpt = (text: string, max = 300): string => {
+  const t = text.trim().replace(/\s+/g, ' ');
+  return t.length <= max ? t : `${t.slice(0, max - 1)}…`;
+};
+
+export const readArgvJson = async (argv: readonly string[], cwd: string, timeoutMs: number): Promise<TargetObservation> => {
+  const who = `target reader \`${showArgv(argv)}\``;
+  const unreadable = (message: string): TargetObservation => ({ kind: 'unreadable', message: `${who} ${message}` });
+  const o = await runArgv(argv, { cwd, timeoutMs });
+  switch (o.kind) {
+    case 'spawn-error':
+      return unreadable(
+        o.code === 'ENOENT'
+          ? `cannot run: ${JSON.stringify(argv[0])} not found${argv[0]?.includes('/') ? '' : ' on PATH'} (in ${cwd})`
+          : o.code === 'EACCES'
+            ? `cannot run: permission denied (is ${JSON.stringify(argv[0])} executable?)`
+            : `cannot run: ${o.message}`,
+      );
+    case 'timeout':
+      return unreadable(`timed out after ${timeoutMs / 1000}s and was killed${o.stderr.trim() ? `; stderr: ${excerpt(o.stderr)}` : ''}`);
+    case 'overflow':
+      return unreadable(`printed more than ${o.limit} bytes; expected {"sha": "<40 hex>"} or {"sha": null}`);
+    case 'exited':
+      break;
+  }
+  if (o.code !== 0) {
+    const how = o.code !== null ? `exited with code ${o.code}` : `was killed by ${o.signal}`;
+    return unreadable(`${how}${o.stderr.trim() ? `; stderr: ${excerpt(o.stderr)}` : ' (no stderr)'}`);
+  }
+  const stdout = o.stdout.trim();
+  if (stdout === '') return unreadable('printed nothing; expected {"sha": "<40 hex>"} or {"sha": null}');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdout);
+  } catch (e) {
+    return unreadable(`printed something that is not JSON (${(e as Error).message}): ${excerpt(stdout, 120)}`);
+  }
+  const r = Output.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue?.path.map(String).join('.') || '(root)';
+    return unreadable(`printed ${excerpt(stdout, 120)}; expected {"sha": "<40 hex>"} or {"sha": null} (${where}: ${issue?.message ?? 'invalid'})`);
+  }
+  return { kind: 'ok', sha: r.data.sha };
+};
