@@ -113,7 +113,8 @@ export const createWorld = async (
     });
   const statusJson = async (): Promise<StatusRow[]> => {
     const r = await cli(['status', '-o', 'json']);
-    if (r.code !== 0) throw new Error(`status failed (${r.code}): ${r.stderr}`);
+    // Exit 2 with a table still printed means a corrupt state elsewhere; the rows are valid.
+    if (r.code !== 0 && !(r.code === 2 && r.stdout.trim().startsWith('{'))) throw new Error(`status failed (${r.code}): ${r.stderr}`);
     return (JSON.parse(r.stdout) as { followers: StatusRow[] }).followers;
   };
   const snapshotState = async (): Promise<Map<string, string>> => {

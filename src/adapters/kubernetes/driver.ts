@@ -1,0 +1,79 @@
+import type { KubeConfig, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { ArmingStore, Dispatcher, EventSink, LogReader, PipelineReader, StateStore, TargetReader } from '../ports.ts';
+import { createKubernetesArmingStore } from './arming-store.ts';
+import type { KubeCallOptions } from './client.ts';
+import { createKubernetesDispatcher } from './dispatcher.ts';
+import { createKubernetesEventSink } from './events.ts';
+import { loadKubeConfig } from './kubeconfig.ts';
+import { createKubernetesLogReader } from './logs.ts';
+import { createKubernetesPipelineReader } from './pipelines.ts';
+import { createKubernetesStateStore } from './state-store.ts';
+import { createKubernetesTargetReader } from './targets.ts';
+
+/** Everything the loops need on Kubernetes, from one kubeconfig, for the composition root to wire. */
+
+export type KubernetesDriverOptions = KubeCallOptions & {
+  kubeconfig?: string;
+  context?: string;
+  /** The controller's namespace: state, arming, dispatch Jobs and events live there. */
+  namespace: string;
+  /** The image dispatch Jobs run the trigger argv in. */
+  image: string;
+  /** Where the kubeconfig is looked up (KUBECONFIG, KUBERNETES_SERVICE_HOST, HOME); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** An already loaded configuration; kubeconfig, context and env are then ignored. */
+  kc?: KubeConfig;
+  serviceAccountName?: string;
+  ttlSecondsAfterFinished?: number;
+  resources?: V1ResourceRequirements;
+};
+
+export type KubernetesDriver = {
+  kc: KubeConfig;
+  store: StateStore;
+  arming: ArmingStore;
+  dispatcher: Dispatcher;
+  pipelines: PipelineReader;
+  /** k8s-annotation targets only: hand it to the generic target reader as its `k8s` option. */
+  targets: TargetReader;
+  events: EventSink;
+  logs: LogReader;
+};
+
+export const createKubernetesDriver = (o: KubernetesDriverOptions): KubernetesDriver => {
+  const kc =
+    o.kc ??
+    loadKubeConfig({
+      ...(o.kubeconfig !== undefined ? { kubeconfig: o.kubeconfig } : {}),
+      ...(o.context !== undefined ? { context: o.context } : {}),
+      ...(o.env !== undefined ? { env: o.env } : {}),
+    });
+  const access = {
+    kc,
+    ...(o.deadline !== undefined ? { deadline: o.deadline } : {}),
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.sleep ? { sleep: o.sleep } : {}),
+    ...(o.random ? { random: o.random } : {}),
+    ...(o.policy ? { policy: o.policy } : {}),
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    ...(o.onRetry ? { onRetry: o.onRetry } : {}),
+  };
+  const namespace = o.namespace;
+  return {
+    kc,
+    store: createKubernetesStateStore({ ...access, namespace }),
+    arming: createKubernetesArmingStore({ ...access, namespace }),
+    dispatcher: createKubernetesDispatcher({
+      ...access,
+      namespace,
+      image: o.image,
+      ...(o.serviceAccountName !== undefined ? { serviceAccountName: o.serviceAccountName } : {}),
+      ...(o.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: o.ttlSecondsAfterFinished } : {}),
+      ...(o.resources !== undefined ? { resources: o.resources } : {}),
+    }),
+    pipelines: createKubernetesPipelineReader(access),
+    targets: createKubernetesTargetReader(access),
+    events: createKubernetesEventSink({ ...access, namespace }),
+    logs: createKubernetesLogReader({ ...access, namespace }),
+  };
+};

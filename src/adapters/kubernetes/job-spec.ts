@@ -1,0 +1,99 @@
+import type { V1Job, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { DispatchRequest } from '../ports.ts';
+import { LABEL_ATTEMPT, LABEL_SHA, followerLabels } from './labels.ts';
+import { RUN_AS } from './manifests.ts';
+
+/**
+ * The batch/v1 Job a dispatch runs as: the trigger argv as the container's command (no shell),
+ * one try (backoffLimit 0: a deploy is never silently re-run; retries are the core's attempts),
+ * bounded by the trigger budget, and fit for a namespace that enforces the `restricted` Pod
+ * Security Standard.
+ */
+
+export type DispatchJobOptions = {
+  namespace: string;
+  image: string;
+  serviceAccountName?: string;
+  /** How long a finished Job stays readable; long, so the closer can still read its verdict. */
+  ttlSecondsAfterFinished?: number;
+  resources?: V1ResourceRequirements;
+};
+
+export const DEFAULT_TTL_SECONDS = 86_400;
+export const TRIGGER_CONTAINER = 'trigger';
+/** The only writable place in the pod (the root filesystem is read-only): also HOME and the working directory. */
+export const SCRATCH_DIR = '/tmp';
+
+export const DEFAULT_TRIGGER_RESOURCES: V1ResourceRequirements = Object.freeze({
+  requests: { cpu: '100m', memory: '128Mi' },
+  limits: { cpu: '1', memory: '512Mi' },
+});
+
+/** Labels of a dispatch Job and its pods: the follower's, plus which sha and attempt it deploys. */
+export const dispatchLabels = (req: Pick<DispatchRequest, 'followerId' | 'sha' | 'attempt'>): Record<string, string> => ({
+  ...followerLabels('dispatch', req.followerId),
+  [LABEL_SHA]: req.sha,
+  [LABEL_ATTEMPT]: String(req.attempt),
+});
+
+export const dispatchJob = (req: DispatchRequest, o: DispatchJobOptions): V1Job => {
+  const labels = dispatchLabels(req);
+  const resources = o.resources ?? DEFAULT_TRIGGER_RESOURCES;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: req.name, namespace: o.namespace, labels },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: req.budgets.triggerSeconds,
+      ttlSecondsAfterFinished: o.ttlSecondsAfterFinished ?? DEFAULT_TTL_SECONDS,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          enableServiceLinks: false,
+          ...(o.serviceAccountName !== undefined
+            ? { serviceAccountName: o.serviceAccountName, automountServiceAccountToken: true }
+            : { automountServiceAccountToken: false }),
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: RUN_AS,
+            runAsGroup: RUN_AS,
+            fsGroup: RUN_AS,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: TRIGGER_CONTAINER,
+              image: o.image,
+              imagePullPolicy: 'IfNotPresent',
+              command: [...req.argv],
+              workingDir: SCRATCH_DIR,
+              env: [
+                { name: 'BRANCH_FOLLOWER_ID', value: req.followerId },
+                { name: 'BRANCH_FOLLOWER_SHA', value: req.sha },
+                { name: 'BRANCH_FOLLOWER_ATTEMPT', value: String(req.attempt) },
+                { name: 'BRANCH_FOLLOWER_REPO', value: req.repo },
+                { name: 'BRANCH_FOLLOWER_BRANCH', value: req.branch },
+                { name: 'HOME', value: SCRATCH_DIR },
+              ],
+              resources: { requests: { ...resources.requests }, limits: { ...resources.limits } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                runAsUser: RUN_AS,
+                runAsGroup: RUN_AS,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+              volumeMounts: [{ name: 'tmp', mountPath: SCRATCH_DIR }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '256Mi' } }],
+        },
+      },
+    },
+  };
+};

@@ -1,0 +1,155 @@
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import type { z } from 'zod';
+import { FollowerId } from '../../core/primitives.ts';
+import { FollowerState } from '../../core/state.ts';
+import { ConflictError, type StateStore, type Stored } from '../ports.ts';
+import { LIST_PAGE, listAll, makeClients, type KubeAccess } from './client.ts';
+import { describeError, isConflict, isNotFound } from './errors.ts';
+import { LABEL_FOLLOWER, STATE_SELECTOR, followerLabels } from './labels.ts';
+
+/**
+ * Follower states as ConfigMaps, one per follower, listed with one labelled LIST. The
+ * resourceVersion is the compare-and-swap token: an update carries the version it read and
+ * the API server refuses it (409 Conflict) when anyone wrote in between.
+ */
+
+export const STATE_CONFIGMAP_PREFIX = 'branch-follower-state-';
+export const STATE_KEY = 'state.json';
+/** The API server refuses objects over 1 MiB; the bounded history keeps a state far below this. */
+export const STATE_MAX_BYTES = 900 * 1024;
+
+export const stateConfigMapName = (id: string): string => `${STATE_CONFIGMAP_PREFIX}${id}`;
+
+export type KubernetesStateStoreOptions = KubeAccess & { namespace: string };
+
+const checkId = (id: string): string => {
+  const r = FollowerId.safeParse(id);
+  if (!r.success) throw new Error(`invalid follower id ${JSON.stringify(id)}: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return id;
+};
+
+const issuePath = (issue: z.core.$ZodIssue | undefined): string => (issue?.path ?? []).map((p) => `.${String(p)}`).join('');
+
+/** Reads one state ConfigMap; anything wrong is described with where it is, never thrown. */
+export const readStateConfigMap = (namespace: string, cm: V1ConfigMap): Stored | null => {
+  const name = cm.metadata?.name ?? '';
+  const labelled = cm.metadata?.labels?.[LABEL_FOLLOWER];
+  const id = labelled ?? (name.startsWith(STATE_CONFIGMAP_PREFIX) ? name.slice(STATE_CONFIGMAP_PREFIX.length) : '');
+  if (!id) return null;
+  const version = cm.metadata?.resourceVersion ?? '';
+  const where = `configmap ${namespace}/${name}: data.${STATE_KEY}`;
+  const corrupt = (path: string, message: string): Stored => ({ id, version, corrupt: { where: `${where}${path}`, message } });
+  const text = cm.data?.[STATE_KEY];
+  if (text === undefined) return corrupt('', 'missing key');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return corrupt('', `not JSON: ${(e as Error).message}`);
+  }
+  const parsed = FollowerState.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return corrupt(issuePath(issue), issue?.message ?? 'invalid');
+  }
+  if (parsed.data.id !== id) return corrupt('.id', `id "${parsed.data.id}" does not match the ConfigMap's follower "${id}"`);
+  if (name !== stateConfigMapName(id)) return corrupt('', `ConfigMap ${name} is labelled for follower "${id}" but is not named ${stateConfigMapName(id)}`);
+  return { id, version, state: parsed.data };
+};
+
+/** The stored form; refuses what is invalid or too big, before any request is made. */
+export const stateConfigMap = (namespace: string, state: FollowerState, resourceVersion?: string): V1ConfigMap => {
+  const valid = FollowerState.parse(state);
+  const text = `${JSON.stringify(valid, null, 1)}\n`;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > STATE_MAX_BYTES) {
+    throw new Error(`state of ${valid.id} is ${bytes} bytes, over the ${STATE_MAX_BYTES}-byte limit of its ConfigMap; not written`);
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: stateConfigMapName(valid.id),
+      namespace,
+      labels: followerLabels('state', valid.id),
+      ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+    },
+    data: { [STATE_KEY]: text },
+  };
+};
+
+export const createKubernetesStateStore = (o: KubernetesStateStoreOptions): StateStore => {
+  const c = makeClients(o);
+  const { namespace } = o;
+  const versionOf = (cm: V1ConfigMap, what: string): string => {
+    const v = cm.metadata?.resourceVersion;
+    if (!v) throw new Error(`${what}: the API server answered without a resourceVersion`);
+    return v;
+  };
+  /**
+   * A retried write answered 409: was it our own first try that landed (its answer lost on the
+   * way back)? Then it won, and the caller must know, or it would skip the events of its win.
+   */
+  const ownLandedWrite = async (name: string, body: V1ConfigMap): Promise<string | null> => {
+    try {
+      const live = await c.call(() => c.core.readNamespacedConfigMap({ name, namespace }));
+      return live.data?.[STATE_KEY] === body.data?.[STATE_KEY] ? (live.metadata?.resourceVersion ?? null) : null;
+    } catch {
+      return null;
+    }
+  };
+
+  return {
+    async list() {
+      const items = await listAll(c, (cont) =>
+        c.core.listNamespacedConfigMap({ namespace, labelSelector: STATE_SELECTOR, limit: LIST_PAGE, ...(cont ? { _continue: cont } : {}) }),
+      );
+      return items.flatMap((cm) => readStateConfigMap(namespace, cm) ?? []).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    },
+
+    async get(id) {
+      const name = stateConfigMapName(checkId(id));
+      try {
+        return readStateConfigMap(namespace, await c.call(() => c.core.readNamespacedConfigMap({ name, namespace })));
+      } catch (e) {
+        if (isNotFound(e)) return null;
+        throw e;
+      }
+    },
+
+    async create(state) {
+      const body = stateConfigMap(namespace, state);
+      const name = body.metadata?.name ?? '';
+      let tries = 0;
+      try {
+        return versionOf(await c.call((n) => {
+          tries = n;
+          return c.core.createNamespacedConfigMap({ namespace, body });
+        }), `create ${name}`);
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+        const landed = tries > 1 ? await ownLandedWrite(name, body) : null;
+        if (landed) return landed;
+        throw new ConflictError(`configmap ${namespace}/${name}: ${describeError(e)}`);
+      }
+    },
+
+    async update(state, version) {
+      const body = stateConfigMap(namespace, state, version);
+      const name = body.metadata?.name ?? '';
+      let tries = 0;
+      try {
+        return versionOf(await c.call((n) => {
+          tries = n;
+          return c.core.replaceNamespacedConfigMap({ name, namespace, body });
+        }), `update ${name}`);
+      } catch (e) {
+        // A ConfigMap deleted since it was read is a lost race too: the caller re-reads.
+        if (!isConflict(e) && !isNotFound(e)) throw e;
+        const landed = tries > 1 && isConflict(e) ? await ownLandedWrite(name, body) : null;
+        if (landed) return landed;
+        throw new ConflictError(`configmap ${namespace}/${name} (version ${version}): ${describeError(e)}`);
+      }
+    },
+  };
+};

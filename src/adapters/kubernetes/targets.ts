@@ -1,0 +1,86 @@
+import type { TargetObservation } from '../../core/observe.ts';
+import type { TargetSpec } from '../../core/target-spec.ts';
+import type { TargetReader } from '../ports.ts';
+import { LIST_PAGE, listAll, makeClients, type KubeAccess, type KubeClients } from './client.ts';
+import { describeError } from './errors.ts';
+
+/**
+ * The `k8s-annotation` target reader: which sha a workload runs, from an annotation on it.
+ * Requests are grouped by (apiVersion, kind, namespace) and each group is one LIST, so a
+ * namespace of many followers costs one call per tick.
+ */
+
+export type KubernetesTargetReaderOptions = KubeAccess;
+
+type AnnotationSpec = Extract<TargetSpec, { reader: 'k8s-annotation' }>;
+type Meta = { name: string; annotations: Record<string, string> };
+
+const SHA = /^[0-9a-f]{40}$/;
+
+type Page = { items: { metadata?: { name?: string; annotations?: Record<string, string> } }[]; metadata?: { _continue?: string } };
+
+/** One page of the kind's LIST: the typed API where there is one, else discovery and a generic LIST. */
+const pageOf = (c: KubeClients, apiVersion: string, kind: string, namespace: string): ((cont: string | undefined) => Promise<Page>) => {
+  const q = (cont: string | undefined) => ({ namespace, limit: LIST_PAGE, ...(cont ? { _continue: cont } : {}) });
+  switch (`${apiVersion}/${kind}`) {
+    case 'apps/v1/Deployment':
+      return (cont) => c.apps.listNamespacedDeployment(q(cont));
+    case 'apps/v1/StatefulSet':
+      return (cont) => c.apps.listNamespacedStatefulSet(q(cont));
+    case 'apps/v1/DaemonSet':
+      return (cont) => c.apps.listNamespacedDaemonSet(q(cont));
+    case 'batch/v1/CronJob':
+      return (cont) => c.batch.listNamespacedCronJob(q(cont));
+    case 'batch/v1/Job':
+      return (cont) => c.batch.listNamespacedJob(q(cont));
+    default:
+      return (cont) => c.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, undefined, LIST_PAGE, cont);
+  }
+};
+
+/** What one listed object says for one request. */
+export const annotationReading = (spec: AnnotationSpec, obj: Meta | undefined): TargetObservation => {
+  const ref = `${spec.kind} ${spec.namespace}/${spec.name}`;
+  if (!obj) return { kind: 'unreadable', message: `${ref} not found` };
+  const value = obj.annotations[spec.annotation];
+  if (value === undefined) return { kind: 'ok', sha: null };
+  const sha = value.trim().toLowerCase();
+  if (!SHA.test(sha)) return { kind: 'unreadable', message: `${ref}: annotation ${spec.annotation}=${JSON.stringify(value.slice(0, 80))} is not a 40-hex commit sha` };
+  return { kind: 'ok', sha };
+};
+
+export const createKubernetesTargetReader = (o: KubernetesTargetReaderOptions): TargetReader => {
+  const c = makeClients(o);
+  return {
+    async readMany(requests) {
+      const out = new Map<string, TargetObservation>();
+      const groups = new Map<string, { spec: AnnotationSpec; rs: { key: string; spec: AnnotationSpec }[] }>();
+      for (const r of requests) {
+        const spec = r.spec;
+        if (spec.reader !== 'k8s-annotation') {
+          out.set(r.key, { kind: 'invalid', message: `the Kubernetes target reader reads k8s-annotation targets, not ${spec.reader}` });
+          continue;
+        }
+        const g = `${spec.apiVersion}\n${spec.kind}\n${spec.namespace}`;
+        const group = groups.get(g) ?? { spec, rs: [] };
+        group.rs.push({ key: r.key, spec });
+        groups.set(g, group);
+      }
+      await Promise.all(
+        [...groups.values()].map(async ({ spec, rs }) => {
+          try {
+            const items = await listAll(c, pageOf(c, spec.apiVersion, spec.kind, spec.namespace));
+            const byName = new Map<string, Meta>(
+              items.map((i) => [i.metadata?.name ?? '', { name: i.metadata?.name ?? '', annotations: i.metadata?.annotations ?? {} }]),
+            );
+            for (const r of rs) out.set(r.key, annotationReading(r.spec, byName.get(r.spec.name)));
+          } catch (e) {
+            const what = `cannot list ${spec.kind} (${spec.apiVersion}) in ${spec.namespace}: ${describeError(e)}`;
+            for (const r of rs) out.set(r.key, { kind: 'unreadable', message: what });
+          }
+        }),
+      );
+      return out;
+    },
+  };
+};
