@@ -6,13 +6,14 @@ import { CorruptStateError } from './adapters/ports.ts';
 import type { ArmingEdit } from './core/arming.ts';
 import { formatInputError } from './core/registry.ts';
 import { changeArming } from './loops/arming.ts';
-import { compose, localStateDir } from './loops/compose.ts';
+import { applyController, planManifests, renderDiff } from './loops/apply.ts';
+import { compose, kubernetesDriver, localStateDir, namespaceOf } from './loops/compose.ts';
 import type { LoopContext } from './loops/context.ts';
 import { closerTick } from './loops/closer.ts';
 import { listEvents, readLogs } from './loops/inspect.ts';
 import { observerTick, type TickReport } from './loops/observer.ts';
 import { planFollowers } from './loops/plan.ts';
-import { prepareFollowers, unknownFollowers } from './loops/prepare.ts';
+import { unknownFollowers } from './loops/prepare.ts';
 import { runOnce } from './loops/run-once.ts';
 import { status } from './loops/status.ts';
 import { makePaint, renderStatus, table } from './render.ts';
@@ -140,8 +141,11 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
 
     const loaded = await loadRegistry(str('registry') ?? DEFAULT_REGISTRY, io.cwd);
     const paint = makePaint(io.stdout, io.env);
+    const cluster = { kubeconfig: str('kubeconfig'), context: str('context'), namespace: str('namespace') };
     const ctxFor = (dryRun: boolean, deadlineSeconds?: number): LoopContext =>
-      compose({ loaded, driver, dryRun, stateDir: str('state-dir'), log: (l) => err(l), env: io.env, deadlineSeconds });
+      compose({ loaded, driver, dryRun, stateDir: str('state-dir'), log: (l) => err(l), env: io.env, deadlineSeconds, ...cluster });
+    const onKubernetes = (driver ?? loaded.registry.controller.driver) === 'kubernetes';
+    const namespace = namespaceOf({ loaded, namespace: cluster.namespace });
     const followerFlag = (k = 'follower'): Set<string> | undefined => {
       const ids = list(k);
       if (ids.length === 0) return undefined;
@@ -154,14 +158,30 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
       case 'plan': {
         const plan = await planFollowers(ctxFor(true));
         out(plan.text);
+        if (!onKubernetes) return plan.ok ? 0 : 1;
+        try {
+          const diff = await planManifests(kubernetesDriver({ loaded, ...cluster }, io.env, null), loaded, namespace);
+          out(`\nmanifests against the live cluster (namespace ${namespace}):\n${renderDiff(diff)}`);
+        } catch (e) {
+          err(`cannot diff the manifests against the cluster: ${(e as Error).message}`);
+          return 1;
+        }
         return plan.ok ? 0 : 1;
       }
       case 'apply': {
-        if ((driver ?? loaded.registry.controller.driver) === 'local') {
+        if (!onKubernetes) {
           out(`the local driver has nothing to deploy: its state lives in ${localStateDir(loaded, str('state-dir'))}; schedule \`branch-follower tick observer\` and \`branch-follower tick closer\` (e.g. from cron) every minute.`);
           return 0;
         }
-        throw new UsageError('apply needs the kubernetes driver, which is not wired in this build');
+        const drv = kubernetesDriver({ loaded, ...cluster }, io.env, null);
+        if (!flag('confirm')) {
+          const diff = await planManifests(drv, loaded, namespace);
+          out(`would apply to namespace ${namespace} (nothing changed: add --confirm to do it):\n${renderDiff(diff)}`);
+          return 0;
+        }
+        const r = await applyController(drv, loaded, namespace, { wait: flag('wait'), timeoutMs: 120_000 });
+        out(r.text);
+        return 0;
       }
       case 'status': {
         const output = (str('output') ?? 'table') as 'table' | 'wide' | 'json' | 'yaml';

@@ -6,9 +6,10 @@ import { createLocalEventSink } from '../adapters/local/events.ts';
 import { createLocalLogReader } from '../adapters/local/logs.ts';
 import { createLocalStateStore } from '../adapters/local/state-store.ts';
 import { createWebhookNotifier } from '../adapters/notify/webhook.ts';
-import type { PipelineReader } from '../adapters/ports.ts';
+import type { PipelineReader, TargetReader } from '../adapters/ports.ts';
 import { createTargetReader } from '../adapters/targets/target-reader.ts';
 import type { LoadedRegistry } from '../adapters/config/registry-file.ts';
+import { createKubernetesDriver, type KubernetesDriver } from '../adapters/kubernetes/driver.ts';
 import type { LoopContext, Ports } from './context.ts';
 import { guardWrites } from './dry-run.ts';
 
@@ -22,7 +23,29 @@ export type ComposeOptions = {
   deadlineSeconds?: number;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
+  kubeconfig?: string;
+  context?: string;
+  /** Overrides the registry's controller.namespace (-n). */
+  namespace?: string;
 };
+
+/** Whether Kubernetes is reachable by configuration: the kubernetes driver, or a kubeconfig given to the local one. */
+const wantsCluster = (o: ComposeOptions, driver: 'local' | 'kubernetes', env: NodeJS.ProcessEnv): boolean =>
+  driver === 'kubernetes' || !!o.kubeconfig || !!o.context || !!env.KUBECONFIG || !!env.KUBERNETES_SERVICE_HOST;
+
+export const namespaceOf = (o: Pick<ComposeOptions, 'loaded' | 'namespace'>): string => o.namespace ?? o.loaded.registry.controller.namespace;
+
+export type ClusterOptions = Pick<ComposeOptions, 'loaded' | 'kubeconfig' | 'context' | 'namespace'>;
+
+export const kubernetesDriver = (o: ClusterOptions, env: NodeJS.ProcessEnv, deadline: number | null): KubernetesDriver =>
+  createKubernetesDriver({
+    kubeconfig: o.kubeconfig,
+    context: o.context,
+    namespace: namespaceOf(o),
+    image: o.loaded.registry.controller.image,
+    env,
+    ...(deadline !== null ? { deadline } : {}),
+  });
 
 export const localStateDir = (loaded: LoadedRegistry, override?: string): string =>
   resolve(loaded.dir, override ?? loaded.registry.controller.local.stateDir);
@@ -38,28 +61,36 @@ const noCluster: PipelineReader = {
 export const compose = (o: ComposeOptions): LoopContext => {
   const env = o.env ?? process.env;
   const driver = o.driver ?? o.loaded.registry.controller.driver;
-  if (driver !== 'local') throw new Error(`the ${driver} driver is not wired in this build`);
-  const stateDir = localStateDir(o.loaded, o.stateDir);
-  const webhookEnv = o.loaded.registry.controller.notify?.webhookUrlEnv;
-  const ports: Ports = {
-    store: createLocalStateStore(stateDir),
-    arming: createLocalArmingStore(stateDir),
-    // The webhook URL is a secret of the controller's, not the deploy command's.
-    dispatcher: createLocalDispatcher({ stateDir, cwd: o.loaded.dir, env: webhookEnv ? { ...env, [webhookEnv]: undefined } : env }),
-    targets: createTargetReader({ cwd: o.loaded.dir }),
-    pipelines: noCluster,
-    refs: createGitRefReader({ readUrl: o.loaded.registry.controller.gitMirror.readUrl }),
-    events: createLocalEventSink(stateDir),
-    notifier: createWebhookNotifier({ url: webhookEnv ? env[webhookEnv] : undefined, log: o.log }),
-    logs: createLocalLogReader(stateDir),
-  };
   const now = o.now ?? (() => Date.now());
-  return {
-    loaded: o.loaded,
-    ports: o.dryRun ? guardWrites(ports) : ports,
-    now,
-    log: o.log,
-    dryRun: o.dryRun,
-    deadline: o.deadlineSeconds ? now() + o.deadlineSeconds * 1000 : null,
+  const deadline = o.deadlineSeconds ? now() + o.deadlineSeconds * 1000 : null;
+  const webhookEnv = o.loaded.registry.controller.notify?.webhookUrlEnv;
+  // Kubernetes is reached lazily: a local tick whose followers never read the cluster needs no kubeconfig.
+  let kube: KubernetesDriver | null = null;
+  const k8s = (): KubernetesDriver => (kube ??= kubernetesDriver(o, env, deadline));
+  const cluster = wantsCluster(o, driver, env);
+  const clusterTargets: TargetReader = { readMany: (r) => k8s().targets.readMany(r) };
+  const clusterPipelines: PipelineReader = { readMany: (r) => k8s().pipelines.readMany(r) };
+  const common = {
+    targets: createTargetReader({ cwd: o.loaded.dir, ...(cluster ? { k8s: clusterTargets } : {}) }),
+    pipelines: cluster ? clusterPipelines : noCluster,
+    refs: createGitRefReader({ readUrl: o.loaded.registry.controller.gitMirror.readUrl }),
+    notifier: createWebhookNotifier({ url: webhookEnv ? env[webhookEnv] : undefined, log: o.log }),
   };
+  let ports: Ports;
+  if (driver === 'kubernetes') {
+    const d = k8s();
+    ports = { ...common, store: d.store, arming: d.arming, dispatcher: d.dispatcher, events: d.events, logs: d.logs };
+  } else {
+    const stateDir = localStateDir(o.loaded, o.stateDir);
+    ports = {
+      ...common,
+      store: createLocalStateStore(stateDir),
+      arming: createLocalArmingStore(stateDir),
+      // The webhook URL is a secret of the controller's, not the deploy command's.
+      dispatcher: createLocalDispatcher({ stateDir, cwd: o.loaded.dir, env: webhookEnv ? { ...env, [webhookEnv]: undefined } : env }),
+      events: createLocalEventSink(stateDir),
+      logs: createLocalLogReader(stateDir),
+    };
+  }
+  return { loaded: o.loaded, ports: o.dryRun ? guardWrites(ports) : ports, now, log: o.log, dryRun: o.dryRun, deadline };
 };
