@@ -1,7 +1,7 @@
 import type { V1Job, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { DispatchRequest } from '../ports.ts';
 import { LABEL_ATTEMPT, LABEL_SHA, followerLabels } from './labels.ts';
-import { RUN_AS } from './manifests.ts';
+import { containerSecurity, podSecurity } from './manifests.ts';
 
 /**
  * The batch/v1 Job a dispatch runs as: the trigger argv as the container's command (no shell),
@@ -55,13 +55,7 @@ export const dispatchJob = (req: DispatchRequest, o: DispatchJobOptions): V1Job 
           ...(o.serviceAccountName !== undefined
             ? { serviceAccountName: o.serviceAccountName, automountServiceAccountToken: true }
             : { automountServiceAccountToken: false }),
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: RUN_AS,
-            runAsGroup: RUN_AS,
-            fsGroup: RUN_AS,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: { ...podSecurity },
           containers: [
             {
               name: TRIGGER_CONTAINER,
@@ -78,16 +72,7 @@ export const dispatchJob = (req: DispatchRequest, o: DispatchJobOptions): V1Job 
                 { name: 'HOME', value: SCRATCH_DIR },
               ],
               resources: { requests: { ...resources.requests }, limits: { ...resources.limits } },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                runAsUser: RUN_AS,
-                runAsGroup: RUN_AS,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: { ...containerSecurity },
               volumeMounts: [{ name: 'tmp', mountPath: SCRATCH_DIR }],
             },
           ],

@@ -166,7 +166,8 @@ export const registryConfigMap = (namespace: string, files: Readonly<Record<stri
   };
 };
 
-const containerSecurity: V1SecurityContext = {
+/** The restricted Pod Security Standard, shared by the CronJobs and the dispatch Jobs. */
+export const containerSecurity: V1SecurityContext = {
   allowPrivilegeEscalation: false,
   privileged: false,
   readOnlyRootFilesystem: true,
@@ -177,7 +178,7 @@ const containerSecurity: V1SecurityContext = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-const podSecurity: V1PodSecurityContext = {
+export const podSecurity: V1PodSecurityContext = {
   runAsNonRoot: true,
   runAsUser: RUN_AS,
   runAsGroup: RUN_AS,
