@@ -70,19 +70,24 @@ export const observe = (
   if (obs.source.kind === 'ok') s = { ...s, observedSha: obs.source.sha };
   if (obs.target.kind === 'ok') s = { ...s, targetSha: obs.target.sha, targetUnreadableSince: null };
 
-  // A pending dispatch: adopt it when it exists, repeat it (same name) when it is still wanted,
-  // and otherwise leave it to its writer until the lease runs out.
+  // A pending dispatch: adopt it when it exists, repeat it (same name) while its lease runs and
+  // it is still wanted, and otherwise leave it to its writer until the lease runs out. Past the
+  // lease its attempt counts as used: a dispatch that ran and was removed (a Job's TTL) looks
+  // like one that never ran, and must not run again under the same name.
+  let adopted = false;
   if (s.pending) {
     const p = s.pending;
+    const leaseEnds = fromIso(p.at) + PENDING_LEASE_SECONDS * 1000;
     if (obs.dispatch !== undefined && obs.dispatch !== 'NONE') {
       s = dispatched(s, { name: p.name, kind: policy.runKind, startedAt: p.at }, now);
-    } else if (obs.source.kind === 'ok' && obs.source.sha === p.sha && gate.armed) {
+      adopted = true;
+    } else if (now < leaseEnds && obs.source.kind === 'ok' && obs.source.sha === p.sha && gate.armed && p.attempt <= policy.budgets.maxAttempts) {
       effects.push({ kind: 'dispatch', sha: p.sha, attempt: p.attempt, name: p.name });
       return done(s);
-    } else if (now - fromIso(p.at) < PENDING_LEASE_SECONDS * 1000) {
-      return done(s, { kind: 'none', reason: `pending dispatch ${p.name} is left to the tick that wrote it until ${toIso(fromIso(p.at) + PENDING_LEASE_SECONDS * 1000)}` });
+    } else if (now < leaseEnds) {
+      return done(s, { kind: 'none', reason: `pending dispatch ${p.name} is left to the tick that wrote it until ${toIso(leaseEnds)}` });
     } else {
-      s = { ...s, pending: null };
+      s = { ...s, pending: null, attempts: withAttempts(s, p.sha, Math.max(attemptsFor(s, p.sha), p.attempt)) };
     }
   }
 
@@ -95,7 +100,9 @@ export const observe = (
     s = transition({ ...s, inFlight: { ...run, superseded: true } }, 'Superseded', moved, now, run);
     if (concluded(obs.dispatch)) {
       s = { ...s, inFlight: null };
-    } else if (policy.onSupersede === 'cancel' && gate.armed) {
+    } else if (policy.onSupersede === 'cancel' && gate.armed && !adopted) {
+      // A run adopted by this very tick is cancelled by the next one: its record must be written
+      // before the cancel, or a crash in between would re-create its name from the pending.
       effects.push({ kind: 'cancel', sha: run.sha, attempt: run.attempt, name: run.name });
       s = { ...s, inFlight: null };
     } else {
