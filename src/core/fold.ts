@@ -30,7 +30,8 @@ export type Fold = {
   readings: { check: CheckLabel; reading: StageReading }[];
 };
 
-const toFold = (checks: readonly CheckLabel[], readings: readonly StageReading[], step: FoldStep & { kind: 'verdict' }): Fold => ({
+/** The fold of the readings taken so far, once foldStep reached its verdict. */
+export const toFold = (checks: readonly CheckLabel[], readings: readonly StageReading[], step: FoldStep & { kind: 'verdict' }): Fold => ({
   verdict: step.verdict,
   decidedBy: step.decidedBy,
   readings: readings.map((reading, i) => ({ check: checks[i] as CheckLabel, reading })),

@@ -1,6 +1,6 @@
 import type { PipelineRequest, TargetRequest } from '../adapters/ports.ts';
-import { foldStep, type Fold, type StageReading } from '../core/fold.ts';
-import { checksToRead, closeRun, nextAction, rememberedReading, type CloserAction } from '../core/next-action.ts';
+import { foldStep, toFold, type Fold, type StageReading } from '../core/fold.ts';
+import { checksToRead, closeRun, nextAction, rememberedReading } from '../core/next-action.ts';
 import { shortSha } from '../core/primitives.ts';
 import type { CheckLabel } from '../core/registry.ts';
 import type { FollowerState, Run } from '../core/state.ts';
@@ -63,7 +63,7 @@ const foldAll = async (ctx: LoopContext, runs: InFlight[]): Promise<void> => {
       if (r.fold) continue;
       const step = foldStep(r.checks, r.readings);
       if (step.kind === 'verdict') {
-        r.fold = { verdict: step.verdict, decidedBy: step.decidedBy, readings: r.readings.map((reading, i) => ({ check: r.checks[i] as CheckLabel, reading })) };
+        r.fold = toFold(r.checks, r.readings, step);
         continue;
       }
       const remembered = rememberedReading(r.entry.state, step.check);
@@ -117,13 +117,11 @@ const closeOne = async (ctx: LoopContext, r: InFlight): Promise<FollowerReport> 
   const id = r.p.follower.id;
   const fold = r.fold as Fold;
   const run = r.entry.state.inFlight;
-  let action: CloserAction | null = null;
   const decide = (state: FollowerState | null): FollowerState | null => {
     // A re-read after a conflict may show the run already closed or replaced: leave it be.
     if (!state?.inFlight || state.inFlight.name !== run.name) return state;
     const s = { ...state, inFlight: state.inFlight };
-    action = nextAction({ state: s, fold, policy: r.p.policy }, ctx.now());
-    return closeRun(s, action, fold, ctx.now());
+    return closeRun(s, nextAction({ state: s, fold, policy: r.p.policy }, ctx.now()), fold, ctx.now());
   };
   if (ctx.dryRun) {
     const next = decide(r.entry.state);
