@@ -1,12 +1,12 @@
 import { hostname, userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BadInputError } from './adapters/config/input-error.ts';
+import { enableStartupCache } from './compile-cache.ts';
 import { DEFAULT_REGISTRY, loadRegistry, type LoadedRegistry } from './adapters/config/registry-file.ts';
 import { CorruptStateError } from './adapters/ports.ts';
 import type { ArmingEdit } from './core/arming.ts';
 import { formatInputError } from './core/registry.ts';
 import { changeArming } from './loops/arming.ts';
-import { applyController, planManifests, renderDiff } from './loops/apply.ts';
 import { compose, kubernetesDriver, localStateDir, namespaceOf } from './loops/compose.ts';
 import type { LoopContext } from './loops/context.ts';
 import { closerTick } from './loops/closer.ts';
@@ -142,25 +142,26 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
     const loaded = await loadRegistry(str('registry') ?? DEFAULT_REGISTRY, io.cwd);
     const paint = makePaint(io.stdout, io.env);
     const cluster = { kubeconfig: str('kubeconfig'), context: str('context'), namespace: str('namespace') };
-    const ctxFor = (dryRun: boolean, deadlineSeconds?: number): LoopContext =>
+    const ctxFor = (dryRun: boolean, deadlineSeconds?: number): Promise<LoopContext> =>
       compose({ loaded, driver, dryRun, stateDir: str('state-dir'), log: (l) => err(l), env: io.env, deadlineSeconds, ...cluster });
     const onKubernetes = (driver ?? loaded.registry.controller.driver) === 'kubernetes';
     const namespace = namespaceOf({ loaded, namespace: cluster.namespace });
     const followerFlag = (k = 'follower'): Set<string> | undefined => {
       const ids = list(k);
       if (ids.length === 0) return undefined;
-      const unknown = unknownFollowers(ctxFor(true), ids);
+      const unknown = unknownFollowers(loaded.registry, ids);
       if (unknown.length) throw new UsageError(`unknown follower(s) ${unknown.join(', ')} in ${loaded.display}`);
       return new Set(ids);
     };
 
     switch (verbName) {
       case 'plan': {
-        const plan = await planFollowers(ctxFor(true));
+        const plan = await planFollowers(await ctxFor(true));
         out(plan.text);
         if (!onKubernetes) return plan.ok ? 0 : 1;
         try {
-          const diff = await planManifests(kubernetesDriver({ loaded, ...cluster }, io.env, null), loaded, namespace);
+          const { planManifests, renderDiff } = await import('./loops/apply.ts');
+          const diff = await planManifests(await kubernetesDriver({ loaded, ...cluster }, io.env, null), loaded, namespace);
           out(`\nmanifests against the live cluster (namespace ${namespace}):\n${renderDiff(diff)}`);
         } catch (e) {
           err(`cannot diff the manifests against the cluster: ${(e as Error).message}`);
@@ -173,7 +174,8 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
           out(`the local driver has nothing to deploy: its state lives in ${localStateDir(loaded, str('state-dir'))}; schedule \`branch-follower tick observer\` and \`branch-follower tick closer\` (e.g. from cron) every minute.`);
           return 0;
         }
-        const drv = kubernetesDriver({ loaded, ...cluster }, io.env, null);
+        const { applyController, planManifests, renderDiff } = await import('./loops/apply.ts');
+        const drv = await kubernetesDriver({ loaded, ...cluster }, io.env, null);
         if (!flag('confirm')) {
           const diff = await planManifests(drv, loaded, namespace);
           out(`would apply to namespace ${namespace} (nothing changed: add --confirm to do it):\n${renderDiff(diff)}`);
@@ -186,7 +188,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
       case 'status': {
         const output = (str('output') ?? 'table') as 'table' | 'wide' | 'json' | 'yaml';
         if (!['table', 'wide', 'json', 'yaml'].includes(output)) throw new UsageError(`-o must be table, wide, json or yaml, not ${JSON.stringify(output)}`);
-        const r = await status(ctxFor(true), { live: flag('live'), only: followerFlag() });
+        const r = await status(await ctxFor(true), { live: flag('live'), only: followerFlag() });
         out(renderStatus(r.rows, output, paint));
         for (const p of r.problems) err(p);
         return r.problems.some((p) => p.includes('corrupt')) ? 2 : 0;
@@ -199,7 +201,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         const dryRun = flag('dry-run') || !confirm;
         if (flag('dry-run') && confirm) throw new UsageError('--dry-run and --confirm exclude each other');
         if (!confirm && !flag('dry-run')) err('without --confirm nothing is written or dispatched; this is what would happen:');
-        const ctx = ctxFor(dryRun);
+        const ctx = await ctxFor(dryRun);
         const r = await runOnce(ctx, {
           only,
           wait: flag('wait') && !dryRun,
@@ -217,9 +219,11 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
       case 'events': {
         const id = str('follower');
         if (!id) throw new UsageError('events needs --follower ID');
+        const format = str('output') ?? 'table';
+        if (format !== 'table' && format !== 'json') throw new UsageError(`-o must be table or json, not ${JSON.stringify(format)}`);
         followerFlag();
-        const events = await listEvents(ctxFor(true), id);
-        if (str('output') === 'json') out(JSON.stringify({ follower: id, events }, null, 2));
+        const events = await listEvents(await ctxFor(true), id);
+        if (format === 'json') out(JSON.stringify({ follower: id, events }, null, 2));
         else out(table(['AT', 'FROM', 'TO', 'SHA', 'ATTEMPT', 'REASON'], events.map((e) => [e.at, e.from, e.to, e.sha?.slice(0, 12) ?? '-', String(e.attempt ?? '-'), e.reason]), { index: 2, paint }));
         return 0;
       }
@@ -227,7 +231,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         const id = str('follower');
         if (!id) throw new UsageError('logs needs --follower ID');
         followerFlag();
-        out(await readLogs(ctxFor(true), id));
+        out(await readLogs(await ctxFor(true), id));
         return 0;
       }
       case 'arm':
@@ -252,7 +256,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
           edit = id ? { kind: 'disarm', id } : { kind: 'disarm-all' };
         }
         const apply = !needsConfirm || flag('confirm');
-        const ch = await changeArming(ctxFor(!apply), edit, { by: who(io.env, str('by')), reason: str('reason') ?? '' }, apply);
+        const ch = await changeArming(await ctxFor(!apply), edit, { by: who(io.env, str('by')), reason: str('reason') ?? '' }, apply);
         const summary = `kill switch ${ch.after.killSwitch.on ? 'ON (braked)' : 'off'}; allowlist: ${ch.after.allowlist.map((e) => e.id).join(', ') || '(empty)'}`;
         if (!apply) out(`would set: ${summary}\nnothing changed: add --confirm to do it`);
         else out(`${ch.written ? 'set' : 'already'}: ${summary}`);
@@ -261,9 +265,11 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
       case 'tick': {
         const loop = positionals[0];
         if (loop !== 'observer' && loop !== 'closer') throw new UsageError('tick takes observer or closer');
-        const ctx = ctxFor(false, seconds('deadline-seconds', str('deadline-seconds'), 200));
+        const format = str('output') ?? 'text';
+        if (format !== 'text' && format !== 'json') throw new UsageError(`-o must be text or json, not ${JSON.stringify(format)}`);
+        const ctx = await ctxFor(false, seconds('deadline-seconds', str('deadline-seconds'), 200));
         const r: TickReport = loop === 'observer' ? await observerTick(ctx) : await closerTick(ctx);
-        if (str('output') === 'json') out(JSON.stringify({ loop: r.loop, stoppedAtDeadline: r.stoppedAtDeadline, followers: r.followers.map(({ state: _s, ...f }) => f) }, null, 2));
+        if (format === 'json') out(JSON.stringify({ loop: r.loop, stoppedAtDeadline: r.stoppedAtDeadline, followers: r.followers.map(({ state: _s, ...f }) => f) }, null, 2));
         else for (const f of r.followers) out(`${loop} ${f.id}: ${f.phase ?? '-'}${f.dispatched ? ` dispatched ${f.dispatched}` : ''}${f.error ? ` ERROR ${f.error}` : ''} ${f.reason}`);
         if (r.stoppedAtDeadline) err(`${loop} tick reached its deadline; the remaining followers wait for the next tick`);
         if (r.followers.some((f) => f.error?.includes('corrupt'))) return 2;
@@ -299,6 +305,9 @@ const describe = (f: { decision: { kind: string } | null; dispatched: string | n
 
 // Only when executed directly (node src/cli.ts ...), not when imported by tests.
 if (import.meta.main) {
+  // Modules imported from here on (the Kubernetes driver) come from the compile cache; the
+  // launcher (bin/branch-follower.js) enables it before anything is loaded.
+  enableStartupCache(process.env);
   const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
   process.exitCode = code;
 }

@@ -83,7 +83,14 @@ export const closeRun = (s: FollowerState & { inFlight: Run }, action: CloserAct
       next = transition(base, action.phase, action.reason, now, run);
       break;
     case 'succeed':
-      next = transition({ ...base, inFlight: null, lastSucceededSha: run.sha }, 'Succeeded', action.reason, now, run);
+      // A passed target check is a fresh reading of the target: status need not wait for the observer.
+      next = transition(
+        { ...base, inFlight: null, lastSucceededSha: run.sha, targetSha: fold.readings.some((r) => r.check === 'target' && r.reading.result === 'SUCCESS') ? run.sha : s.targetSha },
+        'Succeeded',
+        action.reason,
+        now,
+        run,
+      );
       break;
     case 'fail':
       next = transition({ ...base, inFlight: null }, 'Failed', action.reason, now, run);

@@ -9,7 +9,7 @@ import { createWebhookNotifier } from '../adapters/notify/webhook.ts';
 import type { PipelineReader, TargetReader } from '../adapters/ports.ts';
 import { createTargetReader } from '../adapters/targets/target-reader.ts';
 import type { LoadedRegistry } from '../adapters/config/registry-file.ts';
-import { createKubernetesDriver, type KubernetesDriver } from '../adapters/kubernetes/driver.ts';
+import type { KubernetesDriver } from '../adapters/kubernetes/driver.ts';
 import type { LoopContext, Ports } from './context.ts';
 import { guardWrites } from './dry-run.ts';
 
@@ -37,8 +37,9 @@ export const namespaceOf = (o: Pick<ComposeOptions, 'loaded' | 'namespace'>): st
 
 export type ClusterOptions = Pick<ComposeOptions, 'loaded' | 'kubeconfig' | 'context' | 'namespace'>;
 
-export const kubernetesDriver = (o: ClusterOptions, env: NodeJS.ProcessEnv, deadline: number | null): KubernetesDriver =>
-  createKubernetesDriver({
+/** Loaded on demand: @kubernetes/client-node is heavy, and local ticks rarely need it. */
+export const kubernetesDriver = async (o: ClusterOptions, env: NodeJS.ProcessEnv, deadline: number | null): Promise<KubernetesDriver> =>
+  (await import('../adapters/kubernetes/driver.ts')).createKubernetesDriver({
     kubeconfig: o.kubeconfig,
     context: o.context,
     namespace: namespaceOf(o),
@@ -58,18 +59,18 @@ const noCluster: PipelineReader = {
 };
 
 /** The composition root: the only place adapters are chosen and wired. */
-export const compose = (o: ComposeOptions): LoopContext => {
+export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
   const env = o.env ?? process.env;
   const driver = o.driver ?? o.loaded.registry.controller.driver;
   const now = o.now ?? (() => Date.now());
   const deadline = o.deadlineSeconds ? now() + o.deadlineSeconds * 1000 : null;
   const webhookEnv = o.loaded.registry.controller.notify?.webhookUrlEnv;
   // Kubernetes is reached lazily: a local tick whose followers never read the cluster needs no kubeconfig.
-  let kube: KubernetesDriver | null = null;
-  const k8s = (): KubernetesDriver => (kube ??= kubernetesDriver(o, env, deadline));
+  let kube: Promise<KubernetesDriver> | null = null;
+  const k8s = (): Promise<KubernetesDriver> => (kube ??= kubernetesDriver(o, env, deadline));
   const cluster = wantsCluster(o, driver, env);
-  const clusterTargets: TargetReader = { readMany: (r) => k8s().targets.readMany(r) };
-  const clusterPipelines: PipelineReader = { readMany: (r) => k8s().pipelines.readMany(r) };
+  const clusterTargets: TargetReader = { readMany: async (r) => (await k8s()).targets.readMany(r) };
+  const clusterPipelines: PipelineReader = { readMany: async (r) => (await k8s()).pipelines.readMany(r) };
   const common = {
     targets: createTargetReader({ cwd: o.loaded.dir, ...(cluster ? { k8s: clusterTargets } : {}) }),
     pipelines: cluster ? clusterPipelines : noCluster,
@@ -78,7 +79,7 @@ export const compose = (o: ComposeOptions): LoopContext => {
   };
   let ports: Ports;
   if (driver === 'kubernetes') {
-    const d = k8s();
+    const d = await k8s();
     ports = { ...common, store: d.store, arming: d.arming, dispatcher: d.dispatcher, events: d.events, logs: d.logs };
   } else {
     const stateDir = localStateDir(o.loaded, o.stateDir);

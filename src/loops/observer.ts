@@ -2,6 +2,7 @@ import type { StageReading } from '../core/fold.ts';
 import { gateFor, type ArmingRead, type Gate } from '../core/arming.ts';
 import { dispatched, dispatchFailed, observe, type Decision, type Effect, type Observation, type SourceObservation, type TargetObservation } from '../core/observe.ts';
 import type { FollowerState } from '../core/state.ts';
+import type { SourceSection } from '../core/target-spec.ts';
 import type { RepoRequest, TargetRequest } from '../adapters/ports.ts';
 import { casApply, entryOf, type Entry } from './cas.ts';
 import type { LoopContext } from './context.ts';
@@ -35,10 +36,12 @@ export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>)
   const ok = prepared.flatMap((p) => (p.resolution.ok ? [{ p, spec: p.resolution.spec }] : []));
 
   const repos = new Map<string, Set<string>>();
-  for (const { spec } of ok) {
-    const set = repos.get(spec.source.repo) ?? new Set<string>();
-    set.add(spec.source.branch);
-    repos.set(spec.source.repo, set);
+  for (const p of prepared) {
+    const src = sourceSection(p);
+    if (!src) continue;
+    const set = repos.get(src.repo) ?? new Set<string>();
+    set.add(src.branch);
+    repos.set(src.repo, set);
   }
   const repoRequests: RepoRequest[] = [...repos].map(([repo, branches]) => ({ repo, branches: [...branches] }));
   const targetRequests: TargetRequest[] = ok.map(({ p, spec }) => ({ key: p.follower.id, spec: spec.target }));
@@ -92,9 +95,13 @@ export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>)
   return { loop: 'observer', followers: reports, stoppedAtDeadline };
 };
 
+const sourceSection = (p: Prepared): SourceSection | null =>
+  p.resolution.ok ? p.resolution.spec.source : (p.resolution.source ?? null);
+
 const sourceOf = (p: Prepared, refs: Map<string, Map<string, SourceObservation>>): SourceObservation => {
-  if (!p.resolution.ok) return { kind: 'invalid', message: p.resolution.message };
-  const { repo, branch } = p.resolution.spec.source;
+  const src = sourceSection(p);
+  if (!src) return { kind: 'invalid', message: p.resolution.ok ? 'no source' : p.resolution.message };
+  const { repo, branch } = src;
   return refs.get(repo)?.get(branch) ?? { kind: 'unreachable', message: `no ref read for ${repo}` };
 };
 

@@ -3,7 +3,7 @@ import type { Resolution } from '../adapters/followers/adapter.ts';
 import { resolveFollowers } from '../adapters/followers/resolve.ts';
 import { resolveBudgets, type ResolvedBudgets } from '../core/budgets.ts';
 import type { Policy } from '../core/policy.ts';
-import type { Follower } from '../core/registry.ts';
+import type { Follower, Registry } from '../core/registry.ts';
 import type { LoopContext } from './context.ts';
 
 export type Prepared = {
@@ -30,7 +30,7 @@ export const prepareFollowers = async (ctx: LoopContext, only?: ReadonlySet<stri
     });
 };
 
-export const unknownFollowers = (ctx: LoopContext, ids: Iterable<string>): string[] => {
-  const known = new Set(ctx.loaded.registry.followers.map((f) => f.id));
+export const unknownFollowers = (registry: Registry, ids: Iterable<string>): string[] => {
+  const known = new Set(registry.followers.map((f) => f.id));
   return [...ids].filter((id) => !known.has(id));
 };

@@ -241,7 +241,7 @@ describe('owning-config failures stay with their follower', () => {
     const dir = await copyConfig();
     await rm(join(dir, 'agentrun.yaml'));
     const resolved = await resolveDir(dir);
-    expect(failureOf(resolved.get('agentrun-jd01-v02'))).toEqual({ side: 'source', message: 'agentrun.yaml: file not found' });
+    expect(failureOf(resolved.get('agentrun-jd01-v02'))).toEqual({ side: 'source', message: 'agentrun.yaml#lanes.jd01-v02.source: file not found' });
     expect(specOf(resolved.get('hwlab-jd01-v03'))).toEqual(EXPECTED['hwlab-jd01-v03']);
     expect(specOf(resolved.get('web-probe-sentinel-master'))).toEqual(EXPECTED['web-probe-sentinel-master']);
   });
@@ -289,7 +289,7 @@ describe('owning-config failures stay with their follower', () => {
     const dir = await copyConfig();
     await writeFile(join(dir, 'agentrun.yaml'), 'lanes:\n  jd01-v02:\n    source: { repo: pikasTech/agentrun\n');
     const resolved = await resolveDir(dir);
-    expect(failureOf(resolved.get('agentrun-jd01-v02')).message).toMatch(/^agentrun\.yaml: line \d+, column \d+: /);
+    expect(failureOf(resolved.get('agentrun-jd01-v02')).message).toMatch(/^agentrun\.yaml#lanes\.jd01-v02\.source: line \d+, column \d+: /);
     expect(specOf(resolved.get('hwlab-jd01-v03'))).toEqual(EXPECTED['hwlab-jd01-v03']);
   });
 
@@ -326,7 +326,7 @@ describe('configRefs stay inside the config directory', () => {
     await writeFile(join(root, 'config', 'inside.yaml'), 'a: 1\n');
     const configs = createOwningConfigs(join(root, 'config'));
     expect(await configs.resolve('inside.yaml#a')).toEqual({ ok: true, value: 1 });
-    expect(await configs.resolve('../x.yaml#a')).toEqual({ ok: false, reason: '../x.yaml: resolves outside the config directory' });
+    expect(await configs.resolve('../x.yaml#a')).toEqual({ ok: false, reason: '../x.yaml#a: resolves outside the config directory' });
   });
 
   it('a symlink leading out of the config directory is refused; one staying inside is followed', async () => {
@@ -340,8 +340,8 @@ describe('configRefs stay inside the config directory', () => {
     await symlink(join(root, 'outside'), join(config, 'dir-link'));
     await symlink(join('sub', 'real.yaml'), join(config, 'inner-link.yaml'));
     const configs = createOwningConfigs(config);
-    expect(await configs.resolve('file-link.yaml#a')).toEqual({ ok: false, reason: 'file-link.yaml: resolves outside the config directory' });
-    expect(await configs.resolve('dir-link/secret.yaml#a')).toEqual({ ok: false, reason: 'dir-link/secret.yaml: resolves outside the config directory' });
+    expect(await configs.resolve('file-link.yaml#a')).toEqual({ ok: false, reason: 'file-link.yaml#a: resolves outside the config directory' });
+    expect(await configs.resolve('dir-link/secret.yaml#a')).toEqual({ ok: false, reason: 'dir-link/secret.yaml#a: resolves outside the config directory' });
     expect(await configs.resolve('inner-link.yaml#a')).toEqual({ ok: true, value: 'kept' });
   });
 
@@ -352,7 +352,7 @@ describe('configRefs stay inside the config directory', () => {
     await rm(join(dir, 'agentrun.yaml'));
     await symlink(outside, join(dir, 'agentrun.yaml'));
     const resolved = await resolveDir(dir);
-    expect(failureOf(resolved.get('agentrun-jd01-v02'))).toEqual({ side: 'source', message: 'agentrun.yaml: resolves outside the config directory' });
+    expect(failureOf(resolved.get('agentrun-jd01-v02'))).toEqual({ side: 'source', message: 'agentrun.yaml#lanes.jd01-v02.source: resolves outside the config directory' });
     expect(specOf(resolved.get('hwlab-jd01-v03'))).toEqual(EXPECTED['hwlab-jd01-v03']);
   });
 });

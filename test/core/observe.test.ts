@@ -97,14 +97,15 @@ describe.each(SEEDS)('the seed follower %s, from no state to Succeeded', (id) =>
     const green = close(withRun(t1.state), checks, { trigger: 'SUCCESS', pipeline: 'SUCCESS', target: 'SUCCESS' }, policy, at(300));
     expect(green.reads).toEqual(checks);
     expect(green.action).toEqual({ kind: 'succeed', reason: `every check passed for ${A.slice(0, 12)}: ${checks.join(', ')}` });
-    expect(green.state).toMatchObject({ phase: 'Succeeded', inFlight: null, lastSucceededSha: A, lastTriggeredSha: A, updatedAt: toIso(at(300)) });
+    // The passed target check already recorded the target's sha.
+    expect(green.state).toMatchObject({ phase: 'Succeeded', inFlight: null, lastSucceededSha: A, lastTriggeredSha: A, targetSha: checks.includes('target') ? A : null, updatedAt: toIso(at(300)) });
     expect(green.state.checks).toEqual(checks.map((c) => ({ check: c, result: 'SUCCESS', detail: `${c} SUCCESS` })));
     expect(green.state.history.at(-1)).toMatchObject({ to: 'Succeeded', sha: A, attempt: 1 });
     expectValidStep(t1.state, green.state);
 
-    // Deployed and succeeded: the target's sha is recorded once, then there is nothing to write.
+    // Deployed and succeeded: the observer finds nothing left to write.
     const seen = observe(green.state, obs(A, A), ARMED, policy, at(360));
-    expect(seen.state).toEqual({ ...green.state, targetSha: A, updatedAt: toIso(at(360)) });
+    expect(seen.state).toEqual({ ...green.state, targetSha: A, updatedAt: toIso(at(checks.includes('target') ? 300 : 360)) });
     expect(seen.effects).toEqual([]);
     expect(observe(seen.state, obs(A, A), ARMED, policy, at(420)).state).toBe(seen.state);
   });

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PHASES } from '../../src/core/phases.ts';
@@ -38,9 +38,10 @@ describe('local driver, end to end through the CLI', () => {
       const dry = await w.cli(['run-once', '--all', '--dry-run']);
       expect(dry.stdout).toContain('PendingTrigger');
       seen.add('PendingTrigger');
-      await w.slowDeploys(A.id, 1);
+      await w.holdDeploys(A.id, true);
       await w.cli(['tick', 'observer']);
       await note(); // Triggering
+      await w.holdDeploys(A.id, false);
       await tickUntil(w, async () => (await note(), seen.has('Succeeded')));
       const row = await w.row(A.id);
       expect(row.lastSucceededSha).toBe(second);
@@ -77,7 +78,7 @@ describe('local driver, end to end through the CLI', () => {
     const w = (world = await createWorld([A]));
     await w.setTarget(A.id, await w.git.commit(A.repo, A.branch));
     await w.armAll();
-    await w.slowDeploys(A.id, 2);
+    await w.holdDeploys(A.id, true);
     const old = await w.git.commit(A.repo, A.branch);
     await w.cli(['tick', 'observer']);
     expect(await phase(w, A.id)).toBe('Triggering');
@@ -85,7 +86,9 @@ describe('local driver, end to end through the CLI', () => {
     const newest = await w.git.commit(A.repo, A.branch);
     await w.cli(['tick', 'observer']);
     expect(await phase(w, A.id)).toBe('Superseded');
-    await w.slowDeploys(A.id, null);
+    await w.cli(['tick', 'closer']);
+    expect(await phase(w, A.id)).toBe('Superseded');
+    await w.holdDeploys(A.id, false);
     await tickUntil(w, async () => (await w.row(A.id)).lastSucceededSha === newest);
     const ran = await w.invocations();
     expect(ran).toEqual([`${A.id} ${old} 1`, `${A.id} ${newest} 1`]);
@@ -96,14 +99,18 @@ describe('local driver, end to end through the CLI', () => {
     const w = (world = await createWorld([{ ...A, onSupersede: 'cancel' }]));
     await w.setTarget(A.id, await w.git.commit(A.repo, A.branch));
     await w.armAll();
-    await w.slowDeploys(A.id, 30);
+    await w.holdDeploys(A.id, true);
     const old = await w.git.commit(A.repo, A.branch);
     await w.cli(['tick', 'observer']);
-    await w.slowDeploys(A.id, null);
+    const oldRun = (await w.row(A.id)).inFlight?.name;
+    expect(oldRun).toBeDefined();
     const newest = await w.git.commit(A.repo, A.branch);
     await w.cli(['tick', 'observer']);
     const row = await w.row(A.id);
     expect(row.inFlight?.sha).toBe(newest);
+    const exit = JSON.parse(await readFile(join(w.stateDir, 'runs', String(oldRun), 'exit.json'), 'utf8')) as { cancelled: boolean };
+    expect(exit.cancelled).toBe(true);
+    await w.holdDeploys(A.id, false);
     await tickUntil(w, async () => (await w.row(A.id)).lastSucceededSha === newest);
     expect((await w.invocations()).map((l) => l.split(' ')[1])).toEqual([old, newest]);
   });
@@ -153,12 +160,14 @@ describe('local driver, end to end through the CLI', () => {
     await w.cli(['tick', 'observer']);
     expect(await phase(w, B.id)).toBe('Skipped');
 
-    await w.slowDeploys(A.id, 2);
+    await w.holdDeploys(A.id, true);
     const a = await w.git.commit(A.repo, A.branch);
     await w.cli(['tick', 'observer']);
     expect(await phase(w, A.id)).toBe('Triggering');
     expect((await w.cli(['kill-switch', 'on', '--reason', 'incident'])).code).toBe(0);
-    await w.slowDeploys(A.id, null);
+    await w.cli(['tick', 'closer']);
+    expect(await phase(w, A.id)).toBe('Triggering');
+    await w.holdDeploys(A.id, false);
     await tickUntil(w, async () => (await phase(w, A.id)) === 'Succeeded');
     expect((await w.row(A.id)).lastSucceededSha).toBe(a);
     await w.git.commit(A.repo, A.branch);

@@ -30,6 +30,8 @@ export type World = {
   /** Make the deploy of a follower fail (exit 3) or hang/slow (seconds) until cleared. */
   failDeploys(id: string, on: boolean): Promise<void>;
   slowDeploys(id: string, seconds: number | null): Promise<void>;
+  /** Keep deploys of a follower running until released, however slow the machine is. */
+  holdDeploys(id: string, on: boolean): Promise<void>;
   /** Every file under the state dir with its bytes, to prove nothing changed. */
   snapshotState(): Promise<Map<string, string>>;
   writeRegistry(mutate?: (reg: Record<string, unknown>) => void): Promise<void>;
@@ -43,6 +45,8 @@ set -eu
 echo "$BRANCH_FOLLOWER_ID $BRANCH_FOLLOWER_SHA $BRANCH_FOLLOWER_ATTEMPT" >> invocations.log
 if [ -e "switches/fail-$BRANCH_FOLLOWER_ID" ]; then echo "deploy failed on purpose" >&2; exit 3; fi
 if [ -e "switches/slow-$BRANCH_FOLLOWER_ID" ]; then sleep "$(cat "switches/slow-$BRANCH_FOLLOWER_ID")"; fi
+# Held deploys stay in flight until the test releases them (bounded, so nothing hangs forever).
+n=0; while [ -e "switches/hold-$BRANCH_FOLLOWER_ID" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done
 echo "$BRANCH_FOLLOWER_SHA" > "targets/$BRANCH_FOLLOWER_ID.sha.tmp"
 mv "targets/$BRANCH_FOLLOWER_ID.sha.tmp" "targets/$BRANCH_FOLLOWER_ID.sha"
 `;
@@ -179,6 +183,11 @@ export const createWorld = async (
       const p = join(configDir, 'switches', `slow-${id}`);
       if (seconds === null) await rm(p, { force: true });
       else await writeFile(p, String(seconds));
+    },
+    async holdDeploys(id, on) {
+      const p = join(configDir, 'switches', `hold-${id}`);
+      if (on) await writeFile(p, '');
+      else await rm(p, { force: true });
     },
     snapshotState,
     writeRegistry,

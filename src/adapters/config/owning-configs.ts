@@ -38,7 +38,7 @@ export const createOwningConfigs = (configDir: string): OwningConfigs => {
         return { ok: false, reason: (e as Error).message };
       }
       const read = await load(ref.file);
-      if (!read.ok) return { ok: false, reason: `${read.error.file}${read.error.path ? `: ${read.error.path}` : ''}: ${read.error.message}` };
+      if (!read.ok) return { ok: false, reason: `${text}: ${read.error.path ? `${read.error.path}: ` : ''}${read.error.message}` };
       return resolvePath(read.doc, ref);
     },
   };

@@ -1,5 +1,6 @@
 import { dirname, relative, resolve } from 'node:path';
 import { parseRegistry, type Registry } from '../../core/registry.ts';
+import { checkMirrorUrl } from '../git/mirror-url.ts';
 import { BadInputError } from './input-error.ts';
 import { readYamlFile } from './yaml-file.ts';
 
@@ -22,5 +23,8 @@ export const loadRegistry = async (path: string, cwd = process.cwd()): Promise<L
   if (!read.ok) throw new BadInputError([read.error]);
   const parsed = parseRegistry(display, read.doc);
   if (!parsed.ok) throw new BadInputError(parsed.errors);
+  // Source authority is a property of the registry: a forge or work-tree read URL is bad input, not a runtime error.
+  const mirror = checkMirrorUrl(parsed.value.controller.gitMirror.readUrl);
+  if (!mirror.ok) throw new BadInputError([{ file: display, path: 'controller.gitMirror.readUrl', message: mirror.reason }]);
   return { registry: parsed.value, path: abs, dir: dirname(abs), display };
 };

@@ -27,5 +27,10 @@ export const parseYamlText = (text: string, display: string): YamlRead => {
     const pos = err.linePos?.[0];
     return { ok: false, error: { file: display, path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0] ?? err.message } };
   }
-  return { ok: true, doc: doc.toJS({ maxAliasCount: 100 }) };
+  try {
+    return { ok: true, doc: doc.toJS({ maxAliasCount: 100 }) };
+  } catch (e) {
+    // toJS refuses alias bombs ("billion laughs") by throwing: still bad input, named by file.
+    return { ok: false, error: { file: display, path: '', message: (e as Error).message } };
+  }
 };

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Controller, Follower } from '../../core/registry.ts';
-import type { ResolvedFollowerSpec } from '../../core/target-spec.ts';
+import type { ResolvedFollowerSpec, SourceSection } from '../../core/target-spec.ts';
 
 export type SectionInput = {
   follower: Follower;
@@ -10,7 +10,10 @@ export type SectionInput = {
   target: { ref: string; value: unknown };
 };
 
-export type Resolution = { ok: true; spec: ResolvedFollowerSpec } | { ok: false; side: 'source' | 'target'; message: string };
+export type Resolution =
+  | { ok: true; spec: ResolvedFollowerSpec }
+  /** A failed target still carries its source, so the follower is observed and blocked for the right reason. */
+  | { ok: false; side: 'source' | 'target'; message: string; source?: SourceSection };
 
 /** A follower adapter: how one kind of owning config becomes a source, a target reader and checks. */
 export type FollowerAdapter = { resolve(input: SectionInput): Resolution };

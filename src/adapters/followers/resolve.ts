@@ -1,4 +1,5 @@
 import type { AdapterKind, Registry } from '../../core/registry.ts';
+import { SourceSection } from '../../core/target-spec.ts';
 import type { OwningConfigs } from '../config/owning-configs.ts';
 import type { FollowerAdapter, Resolution } from './adapter.ts';
 import { genericAdapter } from './generic.ts';
@@ -19,15 +20,20 @@ export const resolveFollowers = async (registry: Registry, configs: OwningConfig
     registry.followers.map(async (follower) => {
       const [src, tgt] = await Promise.all([configs.resolve(follower.source.configRef), configs.resolve(follower.target.configRef)]);
       if (!src.ok) return void out.set(follower.id, { ok: false, side: 'source', message: src.reason });
-      if (!tgt.ok) return void out.set(follower.id, { ok: false, side: 'target', message: tgt.reason });
+      // Every adapter's source section is the plain {repo, branch}; keep it when only the target fails.
+      const source = SourceSection.safeParse(src.value);
+      const withSource = (r: Resolution): Resolution => (!r.ok && r.side === 'target' && source.success ? { ...r, source: source.data } : r);
+      if (!tgt.ok) return void out.set(follower.id, withSource({ ok: false, side: 'target', message: tgt.reason }));
       out.set(
         follower.id,
-        ADAPTER_REGISTRY[follower.adapter].resolve({
-          follower,
-          controller: registry.controller,
-          source: { ref: follower.source.configRef, value: src.value },
-          target: { ref: follower.target.configRef, value: tgt.value },
-        }),
+        withSource(
+          ADAPTER_REGISTRY[follower.adapter].resolve({
+            follower,
+            controller: registry.controller,
+            source: { ref: follower.source.configRef, value: src.value },
+            target: { ref: follower.target.configRef, value: tgt.value },
+          }),
+        ),
       );
     }),
   );
