@@ -750,6 +750,20 @@ describe('namespaces, auth, watch and store helpers', () => {
     expect(api.requests.last()?.status).toBe(401);
   });
 
+  it('serves requests without credentials only when anonymousAuth is on, and never a wrong token', async () => {
+    const anon = await startApiServerDouble({ anonymousAuth: true });
+    try {
+      const bare = async (server: ApiServerDouble, headers: Record<string, string>): Promise<number> =>
+        (await fetch(`${server.url}/api/v1/namespaces/default/configmaps`, { headers })).status;
+      expect(await bare(api, {})).toBe(401);
+      expect(await bare(anon, {})).toBe(200);
+      expect(await bare(anon, { authorization: 'Bearer not-the-token' })).toBe(401);
+      expect(await bare(anon, { authorization: `Bearer ${anon.token}` })).toBe(200);
+    } finally {
+      await anon.close();
+    }
+  });
+
   it('streams watch events for changes after a resourceVersion', async () => {
     const namespace = freshNamespace();
     const first = await core.createNamespacedConfigMap({ namespace, body: configMap('w1', {}, { app: 'bf' }) });

@@ -56,6 +56,13 @@ export interface KubeObject {
 export interface ApiServerDoubleOptions {
   /** Bearer token the kubeconfig carries and the server demands; default `double-token`. */
   token?: string;
+  /**
+   * Also serve requests that carry no credentials at all, as kube-apiserver's --anonymous-auth
+   * with a permissive RBAC does. kubectl needs it: client-go applies a kubeconfig's user only
+   * over TLS, so it sends no token to this plain-http server. A wrong token is still refused.
+   * Default false.
+   */
+  anonymousAuth?: boolean;
   /** The kubeconfig context's namespace; default `default`. */
   contextNamespace?: string;
   /** Namespaces that exist at start; default default, kube-system, kube-public, kube-node-lease. */
@@ -569,7 +576,8 @@ export async function startApiServerDouble(opts: ApiServerDoubleOptions = {}): P
       return;
     }
 
-    if (req.headers.authorization !== `Bearer ${token}`) {
+    const anonymous = opts.anonymousAuth === true && req.headers.authorization === undefined;
+    if (!anonymous && req.headers.authorization !== `Bearer ${token}`) {
       send(401, failure(401, 'Unauthorized', 'Unauthorized'));
       return;
     }

@@ -23,8 +23,12 @@ export type KubeAccess = KubeCallOptions & { kc: KubeConfig };
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 export const USER_AGENT = 'branch-follower';
-/** Page size of LIST calls: one call for any realistic number of followers, pages beyond. */
-export const LIST_PAGE = 500;
+/**
+ * Page size of LIST calls: the registry's limit on followers (5000, core/registry.ts), so the
+ * states (and a target namespace) of any valid registry come back in one call and an idle tick
+ * makes a constant number of reads whatever N; a larger collection still pages.
+ */
+export const LIST_PAGE = 5000;
 
 export type KubeClients = {
   kc: KubeConfig;

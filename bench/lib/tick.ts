@@ -1,0 +1,111 @@
+// One tick as the CronJob runs it (a whole `node src/cli.ts tick ...` process), with what it cost
+// on the wire, and the floor it is measured against: the same `git ls-remote` reads by plain git.
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Verb } from '../../test/support/apiserver-double.ts';
+import { measure, run } from './proc.ts';
+import type { Scenario, World } from './world.ts';
+
+export type ApiCount = { byVerb: Partial<Record<Verb, number>>; reads: number; writes: number; total: number };
+
+export type TickRun = {
+  wallMs: number;
+  maxRssKiB: number | null;
+  /** `info/refs` requests the git server answered: one per `git ls-remote` over smart HTTP. */
+  refReads: number;
+  api: ApiCount;
+  phases: Record<string, number>;
+  /** State files created or changed (local driver). */
+  stateFilesWritten: number;
+};
+
+/** Files under the state directory with their mtime and size, to tell which a tick wrote. */
+const snapshot = async (dir: string): Promise<Map<string, string>> => {
+  const out = new Map<string, string>();
+  const walk = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else {
+        const s = await stat(p).catch(() => null);
+        if (s) out.set(p, `${s.mtimeMs}:${s.size}`);
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+};
+
+const changed = (before: Map<string, string>, after: Map<string, string>): number => {
+  let n = 0;
+  for (const [p, v] of after) if (before.get(p) !== v) n++;
+  return n;
+};
+
+/** One tick of `node src/cli.ts` (or of `entry`, e.g. the installed launcher) in `env`. */
+export const runTick = async (
+  world: World,
+  s: Scenario,
+  loop: 'observer' | 'closer',
+  expectPhase: string | null,
+  o: { env?: NodeJS.ProcessEnv; entry?: string } = {},
+): Promise<TickRun> => {
+  const env = o.env ?? world.env;
+  const mirrorBefore = await world.mirror.stats();
+  const apiBefore = world.api.requests.count();
+  const filesBefore = s.driver === 'local' ? await snapshot(s.stateDir) : null;
+  const r = await measure(process.execPath, s.cli(['tick', loop, '-o', 'json'], o.entry), { env, cwd: s.dir, node: true, timeoutMs: 300_000 });
+  if (r.code !== 0) throw new Error(`tick ${loop} (${s.driver}, N=${s.n}) exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
+  const report = JSON.parse(r.stdout) as { followers: { id: string; phase: string | null; error: string | null }[]; stoppedAtDeadline: boolean };
+  const phases: Record<string, number> = {};
+  for (const f of report.followers) phases[f.phase ?? 'null'] = (phases[f.phase ?? 'null'] ?? 0) + 1;
+  // A benchmark of a tick that did the wrong thing measures nothing: check it did the right one.
+  const bad = report.followers.filter((f) => f.error || (expectPhase !== null && f.phase !== expectPhase));
+  const expected = loop === 'observer' ? s.n : report.followers.length;
+  if (bad.length > 0 || report.followers.length !== expected || report.stoppedAtDeadline) {
+    throw new Error(`tick ${loop} (${s.driver}, N=${s.n}) did not do what the scenario expects: ${JSON.stringify({ phases, stoppedAtDeadline: report.stoppedAtDeadline, sample: bad.slice(0, 3) })}`);
+  }
+  const calls = world.api.requests.all().slice(apiBefore);
+  const byVerb: Partial<Record<Verb, number>> = {};
+  for (const c of calls) byVerb[c.verb] = (byVerb[c.verb] ?? 0) + 1;
+  const writes = calls.filter((c) => c.method !== 'GET').length;
+  const refReads = (await world.mirror.stats()).infoRefs - mirrorBefore.infoRefs;
+  return {
+    wallMs: r.wallMs,
+    maxRssKiB: r.maxRssKiB,
+    refReads,
+    api: { byVerb, reads: calls.length - writes, writes, total: calls.length },
+    phases,
+    stateFilesWritten: filesBefore ? changed(filesBefore, await snapshot(s.stateDir)) : 0,
+  };
+};
+
+export type FloorRun = { wallMs: number; reads: number; refReads: number };
+
+/**
+ * The physical floor of a tick's source reads: the same repositories and branches read by plain
+ * `git ls-remote`, `concurrency` at a time (0: all at once), run by `xargs -P` and timed from its
+ * start to its exit. No Node, no registry, no state: only git and the mirror.
+ */
+export const runFloor = async (world: World, reads: Scenario['reads'], concurrency: number): Promise<FloorRun> => {
+  const cwd = await mkdtemp(join(tmpdir(), 'bf-bench-floor-'));
+  try {
+    const before = await world.mirror.stats();
+    const input = reads.map(({ repo, branches }) => [`${world.mirror.url}/${repo}.git`, ...branches.map((b) => `refs/heads/${b}`)].join(' ')).join('\n');
+    const r = await run('xargs', ['-P', String(concurrency), '-L', '1', 'git', '-c', 'protocol.version=2', 'ls-remote', '--'], { env: world.git.env, cwd, timeoutMs: 300_000, input: `${input}\n` });
+    const want = reads.reduce((n, x) => n + x.branches.length, 0);
+    const got = r.stdout.split('\n').filter(Boolean).length;
+    if (r.code !== 0 || got !== want) throw new Error(`floor: xargs git ls-remote exited ${r.code} with ${got} of ${want} refs: ${r.stderr.slice(0, 1000)}`);
+    const refReads = (await world.mirror.stats()).infoRefs - before.infoRefs;
+    return { wallMs: r.wallMs, reads: reads.length, refReads };
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
+};

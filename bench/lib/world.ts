@@ -1,0 +1,207 @@
+// The installation the benchmarks run against, all on loopback: 100 bare repositories of 20
+// branches each served by `git http-backend` (from a process of its own), the API-server double, and one registry per
+// (driver, N) with N generic followers spread over the repositories (10 branches of each at
+// N = 1000). Every follower's target already runs its branch's tip and the controller ships
+// disarmed, so a tick after the first one finds nothing to do: the steady state of a cluster.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { armingToData, ARMING_CONFIGMAP, DISARMED } from '../../src/core/arming.ts';
+import { componentLabels } from '../../src/adapters/kubernetes/labels.ts';
+import { startApiServerDouble, type ApiServerDouble } from '../../test/support/apiserver-double.ts';
+import { createGitFixture, type GitFixture } from '../../test/support/git-fixtures.ts';
+import { startGitServerProcess, type GitServerProcess } from './git-server.ts';
+
+export const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
+/** The installed command, `branch-follower`: what an operator runs. */
+export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'branch-follower.js');
+export const REPOS = 100;
+export const BRANCHES_PER_REPO = 20;
+export const TARGET_ANNOTATION = 'bench.branch-follower.dev/sha';
+
+export type Driver = 'local' | 'kubernetes';
+export type FollowerDef = { id: string; repo: string; branch: string };
+
+export type Scenario = {
+  driver: Driver;
+  n: number;
+  dir: string;
+  registryPath: string;
+  stateDir: string;
+  /** The controller namespace on the double (kubernetes) */
+  namespace: string;
+  followers: FollowerDef[];
+  /** Distinct repositories with the branches their followers want: what one tick must read. */
+  reads: { repo: string; branches: string[] }[];
+  /** The CLI's argv (after `node`) for a verb, with the registry and cluster flags; `entry` defaults to src/cli.ts. */
+  cli(verb: readonly string[], entry?: string): string[];
+};
+
+export type World = {
+  root: string;
+  git: GitFixture;
+  /** The mirror: git http-backend in a process of its own. */
+  mirror: GitServerProcess;
+  api: ApiServerDouble;
+  /** The environment every measured process gets (XDG_CACHE_HOME: a directory of this run's). */
+  env: NodeJS.ProcessEnv;
+  repoName(i: number): string;
+  branchName(i: number): string;
+  tip(repo: string, branch: string): string;
+  scenario(driver: Driver, n: number): Promise<Scenario>;
+  cleanup(): Promise<void>;
+};
+
+const pad = (i: number, w: number): string => String(i).padStart(w, '0');
+
+/** Follower i follows lane floor(i / 100) of repository i mod 100. */
+export const followersFor = (n: number, repoName: (i: number) => string, branchName: (i: number) => string): FollowerDef[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `f-${pad(i, 4)}`, repo: repoName(i % REPOS), branch: branchName(Math.floor(i / REPOS)) }));
+
+export const readsFor = (followers: readonly FollowerDef[]): { repo: string; branches: string[] }[] => {
+  const byRepo = new Map<string, Set<string>>();
+  for (const f of followers) byRepo.set(f.repo, (byRepo.get(f.repo) ?? new Set()).add(f.branch));
+  return [...byRepo].map(([repo, branches]) => ({ repo, branches: [...branches] }));
+};
+
+const mapLimit = async <T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> => {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+};
+
+/**
+ * The environment of measured processes: this one's, less what would point them elsewhere. The
+ * CLI keeps Node's compile cache under $XDG_CACHE_HOME (src/compile-cache.ts): a directory of
+ * this run's, empty at first and warmed by the first runs, so every bench run starts alike.
+ * NODE_COMPILE_CACHE is removed: Node would then cache every module of every process, which the
+ * CLI run as `node src/cli.ts` does not do on its own.
+ */
+const cleanEnv = (cacheHome: string): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', XDG_CACHE_HOME: cacheHome };
+  for (const k of ['KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT', 'NODE_OPTIONS', 'NODE_COMPILE_CACHE', 'NODE_DISABLE_COMPILE_CACHE', 'BRANCH_FOLLOWER_WEBHOOK_URL']) delete env[k];
+  return env;
+};
+
+export const createWorld = async (log: (line: string) => void): Promise<World> => {
+  const git = await createGitFixture();
+  let mirror: GitServerProcess | null = null;
+  let api: ApiServerDouble | null = null;
+  try {
+    const repoName = (i: number): string => `bench/repo-${pad(i, 3)}`;
+    const branchName = (i: number): string => `lane-${pad(i, 2)}`;
+    const tips = new Map<string, Record<string, string>>();
+    const branches = Array.from({ length: BRANCHES_PER_REPO }, (_, b) => branchName(b));
+    const started = Date.now();
+    await mapLimit(
+      Array.from({ length: REPOS }, (_, i) => repoName(i)),
+      4,
+      async (repo) => {
+        tips.set(repo, await git.commitMany(repo, branches));
+      },
+    );
+    log(`seeded ${REPOS} repositories x ${BRANCHES_PER_REPO} branches in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    mirror = await startGitServerProcess(git.mirrorRoot, git.env);
+    api = await startApiServerDouble({ anonymousAuth: true, contextNamespace: 'default' });
+    const root = join(git.root, 'bench');
+    const world: World = {
+      root,
+      git,
+      mirror,
+      api,
+      env: cleanEnv(join(git.root, 'cache')),
+      repoName,
+      branchName,
+      tip(repo, branch) {
+        const sha = tips.get(repo)?.[branch];
+        if (!sha) throw new Error(`no tip for ${repo}@${branch}`);
+        return sha;
+      },
+      async scenario(driver, n) {
+        const followers = followersFor(n, repoName, branchName);
+        const dir = join(root, `${driver}-n${n}`);
+        const configDir = join(dir, 'config');
+        await mkdir(join(configDir, 'targets'), { recursive: true });
+        const namespace = `bf-n${n}`;
+        const targetNamespace = `apps-n${n}`;
+        const lanes: Record<string, unknown> = {};
+        for (const f of followers) {
+          lanes[f.id] = {
+            source: { repo: f.repo, branch: f.branch },
+            target:
+              driver === 'local'
+                ? { reader: 'file', path: `targets/${f.id}.sha` }
+                : { reader: 'k8s-annotation', apiVersion: 'apps/v1', kind: 'Deployment', namespace: targetNamespace, name: f.id, annotation: TARGET_ANNOTATION },
+          };
+        }
+        await writeFile(join(configDir, 'lanes.yaml'), stringify({ lanes }));
+        const registryPath = join(configDir, 'cicd-branch-followers.yaml');
+        await writeFile(
+          registryPath,
+          stringify({
+            controller: {
+              namespace,
+              driver,
+              gitMirror: { readUrl: world.mirror.url },
+              source: { repo: 'bench/controller', ref: 'main' },
+              schedules: { observer: '* * * * *', closer: '* * * * *' },
+              defaults: { budgets: { triggerSeconds: 600, closeoutSeconds: 1800, maxAttempts: 2 } },
+              local: { stateDir: 'state' },
+            },
+            followers: followers.map((f) => ({
+              id: f.id,
+              adapter: 'generic',
+              source: { configRef: `lanes.yaml#lanes.${f.id}.source` },
+              target: { configRef: `lanes.yaml#lanes.${f.id}.target` },
+              command: ['/bin/true'],
+              checks: ['trigger', 'target'],
+            })),
+          }),
+        );
+        const stateDir = join(configDir, 'state');
+        if (driver === 'local') {
+          await mkdir(stateDir, { recursive: true });
+          // What `kill-switch on` leaves behind: a fresh install ships disarmed.
+          await writeFile(join(stateDir, 'arming.json'), `${JSON.stringify({ version: 1, data: armingToData(DISARMED) }, null, 2)}\n`);
+          await mapLimit(followers, 16, (f) => writeFile(join(configDir, 'targets', `${f.id}.sha`), `${world.tip(f.repo, f.branch)}\n`));
+        } else {
+          const a = world.api;
+          a.store.put('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ARMING_CONFIGMAP, namespace, labels: componentLabels('arming') }, data: armingToData(DISARMED) });
+          for (const f of followers) {
+            a.store.put('deployments', {
+              apiVersion: 'apps/v1',
+              kind: 'Deployment',
+              metadata: { name: f.id, namespace: targetNamespace, labels: { app: f.id }, annotations: { [TARGET_ANNOTATION]: world.tip(f.repo, f.branch) } },
+              spec: { replicas: 1, selector: { matchLabels: { app: f.id } }, template: { metadata: { labels: { app: f.id } }, spec: { containers: [{ name: 'app', image: `registry.example/${f.id}:1` }] } } },
+            });
+          }
+        }
+        const clusterFlags = driver === 'kubernetes' ? ['--kubeconfig', world.api.kubeconfigPath] : [];
+        return {
+          driver,
+          n,
+          dir,
+          registryPath,
+          stateDir,
+          namespace,
+          followers,
+          reads: readsFor(followers),
+          cli: (verb, entry = CLI) => [entry, ...verb, '--registry', registryPath, ...clusterFlags],
+        };
+      },
+      async cleanup() {
+        await world.api.close().catch(() => undefined);
+        await world.mirror.stop();
+        await git.cleanup();
+      },
+    };
+    return world;
+  } catch (e) {
+    await api?.close().catch(() => undefined);
+    await mirror?.stop();
+    await git.cleanup();
+    throw e;
+  }
+};
