@@ -21,7 +21,8 @@ const key = (t: Transition): string => `${t.to}/${t.sha ?? '-'}`;
  */
 export const notificationsFor = (prev: FollowerState | null, next: FollowerState): Notification[] => {
   const fresh = newTransitions(prev, next);
-  const seen = new Set(next.history.slice(0, next.history.length - fresh.length).map(key));
+  // What the written state remembers, plus what the previous one did before trimming made room.
+  const seen = new Set([...(prev?.history ?? []), ...next.history.slice(0, next.history.length - fresh.length)].map(key));
   const out: Notification[] = [];
   for (const t of fresh) {
     if (!NOTIFY_PHASES.includes(t.to) || seen.has(key(t))) continue;
