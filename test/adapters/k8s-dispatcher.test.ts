@@ -1,31 +1,20 @@
 // Dispatch as a batch/v1 Job, its statuses and its logs, against the API-server double. There is
 // no Job controller in the double: tests move a Job's status and create its pods the way the
 // Job controller and kubelet would.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runName } from '../../src/core/run-name.ts';
 import type { Run } from '../../src/core/state.ts';
 import { createKubernetesDispatcher } from '../../src/adapters/kubernetes/dispatcher.ts';
 import { DISPATCH_SELECTOR, LABEL_ATTEMPT, LABEL_SHA, followerLabels } from '../../src/adapters/kubernetes/labels.ts';
 import { createKubernetesLogReader } from '../../src/adapters/kubernetes/logs.ts';
 import type { DispatchRequest } from '../../src/adapters/ports.ts';
-import { startApiServerDouble, type ApiServerDouble, type KubeObject } from '../support/apiserver-double.ts';
+import type { KubeObject } from '../support/apiserver-double.ts';
+import { useK8sSuite } from '../support/k8s-suite.ts';
 
 const SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9001122334';
 const SHA2 = 'ffffeeeeddddccccbbbbaaaa9999888877776666';
-let api: ApiServerDouble;
-let nsCount = 0;
-const freshNamespace = (): string => `bf-dispatch-${++nsCount}`;
-const access = () => ({ kc: api.kubeConfig(), sleep: async () => {}, random: () => 0.5 });
-
-beforeAll(async () => {
-  api = await startApiServerDouble();
-});
-afterAll(async () => {
-  await api.close();
-});
-afterEach(() => {
-  api.faults.clear();
-});
+const suite = useK8sSuite('bf-dispatch');
+const { freshNamespace, access } = suite;
 
 const request = (over: Partial<DispatchRequest> = {}): DispatchRequest => {
   const followerId = over.followerId ?? 'hwlab-jd01-v03';
@@ -46,7 +35,7 @@ const request = (over: Partial<DispatchRequest> = {}): DispatchRequest => {
 
 /** What a Job's pod looks like once the Job controller made it. */
 const putPod = (namespace: string, job: KubeObject, name: string, created: string): void => {
-  api.store.put('pods', {
+  suite.api.store.put('pods', {
     metadata: {
       name,
       namespace,
@@ -67,7 +56,7 @@ describe('kubernetes dispatcher', () => {
     const req = request();
     const res = await d.dispatch(req);
     expect(res).toMatchObject({ name: req.name, kind: 'Job', adopted: false });
-    const job = api.store.get('jobs', namespace, req.name);
+    const job = suite.api.store.get('jobs', namespace, req.name);
     expect(Date.parse(res.startedAt)).toBe(Date.parse(job?.metadata?.creationTimestamp ?? ''));
     const labels = { ...followerLabels('dispatch', req.followerId), [LABEL_SHA]: SHA, [LABEL_ATTEMPT]: '1' };
     expect(job?.metadata?.labels).toEqual(labels);
@@ -110,33 +99,33 @@ describe('kubernetes dispatcher', () => {
     const d = createKubernetesDispatcher({ ...access(), namespace, image: 'img:1' });
     const req = request();
     const first = await d.dispatch(req);
-    api.requests.reset();
+    suite.api.requests.reset();
     const second = await d.dispatch(req);
     expect(second).toEqual({ ...first, adopted: true });
-    expect(api.store.list('jobs', namespace)).toHaveLength(1);
-    expect(api.requests.count({ verb: 'create', resource: 'jobs' })).toBe(1);
-    expect(api.requests.last({ verb: 'create' })?.status).toBe(409);
+    expect(suite.api.store.list('jobs', namespace)).toHaveLength(1);
+    expect(suite.api.requests.count({ verb: 'create', resource: 'jobs' })).toBe(1);
+    expect(suite.api.requests.last({ verb: 'create' })?.status).toBe(409);
   });
 
   it('adopts its own Job when the create landed but its answer was lost', async () => {
     const namespace = freshNamespace();
     const d = createKubernetesDispatcher({ ...access(), namespace, image: 'img:1' });
-    api.faults.add({ match: { verb: 'create', resource: 'jobs' }, respond: { drop: true, afterCommit: true } });
+    suite.api.faults.add({ match: { verb: 'create', resource: 'jobs' }, respond: { drop: true, afterCommit: true } });
     const res = await d.dispatch(request());
     expect(res.adopted).toBe(true);
-    expect(api.store.list('jobs', namespace)).toHaveLength(1);
+    expect(suite.api.store.list('jobs', namespace)).toHaveLength(1);
   });
 
   it('refuses to adopt a Job of that name that is not this dispatch, and never renames', async () => {
     const namespace = freshNamespace();
     const d = createKubernetesDispatcher({ ...access(), namespace, image: 'img:1' });
     const req = request();
-    api.store.put('jobs', {
+    suite.api.store.put('jobs', {
       metadata: { name: req.name, namespace, labels: { app: 'someone-else' } },
       spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'x', image: 'x' }] } } },
     });
     await expect(d.dispatch(req)).rejects.toThrow(/exists but is not the dispatch/);
-    expect(api.store.list('jobs', namespace)).toHaveLength(1);
+    expect(suite.api.store.list('jobs', namespace)).toHaveLength(1);
   });
 
   it('reads statuses from Job conditions with one labelled LIST', async () => {
@@ -146,23 +135,23 @@ describe('kubernetes dispatcher', () => {
     const bad = request({ followerId: 'bad' });
     const slow = request({ followerId: 'slow' });
     for (const r of [ok, bad, slow]) await d.dispatch(r);
-    api.store.patchStatus('jobs', namespace, ok.name, { startTime: '2026-01-01T00:00:00Z', succeeded: 1, conditions: [{ type: 'SuccessCriteriaMet', status: 'True' }, { type: 'Complete', status: 'True' }] });
-    api.store.patchStatus('jobs', namespace, bad.name, {
+    suite.api.store.patchStatus('jobs', namespace, ok.name, { startTime: '2026-01-01T00:00:00Z', succeeded: 1, conditions: [{ type: 'SuccessCriteriaMet', status: 'True' }, { type: 'Complete', status: 'True' }] });
+    suite.api.store.patchStatus('jobs', namespace, bad.name, {
       failed: 1,
       conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }],
     });
-    api.store.patchStatus('jobs', namespace, slow.name, { startTime: '2026-01-01T00:00:00Z', active: 1, ready: 1 });
-    api.requests.reset();
+    suite.api.store.patchStatus('jobs', namespace, slow.name, { startTime: '2026-01-01T00:00:00Z', active: 1, ready: 1 });
+    suite.api.requests.reset();
     const got = await d.statuses([ok.name, bad.name, slow.name, 'bf-missing-000000000000-a1']);
-    expect(api.requests.count()).toBe(1);
-    expect(new URLSearchParams(api.requests.last()?.query).get('labelSelector')).toBe(DISPATCH_SELECTOR);
+    expect(suite.api.requests.count()).toBe(1);
+    expect(new URLSearchParams(suite.api.requests.last()?.query).get('labelSelector')).toBe(DISPATCH_SELECTOR);
     expect(got.get(ok.name)?.result).toBe('SUCCESS');
     expect(got.get(bad.name)).toEqual({ result: 'FAILURE', detail: `Job ${namespace}/${bad.name} failed: DeadlineExceeded: Job was active longer than specified deadline` });
     expect(got.get(slow.name)).toEqual({ result: 'PENDING', detail: `Job ${namespace}/${slow.name} running (active 1, ready 1, failed 0)` });
     expect(got.get('bf-missing-000000000000-a1')?.result).toBe('NONE');
-    api.requests.reset();
+    suite.api.requests.reset();
     expect((await d.statuses([])).size).toBe(0);
-    expect(api.requests.count()).toBe(0);
+    expect(suite.api.requests.count()).toBe(0);
   });
 
   it('cancels with Background propagation, which removes the pods; a missing Job is fine', async () => {
@@ -170,23 +159,23 @@ describe('kubernetes dispatcher', () => {
     const d = createKubernetesDispatcher({ ...access(), namespace, image: 'img:1' });
     const req = request();
     await d.dispatch(req);
-    const job = api.store.get('jobs', namespace, req.name) as KubeObject;
+    const job = suite.api.store.get('jobs', namespace, req.name) as KubeObject;
     putPod(namespace, job, `${req.name}-abcde`, '2026-01-01T00:00:00Z');
     await d.cancel(req.name);
-    expect(new URLSearchParams(api.requests.last({ verb: 'delete' })?.query).get('propagationPolicy')).toBe('Background');
-    expect(api.store.get('jobs', namespace, req.name)).toBeUndefined();
-    expect(api.store.list('pods', namespace)).toEqual([]);
+    expect(new URLSearchParams(suite.api.requests.last({ verb: 'delete' })?.query).get('propagationPolicy')).toBe('Background');
+    expect(suite.api.store.get('jobs', namespace, req.name)).toBeUndefined();
+    expect(suite.api.store.list('pods', namespace)).toEqual([]);
     await d.cancel(req.name);
-    expect(api.requests.last({ verb: 'delete' })?.status).toBe(404);
+    expect(suite.api.requests.last({ verb: 'delete' })?.status).toBe(404);
     expect((await d.statuses([req.name])).get(req.name)?.result).toBe('NONE');
   });
 
   it('never retries a create the server refuses as invalid', async () => {
     const namespace = freshNamespace();
     const d = createKubernetesDispatcher({ ...access(), namespace, image: 'img:1' });
-    api.requests.reset();
+    suite.api.requests.reset();
     await expect(d.dispatch(request({ name: 'Not_A_Valid_Name' }))).rejects.toThrow(/422 Invalid/);
-    expect(api.requests.count({ verb: 'create' })).toBe(1);
+    expect(suite.api.requests.count({ verb: 'create' })).toBe(1);
   });
 });
 
@@ -203,13 +192,13 @@ describe('kubernetes log reader', () => {
     const newer = request({ followerId: id, sha: SHA, attempt: 1 });
     await d.dispatch(newer);
     await d.dispatch(old);
-    api.store.patch('jobs', namespace, old.name, { metadata: { creationTimestamp: '2020-01-01T00:00:00Z' } });
+    suite.api.store.patch('jobs', namespace, old.name, { metadata: { creationTimestamp: '2020-01-01T00:00:00Z' } });
     expect(await logs.logs(id, null)).toMatch(new RegExp(`^# newest Job ${namespace}/${newer.name} \\(a1b2c3d4e5f6 attempt 1, created .*\\)\\nno pods for Job`));
 
-    putPod(namespace, api.store.get('jobs', namespace, old.name) as KubeObject, `${old.name}-p1`, '2026-01-01T00:00:00Z');
-    putPod(namespace, api.store.get('jobs', namespace, newer.name) as KubeObject, `${newer.name}-p1`, '2026-01-01T00:00:00Z');
-    api.setPodLog(namespace, `${old.name}-p1`, 'old deploy\n');
-    api.setPodLog(namespace, `${newer.name}-p1`, 'deploying a1b2c3d4\ndone\n');
+    putPod(namespace, suite.api.store.get('jobs', namespace, old.name) as KubeObject, `${old.name}-p1`, '2026-01-01T00:00:00Z');
+    putPod(namespace, suite.api.store.get('jobs', namespace, newer.name) as KubeObject, `${newer.name}-p1`, '2026-01-01T00:00:00Z');
+    suite.api.setPodLog(namespace, `${old.name}-p1`, 'old deploy\n');
+    suite.api.setPodLog(namespace, `${newer.name}-p1`, 'deploying a1b2c3d4\ndone\n');
 
     const newest = await logs.logs(id, null);
     expect(newest).toContain(`# pod ${newer.name}-p1 (Running)\n`);
@@ -218,6 +207,6 @@ describe('kubernetes log reader', () => {
     const run: Run = { sha: SHA2, attempt: 1, name: old.name, kind: 'Job', startedAt: '2026-01-01T00:00:00.000Z', superseded: false };
     const given = await logs.logs(id, run);
     expect(given).toBe(`# Job ${namespace}/${old.name} (ffffeeeedddd attempt 1)\n# pod ${old.name}-p1 (Running)\nold deploy\n`);
-    expect(api.requests.last({ subresource: 'log' })).toMatchObject({ verb: 'get', name: `${old.name}-p1` });
+    expect(suite.api.requests.last({ subresource: 'log' })).toMatchObject({ verb: 'get', name: `${old.name}-p1` });
   });
 });

@@ -1,6 +1,6 @@
 // The Kubernetes stage and target readers and the event sink, against the API-server double:
 // what they read, and how few calls it takes.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Transition } from '../../src/core/state.ts';
 import type { TargetSpec } from '../../src/core/target-spec.ts';
 import { createKubernetesEventSink } from '../../src/adapters/kubernetes/events.ts';
@@ -9,26 +9,14 @@ import { createKubernetesPipelineReader } from '../../src/adapters/kubernetes/pi
 import { createKubernetesTargetReader } from '../../src/adapters/kubernetes/targets.ts';
 import type { PipelineRequest, TargetRequest } from '../../src/adapters/ports.ts';
 import { createTargetReader } from '../../src/adapters/targets/target-reader.ts';
-import { startApiServerDouble, type ApiServerDouble } from '../support/apiserver-double.ts';
+import { useK8sSuite } from '../support/k8s-suite.ts';
 
 const sha = (n: number): string => n.toString(16).padStart(40, '0');
-let api: ApiServerDouble;
-let nsCount = 0;
-const freshNamespace = (): string => `bf-read-${++nsCount}`;
-const access = () => ({ kc: api.kubeConfig(), sleep: async () => {}, random: () => 0.5 });
-
-beforeAll(async () => {
-  api = await startApiServerDouble();
-});
-afterAll(async () => {
-  await api.close();
-});
-afterEach(() => {
-  api.faults.clear();
-});
+const suite = useK8sSuite('bf-read');
+const { freshNamespace, access } = suite;
 
 const putRun = (namespace: string, name: string, labels: Record<string, string>, created: string, succeeded?: { status: string; reason?: string; message?: string }): void => {
-  api.store.put('pipelineruns', {
+  suite.api.store.put('pipelineruns', {
     apiVersion: 'tekton.dev/v1',
     kind: 'PipelineRun',
     metadata: { name, namespace, labels, creationTimestamp: created },
@@ -56,7 +44,7 @@ describe('kubernetes pipeline reader', () => {
       { key: 'v04', spec: spec('v04'), sha: sha(4) },
       { key: 'v05', spec: spec('v05'), sha: sha(5) },
     ];
-    api.requests.reset();
+    suite.api.requests.reset();
     const got = await reader.readMany(reqs);
     expect(got.get('v03')).toEqual({ result: 'SUCCESS', detail: `PipelineRun ${namespace}/v03-new (newest of 2) succeeded` });
     expect(got.get('v02')).toEqual({ result: 'FAILURE', detail: `PipelineRun ${namespace}/v02-run failed: PipelineRunTimeout: timed out after 1h` });
@@ -65,9 +53,9 @@ describe('kubernetes pipeline reader', () => {
     expect(got.get('v05')?.result).toBe('NONE');
     expect(got.get('v05')?.detail).toContain(`no PipelineRun in ${namespace} labelled app=hwlab,hwlab.dev/lane=v05,hwlab.dev/sha=${sha(5)}`);
     // Five followers in one namespace: one LIST, selecting on the label they share.
-    expect(api.requests.count()).toBe(1);
-    expect(api.requests.last()).toMatchObject({ verb: 'list', resource: 'pipelineruns', namespace });
-    expect(new URLSearchParams(api.requests.last()?.query).get('labelSelector')).toBe('app=hwlab');
+    expect(suite.api.requests.count()).toBe(1);
+    expect(suite.api.requests.last()).toMatchObject({ verb: 'list', resource: 'pipelineruns', namespace });
+    expect(new URLSearchParams(suite.api.requests.last()?.query).get('labelSelector')).toBe('app=hwlab');
   });
 
   it('lists once per namespace, and one namespace failing leaves the others readable', async () => {
@@ -75,8 +63,8 @@ describe('kubernetes pipeline reader', () => {
     const b = freshNamespace();
     putRun(a, 'ok', { f: 'x', s: sha(1) }, '2026-01-01T00:00:00Z', { status: 'True' });
     const reader = createKubernetesPipelineReader(access());
-    api.faults.add({ match: { verb: 'list', resource: 'pipelineruns', namespace: b }, respond: { status: 403, reason: 'Forbidden', message: 'pipelineruns.tekton.dev is forbidden' } });
-    api.requests.reset();
+    suite.api.faults.add({ match: { verb: 'list', resource: 'pipelineruns', namespace: b }, respond: { status: 403, reason: 'Forbidden', message: 'pipelineruns.tekton.dev is forbidden' } });
+    suite.api.requests.reset();
     const got = await reader.readMany([
       { key: 'a1', spec: { namespace: a, labels: { f: 'x' }, shaLabel: 's' }, sha: sha(1) },
       { key: 'a2', spec: { namespace: a, labels: { f: 'y' }, shaLabel: 's' }, sha: sha(1) },
@@ -85,9 +73,9 @@ describe('kubernetes pipeline reader', () => {
     expect(got.get('a1')?.result).toBe('SUCCESS');
     expect(got.get('a2')?.result).toBe('NONE');
     expect(got.get('b1')).toEqual({ result: 'PENDING', detail: `cannot list PipelineRuns in ${b}: 403 Forbidden: pipelineruns.tekton.dev is forbidden` });
-    expect(api.requests.count({ verb: 'list' })).toBe(2);
+    expect(suite.api.requests.count({ verb: 'list' })).toBe(2);
     // No label shared by every follower of namespace a: the LIST selects nothing server-side.
-    expect(api.requests.all({ namespace: a }).map((r) => new URLSearchParams(r.query).get('labelSelector'))).toEqual([null]);
+    expect(suite.api.requests.all({ namespace: a }).map((r) => new URLSearchParams(r.query).get('labelSelector'))).toEqual([null]);
   });
 });
 
@@ -95,7 +83,7 @@ describe('kubernetes target reader', () => {
   const annotation = 'hwlab.dev/deployed-sha';
   const spec = (namespace: string, name: string, kind = 'Deployment', apiVersion = 'apps/v1'): TargetSpec => ({ reader: 'k8s-annotation', apiVersion, kind, namespace, name, annotation });
   const putWorkload = (type: string, namespace: string, name: string, annotations: Record<string, string>): void => {
-    api.store.put(type, { metadata: { name, namespace, annotations }, spec: {} });
+    suite.api.store.put(type, { metadata: { name, namespace, annotations }, spec: {} });
   };
 
   it('reads 300 followers in one namespace with one LIST', async () => {
@@ -103,10 +91,10 @@ describe('kubernetes target reader', () => {
     for (let i = 0; i < 300; i++) putWorkload('deployments', namespace, `app-${i}`, { [annotation]: sha(i + 1) });
     const reader = createKubernetesTargetReader(access());
     const reqs: TargetRequest[] = Array.from({ length: 300 }, (_, i) => ({ key: `f${i}`, spec: spec(namespace, `app-${i}`) }));
-    api.requests.reset();
+    suite.api.requests.reset();
     const got = await reader.readMany(reqs);
-    expect(api.requests.count()).toBe(1);
-    expect(api.requests.last()).toMatchObject({ verb: 'list', resource: 'deployments', namespace });
+    expect(suite.api.requests.count()).toBe(1);
+    expect(suite.api.requests.last()).toMatchObject({ verb: 'list', resource: 'deployments', namespace });
     for (let i = 0; i < 300; i++) expect(got.get(`f${i}`)).toEqual({ kind: 'ok', sha: sha(i + 1) });
   });
 
@@ -118,9 +106,9 @@ describe('kubernetes target reader', () => {
     putWorkload('deployments', a, 'junk', { [annotation]: 'v1.2.3' });
     putWorkload('statefulsets', a, 'db', { [annotation]: sha(8) });
     putWorkload('deployments', b, 'web', { [annotation]: sha(9) });
-    api.store.put('cronjobs', { metadata: { name: 'nightly', namespace: b, annotations: { [annotation]: sha(10) } }, spec: { schedule: '@daily', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [] } } } } } });
+    suite.api.store.put('cronjobs', { metadata: { name: 'nightly', namespace: b, annotations: { [annotation]: sha(10) } }, spec: { schedule: '@daily', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [] } } } } } });
     const reader = createKubernetesTargetReader(access());
-    api.requests.reset();
+    suite.api.requests.reset();
     const got = await reader.readMany([
       { key: 'web-a', spec: spec(a, 'web') },
       { key: 'fresh', spec: spec(a, 'fresh') },
@@ -140,7 +128,7 @@ describe('kubernetes target reader', () => {
     expect(got.get('cron')).toEqual({ kind: 'ok', sha: sha(10) });
     expect(got.get('svc')).toEqual({ kind: 'unreadable', message: `Service ${b}/api not found` });
     // deployments in a, statefulsets in a, deployments in b, cronjobs in b, services in b (after discovery).
-    expect(api.requests.count({ verb: 'list' })).toBe(5);
+    expect(suite.api.requests.count({ verb: 'list' })).toBe(5);
   });
 
   it('serves the generic target reader as its k8s option, and a failing LIST makes only its group unreadable', async () => {
@@ -148,7 +136,7 @@ describe('kubernetes target reader', () => {
     putWorkload('deployments', namespace, 'web', { [annotation]: sha(3) });
     const k8s = createKubernetesTargetReader(access());
     const generic = createTargetReader({ cwd: '/', k8s });
-    api.faults.add({ match: { verb: 'list', resource: 'statefulsets' }, times: Infinity, respond: { status: 403, reason: 'Forbidden', message: 'statefulsets.apps is forbidden' } });
+    suite.api.faults.add({ match: { verb: 'list', resource: 'statefulsets' }, times: Infinity, respond: { status: 403, reason: 'Forbidden', message: 'statefulsets.apps is forbidden' } });
     const got = await generic.readMany([
       { key: 'web', spec: spec(namespace, 'web') },
       { key: 'db', spec: spec(namespace, 'db', 'StatefulSet') },
@@ -179,12 +167,12 @@ describe('kubernetes event sink', () => {
       t({ at: '2026-01-01T00:05:00.000Z', from: 'Triggering', to: 'Failed', reason: long }),
       t({ at: '2026-01-01T00:06:00.000Z', from: 'Failed', to: 'Skipped', sha: null, attempt: null, reason: 'disarmed' }),
     ];
-    api.requests.reset();
+    suite.api.requests.reset();
     await sink.emit('alpha', transitions);
-    expect(api.requests.count({ verb: 'create', resource: 'events', namespace })).toBe(4);
+    expect(suite.api.requests.count({ verb: 'create', resource: 'events', namespace })).toBe(4);
     await sink.emit('beta', [t({ reason: 'another follower' })]);
 
-    const stored = api.store.list('events', namespace).filter((e) => e.metadata?.labels?.[LABEL_FOLLOWER] === 'alpha');
+    const stored = suite.api.store.list('events', namespace).filter((e) => e.metadata?.labels?.[LABEL_FOLLOWER] === 'alpha');
     expect(stored).toHaveLength(4);
     const failed = stored.find((e) => e['reason'] === 'Failed');
     expect(failed).toMatchObject({
@@ -196,9 +184,9 @@ describe('kubernetes event sink', () => {
     expect(failed?.metadata?.name).toMatch(/^branch-follower-state-alpha\.[0-9a-f]+$/);
     expect(stored.find((e) => e['reason'] === 'Triggering')?.['type']).toBe('Normal');
 
-    api.requests.reset();
+    suite.api.requests.reset();
     const listed = await sink.list('alpha');
-    expect(api.requests.count()).toBe(1);
+    expect(suite.api.requests.count()).toBe(1);
     expect(listed).toEqual(transitions.map((x) => ({ ...x, id: 'alpha', source: 'event' })));
     expect(await sink.list('nobody')).toEqual([]);
   });
@@ -206,9 +194,9 @@ describe('kubernetes event sink', () => {
   it('an Event written by a try whose answer was lost is not written twice', async () => {
     const namespace = freshNamespace();
     const sink = createKubernetesEventSink({ ...access(), namespace });
-    api.faults.add({ match: { verb: 'create', resource: 'events' }, respond: { drop: true, afterCommit: true } });
+    suite.api.faults.add({ match: { verb: 'create', resource: 'events' }, respond: { drop: true, afterCommit: true } });
     await sink.emit('gamma', [t({})]);
-    expect(api.store.list('events', namespace)).toHaveLength(1);
+    expect(suite.api.store.list('events', namespace)).toHaveLength(1);
     expect(await sink.list('gamma')).toHaveLength(1);
   });
 });

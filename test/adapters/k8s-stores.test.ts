@@ -1,29 +1,17 @@
 // The Kubernetes state and arming stores against the API-server double, through the real
 // client and a kubeconfig.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DISARMED, editArming, type Arming } from '../../src/core/arming.ts';
 import { initialState, transition, type FollowerState } from '../../src/core/state.ts';
 import { createKubernetesArmingStore } from '../../src/adapters/kubernetes/arming-store.ts';
 import { LABEL_FOLLOWER, STATE_SELECTOR, followerLabels } from '../../src/adapters/kubernetes/labels.ts';
 import { STATE_KEY, createKubernetesStateStore, stateConfigMapName } from '../../src/adapters/kubernetes/state-store.ts';
 import { ConflictError, type Stored } from '../../src/adapters/ports.ts';
-import { startApiServerDouble, type ApiServerDouble } from '../support/apiserver-double.ts';
+import { useK8sSuite } from '../support/k8s-suite.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
-let api: ApiServerDouble;
-let nsCount = 0;
-const freshNamespace = (): string => `bf-store-${++nsCount}`;
-const access = () => ({ kc: api.kubeConfig(), sleep: async () => {}, random: () => 0.5 });
-
-beforeAll(async () => {
-  api = await startApiServerDouble();
-});
-afterAll(async () => {
-  await api.close();
-});
-afterEach(() => {
-  api.faults.clear();
-});
+const suite = useK8sSuite('bf-store');
+const { freshNamespace, access } = suite;
 
 const okState = (s: Stored | null | undefined): FollowerState => {
   if (!s || !('state' in s)) throw new Error(`expected a readable state, got ${JSON.stringify(s)}`);
@@ -36,7 +24,7 @@ describe('kubernetes state store', () => {
     const store = createKubernetesStateStore({ ...access(), namespace });
     const s = initialState('alpha', T0);
     const version = await store.create(s);
-    const cm = api.store.get('configmaps', namespace, 'branch-follower-state-alpha');
+    const cm = suite.api.store.get('configmaps', namespace, 'branch-follower-state-alpha');
     expect(cm?.metadata?.resourceVersion).toBe(version);
     expect(cm?.metadata?.labels).toEqual(followerLabels('state', 'alpha'));
     expect(JSON.parse((cm?.['data'] as Record<string, string>)[STATE_KEY] ?? '')).toEqual(s);
@@ -49,13 +37,13 @@ describe('kubernetes state store', () => {
     const store = createKubernetesStateStore({ ...access(), namespace });
     const ids = ['c-one', 'a-two', 'b-three'];
     for (const id of ids) await store.create(initialState(id, T0));
-    api.store.put('configmaps', { metadata: { name: 'unrelated', namespace, labels: { app: 'x' } }, data: { [STATE_KEY]: '{}' } });
-    api.requests.reset();
+    suite.api.store.put('configmaps', { metadata: { name: 'unrelated', namespace, labels: { app: 'x' } }, data: { [STATE_KEY]: '{}' } });
+    suite.api.requests.reset();
     const listed = await store.list();
     expect(listed.map((s) => s.id)).toEqual(['a-two', 'b-three', 'c-one']);
     expect(listed.every((s) => 'state' in s)).toBe(true);
-    expect(api.requests.count()).toBe(1);
-    const req = api.requests.last();
+    expect(suite.api.requests.count()).toBe(1);
+    const req = suite.api.requests.last();
     expect(req).toMatchObject({ verb: 'list', resource: 'configmaps', namespace });
     expect(new URLSearchParams(req?.query).get('labelSelector')).toBe(STATE_SELECTOR);
   });
@@ -71,11 +59,11 @@ describe('kubernetes state store', () => {
     const loser = transition(s0, 'Skipped', 'disarmed', T0 + 2000);
     await expect(store.update(loser, v0)).rejects.toBeInstanceOf(ConflictError);
     expect(okState(await store.get('cas'))).toEqual(winner);
-    expect(api.requests.last({ verb: 'update' })?.status).toBe(409);
+    expect(suite.api.requests.last({ verb: 'update' })?.status).toBe(409);
     // A second create of the same follower is a conflict as well.
     await expect(store.create(s0)).rejects.toBeInstanceOf(ConflictError);
     // So is an update of a state deleted meanwhile.
-    api.store.delete('configmaps', namespace, stateConfigMapName('cas'));
+    suite.api.store.delete('configmaps', namespace, stateConfigMapName('cas'));
     await expect(store.update(winner, v1)).rejects.toBeInstanceOf(ConflictError);
   });
 
@@ -84,10 +72,10 @@ describe('kubernetes state store', () => {
     const store = createKubernetesStateStore({ ...access(), namespace });
     await store.create(initialState('good', T0));
     const labels = (id: string) => followerLabels('state', id);
-    api.store.put('configmaps', { metadata: { name: stateConfigMapName('bad-json'), namespace, labels: labels('bad-json') }, data: { [STATE_KEY]: '{"schemaVersion":' } });
+    suite.api.store.put('configmaps', { metadata: { name: stateConfigMapName('bad-json'), namespace, labels: labels('bad-json') }, data: { [STATE_KEY]: '{"schemaVersion":' } });
     const wrongPhase = { ...initialState('bad-schema', T0), phase: 'Exploded' };
-    api.store.put('configmaps', { metadata: { name: stateConfigMapName('bad-schema'), namespace, labels: labels('bad-schema') }, data: { [STATE_KEY]: JSON.stringify(wrongPhase) } });
-    api.store.put('configmaps', { metadata: { name: stateConfigMapName('no-key'), namespace, labels: labels('no-key') }, data: { other: 'x' } });
+    suite.api.store.put('configmaps', { metadata: { name: stateConfigMapName('bad-schema'), namespace, labels: labels('bad-schema') }, data: { [STATE_KEY]: JSON.stringify(wrongPhase) } });
+    suite.api.store.put('configmaps', { metadata: { name: stateConfigMapName('no-key'), namespace, labels: labels('no-key') }, data: { other: 'x' } });
     const listed = new Map((await store.list()).map((s) => [s.id, s]));
     expect(listed.get('good')).toHaveProperty('state');
     expect(listed.get('bad-json')).toMatchObject({ corrupt: { where: `configmap ${namespace}/branch-follower-state-bad-json: data.state.json` } });
@@ -97,38 +85,38 @@ describe('kubernetes state store', () => {
     const corrupt = await store.get('bad-schema');
     expect(corrupt).toHaveProperty('corrupt');
     // Its version is the live one: nothing is written over it unless someone writes that version on purpose.
-    expect(corrupt?.version).toBe(api.store.get('configmaps', namespace, stateConfigMapName('bad-schema'))?.metadata?.resourceVersion);
+    expect(corrupt?.version).toBe(suite.api.store.get('configmaps', namespace, stateConfigMapName('bad-schema'))?.metadata?.resourceVersion);
   });
 
   it('refuses to write an invalid state before making any request', async () => {
     const namespace = freshNamespace();
     const store = createKubernetesStateStore({ ...access(), namespace });
-    api.requests.reset();
+    suite.api.requests.reset();
     const bad = { ...initialState('x', T0), phase: 'Triggering' } as FollowerState;
     await expect(store.create(bad)).rejects.toThrow(/run in flight/);
     await expect(store.update({ ...initialState('x', T0), id: 'Not An Id' }, '1')).rejects.toThrow(/id/);
-    expect(api.requests.count()).toBe(0);
+    expect(suite.api.requests.count()).toBe(0);
   });
 
   it('treats a retried write whose first try landed as its own win', async () => {
     const namespace = freshNamespace();
     const store = createKubernetesStateStore({ ...access(), namespace });
     const s0 = initialState('landed', T0);
-    api.faults.add({ match: { verb: 'create', resource: 'configmaps' }, respond: { drop: true, afterCommit: true } });
+    suite.api.faults.add({ match: { verb: 'create', resource: 'configmaps' }, respond: { drop: true, afterCommit: true } });
     const v0 = await store.create(s0);
-    expect(v0).toBe(api.store.get('configmaps', namespace, stateConfigMapName('landed'))?.metadata?.resourceVersion);
+    expect(v0).toBe(suite.api.store.get('configmaps', namespace, stateConfigMapName('landed'))?.metadata?.resourceVersion);
     const s1 = transition(s0, 'Noop', 'at target', T0 + 1);
-    api.faults.add({ match: { verb: 'update', resource: 'configmaps' }, respond: { status: 503, afterCommit: true } });
+    suite.api.faults.add({ match: { verb: 'update', resource: 'configmaps' }, respond: { status: 503, afterCommit: true } });
     const v1 = await store.update(s1, v0);
     expect(okState(await store.get('landed'))).toEqual(s1);
-    expect(v1).toBe(api.store.get('configmaps', namespace, stateConfigMapName('landed'))?.metadata?.resourceVersion);
+    expect(v1).toBe(suite.api.store.get('configmaps', namespace, stateConfigMapName('landed'))?.metadata?.resourceVersion);
   });
 
   it('labels states with the follower id so a selector finds one follower', async () => {
     const namespace = freshNamespace();
     const store = createKubernetesStateStore({ ...access(), namespace });
     await store.create(initialState('lab', T0));
-    expect(api.store.get('configmaps', namespace, 'branch-follower-state-lab')?.metadata?.labels?.[LABEL_FOLLOWER]).toBe('lab');
+    expect(suite.api.store.get('configmaps', namespace, 'branch-follower-state-lab')?.metadata?.labels?.[LABEL_FOLLOWER]).toBe('lab');
   });
 });
 
@@ -142,7 +130,7 @@ describe('kubernetes arming store', () => {
     await arming.write(DISARMED, null);
     const read = await arming.read();
     expect(read.read).toEqual({ kind: 'ok', arming: DISARMED });
-    expect(read.version).toBe(api.store.get('configmaps', namespace, 'branch-follower-arming')?.metadata?.resourceVersion);
+    expect(read.version).toBe(suite.api.store.get('configmaps', namespace, 'branch-follower-arming')?.metadata?.resourceVersion);
     await expect(arming.write(DISARMED, null)).rejects.toBeInstanceOf(ConflictError);
   });
 
@@ -161,11 +149,11 @@ describe('kubernetes arming store', () => {
   it('reports malformed data with where it is', async () => {
     const namespace = freshNamespace();
     const arming = createKubernetesArmingStore({ ...access(), namespace });
-    api.store.put('configmaps', { metadata: { name: 'branch-follower-arming', namespace }, data: { killSwitch: '{not json', allowlist: '[]' } });
+    suite.api.store.put('configmaps', { metadata: { name: 'branch-follower-arming', namespace }, data: { killSwitch: '{not json', allowlist: '[]' } });
     expect((await arming.read()).read).toMatchObject({ kind: 'malformed', where: `configmap ${namespace}/branch-follower-arming: data.killSwitch`, message: expect.stringContaining('not JSON') });
-    api.store.put('configmaps', { metadata: { name: 'branch-follower-arming', namespace }, data: { killSwitch: JSON.stringify(DISARMED.killSwitch) } });
+    suite.api.store.put('configmaps', { metadata: { name: 'branch-follower-arming', namespace }, data: { killSwitch: JSON.stringify(DISARMED.killSwitch) } });
     expect((await arming.read()).read).toEqual({ kind: 'malformed', where: `configmap ${namespace}/branch-follower-arming: data.allowlist`, message: 'missing key' });
-    api.store.put('configmaps', { metadata: { name: 'branch-follower-arming', namespace }, data: { killSwitch: JSON.stringify({ on: 'yes', by: 'x', at: null, reason: '' }), allowlist: '[]' } });
+    suite.api.store.put('configmaps', { metadata: { name: 'branch-follower-arming', namespace }, data: { killSwitch: JSON.stringify({ on: 'yes', by: 'x', at: null, reason: '' }), allowlist: '[]' } });
     expect((await arming.read()).read).toMatchObject({ kind: 'malformed', where: `configmap ${namespace}/branch-follower-arming: data.killSwitch.on` });
     // Malformed data can still be replaced (the brake always works), by its version.
     const { version } = await arming.read();
