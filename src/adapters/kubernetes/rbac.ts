@@ -15,32 +15,36 @@ export const SERVICE_ACCOUNT = 'branch-follower';
 export const ROLE = 'branch-follower';
 export const TARGET_READER_ROLE = 'branch-follower-target-reader';
 
-/** What the controller may do in its own namespace. */
+/**
+ * What the controller may do in its own namespace: exactly what its code calls with its own
+ * identity (test/e2e/security.test.ts fails on a grant no lifecycle uses). `plan` and `apply`
+ * run with the operator's rights, so nothing here serves them.
+ */
 export const ROLE_RULES: readonly PolicyRule[] = Object.freeze([
-  // Follower state (CAS on resourceVersion), the arming ConfigMap, and the registry ConfigMap.
-  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'update', 'patch'] },
+  // Follower state (CAS on resourceVersion: get, list, create, update) and the arming ConfigMap.
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'update'] },
   // Every transition is also a core/v1 Event; `events` lists them back.
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'list'] },
   // `logs` finds a dispatch Job's pod by label and reads its log.
   { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-  // Dispatches: created under a deterministic name, deleted only by `onSupersede: cancel`.
+  // Dispatches: created under a deterministic name (read back when that name already exists),
+  // deleted only by `onSupersede: cancel`.
   { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'create', 'delete'] },
-  // `plan` reads the CronJobs; `apply` patches them with server-side apply.
-  { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get', 'list', 'patch'] },
-  // The `pipeline` closeout check.
-  { apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['get', 'list'] },
+  // The `pipeline` closeout check, listed by label.
+  { apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['list'] },
 ]);
 
 /**
  * What the controller needs in each *target's* namespace, granted per namespace by an operator
  * (k8s/target-reader-role.example.yaml), never cluster-wide: the `k8s-annotation` target reader
- * reads Deployments and StatefulSets, and the `pipeline` check lists PipelineRuns where the
- * follower's pipeline section says they run.
+ * lists the workload kinds a follower's target may name (one LIST per kind and namespace), and
+ * the `pipeline` check lists PipelineRuns where the follower's pipeline section says they run.
  */
 export const TARGET_READER_RULES: readonly PolicyRule[] = Object.freeze([
-  { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ['get', 'list'] },
-  { apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['get', 'list'] },
+  { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['list'] },
+  { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['list'] },
+  { apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['list'] },
 ]);
 
 /** True when `rules` allow `verb` on `group/resource` (exact match: the rules hold no wildcards). */
