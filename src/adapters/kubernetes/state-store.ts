@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { z } from 'zod';
 import { FollowerId } from '../../core/primitives.ts';
@@ -58,7 +59,13 @@ export const readStateConfigMap = (namespace: string, cm: V1ConfigMap): Stored |
 };
 
 /** The stored form; refuses what is invalid or too big, before any request is made. */
-export const stateConfigMap = (namespace: string, state: FollowerState, resourceVersion?: string): V1ConfigMap => {
+/**
+ * Marks each write with a token of its own. Two racing ticks may compute byte-identical states;
+ * only the token tells a retried writer whether the write that landed was its own.
+ */
+export const WRITE_ANNOTATION = 'branch-follower.dev/write';
+
+export const stateConfigMap = (namespace: string, state: FollowerState, resourceVersion?: string, writeId?: string): V1ConfigMap => {
   const valid = FollowerState.parse(state);
   const text = `${JSON.stringify(valid, null, 1)}\n`;
   const bytes = Buffer.byteLength(text);
@@ -72,6 +79,7 @@ export const stateConfigMap = (namespace: string, state: FollowerState, resource
       name: stateConfigMapName(valid.id),
       namespace,
       labels: followerLabels('state', valid.id),
+      ...(writeId !== undefined ? { annotations: { [WRITE_ANNOTATION]: writeId } } : {}),
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
     },
     data: { [STATE_KEY]: text },
@@ -93,7 +101,8 @@ export const createKubernetesStateStore = (o: KubernetesStateStoreOptions): Stat
   const ownLandedWrite = async (name: string, body: V1ConfigMap): Promise<string | null> => {
     try {
       const live = await c.call(() => c.core.readNamespacedConfigMap({ name, namespace }));
-      return live.data?.[STATE_KEY] === body.data?.[STATE_KEY] ? (live.metadata?.resourceVersion ?? null) : null;
+      const mine = body.metadata?.annotations?.[WRITE_ANNOTATION];
+      return mine !== undefined && live.metadata?.annotations?.[WRITE_ANNOTATION] === mine ? (live.metadata?.resourceVersion ?? null) : null;
     } catch {
       return null;
     }
@@ -118,7 +127,7 @@ export const createKubernetesStateStore = (o: KubernetesStateStoreOptions): Stat
     },
 
     async create(state) {
-      const body = stateConfigMap(namespace, state);
+      const body = stateConfigMap(namespace, state, undefined, randomUUID());
       const name = body.metadata?.name ?? '';
       let tries = 0;
       try {
@@ -135,7 +144,7 @@ export const createKubernetesStateStore = (o: KubernetesStateStoreOptions): Stat
     },
 
     async update(state, version) {
-      const body = stateConfigMap(namespace, state, version);
+      const body = stateConfigMap(namespace, state, version, randomUUID());
       const name = body.metadata?.name ?? '';
       let tries = 0;
       try {
