@@ -9,11 +9,12 @@ import { checkBareRepo } from './bare-check.ts';
 import { cleanGitEnv, runGit, type GitResult } from './git-process.ts';
 import { branchSha, lsRemoteArgv, parseLsRemote } from './ls-remote.ts';
 import { MirrorUrlError, assertMirrorUrl, filePathOf, repoUrl, type MirrorScheme } from './mirror-url.ts';
+import { needsGitTransport, readAdvertisedRefs } from './smart-http.ts';
 
 export type GitRefReaderOptions = {
   /** The registry's `controller.gitMirror.readUrl`; repositories live at `<readUrl>/<owner>/<repo>.git`. */
   readUrl: string;
-  /** Per `ls-remote`; past it the read is killed and its repository reads unreachable. Default 20 s. */
+  /** Per repository read; past it the read is killed (or aborted) and its repository reads unreachable. Default 20 s. */
   timeoutMs?: number;
   /** How many repositories are read at once. Default 8. */
   concurrency?: number;
@@ -23,11 +24,17 @@ export type GitRefReaderOptions = {
    * could select a repository or configuration are dropped.
    */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * How an http(s) mirror is read: `smart-http` (default) asks for its ref advertisement from
+   * this process, `git` runs `git ls-remote`. A proxy or a CA bundle in the environment git
+   * would get keeps the read with git, which honours them.
+   */
+  httpTransport?: 'smart-http' | 'git';
 };
 
 export type GitRefReader = RefReader & {
   readonly readUrl: string;
-  /** How many `git ls-remote` reads were started, over the reader's lifetime. */
+  /** How many repository reads (a `git ls-remote` or an info/refs GET) were started, over the reader's lifetime. */
   readsIssued(): number;
 };
 
@@ -60,10 +67,11 @@ const mapLimit = async <T>(items: readonly T[], limit: number, fn: (item: T) => 
 };
 
 /**
- * Reads branch heads from the git mirror: one `git ls-remote` per distinct repository per
- * call, whatever the number of followers and branches that share it, a bounded number at a
- * time. Each repository's outcome is its own: one unreachable or refused repository never
- * changes another's answer, and `readMany` does not reject.
+ * Reads branch heads from the git mirror: one read per distinct repository per call (an
+ * info/refs GET for an http(s) mirror, `git ls-remote` for git:// and file://), whatever the
+ * number of followers and branches that share it, a bounded number at a time. Each
+ * repository's outcome is its own: one unreachable or refused repository never changes
+ * another's answer, and `readMany` does not reject.
  */
 export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
   const scheme: MirrorScheme = assertMirrorUrl(opts.readUrl);
@@ -72,8 +80,25 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new MirrorUrlError(`timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new MirrorUrlError(`concurrency must be a positive integer, got ${concurrency}`);
   const gitBinary = opts.gitBinary ?? 'git';
+  const httpTransport = opts.httpTransport ?? 'smart-http';
+  if (httpTransport !== 'smart-http' && httpTransport !== 'git') throw new MirrorUrlError(`httpTransport must be smart-http or git, got ${String(httpTransport)}`);
   const readUrl = opts.readUrl;
   let reads = 0;
+
+  const answerBranches = (refs: ReadonlyMap<string, string>, branches: readonly string[]): Map<string, SourceObservation> => {
+    const out = new Map<string, SourceObservation>();
+    for (const b of branches) {
+      const sha = branchSha(refs, b);
+      out.set(b, sha === null ? { kind: 'missing', repo: '', branch: b } : { kind: 'ok', sha });
+    }
+    return out;
+  };
+
+  const readGroupSmartHttp = async (group: RepoGroup): Promise<Map<string, SourceObservation> | SourceObservation> => {
+    reads++;
+    const r = await readAdvertisedRefs(group.url, { timeoutMs, maxBytes: MAX_OUTPUT_BYTES });
+    return r.kind === 'refs' ? answerBranches(r.refs, [...group.branches]) : r;
+  };
 
   const readGroup = async (
     group: RepoGroup,
@@ -100,12 +125,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
         if (r.code !== 0) return { kind: 'unreachable', message: `git ls-remote ${group.url} failed (exit ${r.code}): ${summarize(r.stderr)}` };
         const parsed = parseLsRemote(r.stdout);
         if (!parsed.ok) return { kind: 'invalid', message: `git ls-remote ${group.url}: ${parsed.message}` };
-        const out = new Map<string, SourceObservation>();
-        for (const b of branches) {
-          const sha = branchSha(parsed.refs, b);
-          out.set(b, sha === null ? { kind: 'missing', repo: '', branch: b } : { kind: 'ok', sha });
-        }
-        return out;
+        return answerBranches(parsed.refs, branches);
       }
     }
   };
@@ -151,23 +171,32 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
       }
       if (groups.size === 0) return result;
 
-      let workdir: string;
-      try {
-        // An empty private directory to run in: no repository can be discovered from it.
-        workdir = await realpath(await mkdtemp(join(tmpdir(), 'branch-follower-git-')));
-      } catch (e) {
-        const message = `could not create a working directory for git: ${(e as Error).message}`;
-        for (const g of groups.values()) for (const [key, wanted] of g.keys) for (const b of wanted) result.get(key)!.set(b, { kind: 'unreachable', message });
-        return result;
+      const all = [...groups.values()];
+      // What git would be given decides whether git must read an http(s) mirror (a proxy, a CA).
+      const gitEnvShape = cleanGitEnv('/', '/', opts.env ?? {});
+      const viaSmartHttp = (g: RepoGroup): boolean =>
+        (scheme === 'http' || scheme === 'https') && httpTransport === 'smart-http' && needsGitTransport(g.url, gitEnvShape) === null;
+      let workdir: string | null = null;
+      // How git runs for the repositories it reads, or why it cannot.
+      let run: ((argv: readonly string[]) => Promise<GitResult>) | string = 'git is not needed';
+      if (!all.every(viaSmartHttp)) {
+        try {
+          // An empty private directory to run in: no repository can be discovered from it.
+          const dir = await realpath(await mkdtemp(join(tmpdir(), 'branch-follower-git-')));
+          workdir = dir;
+          const env = cleanGitEnv(dir, dirname(dir), opts.env ?? {});
+          run = (argv) => runGit(argv, { gitBinary, cwd: dir, env, timeoutMs, maxOutputBytes: MAX_OUTPUT_BYTES });
+        } catch (e) {
+          run = `could not create a working directory for git: ${(e as Error).message}`;
+        }
       }
-      const env = cleanGitEnv(workdir, dirname(workdir), opts.env ?? {});
-      const run = (argv: readonly string[]): Promise<GitResult> =>
-        runGit(argv, { gitBinary, cwd: workdir, env, timeoutMs, maxOutputBytes: MAX_OUTPUT_BYTES });
       try {
-        await mapLimit([...groups.values()], concurrency, async (group) => {
+        await mapLimit(all, concurrency, async (group) => {
           let answer: Map<string, SourceObservation> | SourceObservation;
           try {
-            answer = await readGroup(group, run);
+            if (viaSmartHttp(group)) answer = await readGroupSmartHttp(group);
+            else if (typeof run === 'string') answer = { kind: 'unreachable', message: run };
+            else answer = await readGroup(group, run);
           } catch (e) {
             answer = { kind: 'unreachable', message: `reading ${group.url} failed: ${(e as Error).message}` };
           }
@@ -180,7 +209,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
           }
         });
       } finally {
-        await rm(workdir, { recursive: true, force: true });
+        if (workdir !== null) await rm(workdir, { recursive: true, force: true });
       }
       return result;
     },
