@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import type { StatusRow } from '../../src/core/status-view.ts';
 import { createGitFixture, type GitFixture } from './git-fixtures.ts';
+import { genericRegistry } from './registry-doc.ts';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 
@@ -75,27 +76,15 @@ export const createWorld = async (
   for (const f of followers) lanes[f.id] = { source: { repo: f.repo, branch: f.branch }, target: { reader: 'file', path: `targets/${f.id}.sha` } };
   await writeFile(join(configDir, 'lanes.yaml'), stringify({ lanes }));
   const registryPath = join(configDir, 'cicd-branch-followers.yaml');
-  const baseRegistry = (): Record<string, unknown> => ({
-    controller: {
-      namespace: 'branch-follower',
+  const baseRegistry = (): Record<string, unknown> =>
+    genericRegistry({
       driver: 'local',
-      gitMirror: { readUrl },
-      source: { repo: 'pikasTech/unidesk', ref: 'master' },
-      schedules: { observer: '* * * * *', closer: '* * * * *' },
-      defaults: { budgets: { triggerSeconds: 60, closeoutSeconds: 120, maxAttempts: 2, ...opts.budgets } },
-      local: { stateDir: 'state' },
-    },
-    followers: followers.map((f) => ({
-      id: f.id,
-      adapter: 'generic',
-      source: { configRef: `lanes.yaml#lanes.${f.id}.source` },
-      target: { configRef: `lanes.yaml#lanes.${f.id}.target` },
-      command: ['./deploy.sh'],
-      checks: f.checks ?? ['trigger', 'target'],
-      ...(f.budgets ? { budgets: f.budgets } : {}),
-      ...(f.onSupersede ? { onSupersede: f.onSupersede } : {}),
-    })),
-  });
+      namespace: 'branch-follower',
+      readUrl,
+      budgets: { triggerSeconds: 60, closeoutSeconds: 120, maxAttempts: 2, ...opts.budgets },
+      followers,
+      command: () => ['./deploy.sh'],
+    });
   const writeRegistry = async (mutate?: (reg: Record<string, unknown>) => void): Promise<void> => {
     const reg = baseRegistry();
     mutate?.(reg);

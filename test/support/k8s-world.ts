@@ -15,6 +15,7 @@ import type { StatusRow } from '../../src/core/status-view.ts';
 import { startApiServerDouble, type ApiServerDouble, type KubeObject } from './apiserver-double.ts';
 import { CLI, type CliResult } from './cli-world.ts';
 import { createGitFixture, type GitFixture } from './git-fixtures.ts';
+import { genericRegistry } from './registry-doc.ts';
 
 export const NAMESPACE = 'branch-follower';
 export const LABEL_FOLLOWER = 'branch-follower.dev/follower';
@@ -327,27 +328,16 @@ export const createK8sWorld = async (
   const registryPath = join(configDir, 'cicd-branch-followers.yaml');
   await writeFile(
     registryPath,
-    stringify({
-      controller: {
-        namespace: NAMESPACE,
+    stringify(
+      genericRegistry({
         driver: 'kubernetes',
-        gitMirror: { readUrl: git.fileUrl },
-        source: { repo: 'pikasTech/unidesk', ref: 'master' },
-        schedules: { observer: '* * * * *', closer: '* * * * *' },
-        defaults: { budgets: { triggerSeconds: 300, closeoutSeconds: 600, maxAttempts: 2, ...opts.budgets } },
-        local: { stateDir: 'state' },
-      },
-      followers: followers.map((f) => ({
-        id: f.id,
-        adapter: 'generic',
-        source: { configRef: `lanes.yaml#lanes.${f.id}.source` },
-        target: { configRef: `lanes.yaml#lanes.${f.id}.target` },
-        command: ['deploy', '--follower', f.id, '--confirm'],
-        checks: f.checks ?? ['trigger', 'target'],
-        ...(f.budgets ? { budgets: f.budgets } : {}),
-        ...(f.onSupersede ? { onSupersede: f.onSupersede } : {}),
-      })),
-    }),
+        namespace: NAMESPACE,
+        readUrl: git.fileUrl,
+        budgets: { triggerSeconds: 300, closeoutSeconds: 600, maxAttempts: 2, ...opts.budgets },
+        followers,
+        command: (id) => ['deploy', '--follower', id, '--confirm'],
+      }),
+    ),
   );
   return assemble(api, git, configDir, registryPath, wiring, {}, undefined);
 };
