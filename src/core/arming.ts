@@ -29,7 +29,7 @@ export const DISARMED: Arming = {
   allowlist: [],
 };
 
-/** The ConfigMap/file form: two keys, each a JSON document, so `kubectl edit` stays readable. */
+/** The form the CLI writes: two keys, each a JSON document carrying who/when/why. parseArmingData also reads the plain form a person writes by hand. */
 export const armingToData = (a: Arming): Record<'killSwitch' | 'allowlist', string> => ({
   killSwitch: JSON.stringify(a.killSwitch),
   allowlist: JSON.stringify(a.allowlist, null, 1),
@@ -40,18 +40,55 @@ export type ArmingRead =
   | { kind: 'absent' }
   | { kind: 'malformed'; where: string; message: string };
 
-/** Parses stored arming data; anything unreadable is reported, and counts as disarmed. */
+/** Who a hand-edited key is recorded as: the plain form carries no audit of its own. */
+export const HAND_EDITED = { by: 'hand-edited (plain form)', at: null, reason: '' } as const;
+
+/**
+ * One key in either form. The CLI writes JSON documents with who/when/why; a person with
+ * `kubectl edit` may write the plain form instead: `killSwitch: "on"` or `"off"`, and
+ * `allowlist` as one follower id per line (blank lines and `#` comments ignored). A JSON
+ * document starts with `{` or `[`; anything else is read as the plain form, strictly.
+ */
+const parseKey = (key: 'killSwitch' | 'allowlist', raw: string): { ok: true; value: unknown } | { ok: false; where: string; message: string } => {
+  const text = raw.trim();
+  if (text.startsWith('{') || text.startsWith('[')) {
+    try {
+      return { ok: true, value: JSON.parse(text) };
+    } catch (e) {
+      return { ok: false, where: key, message: `not JSON: ${(e as Error).message}` };
+    }
+  }
+  if (key === 'killSwitch') {
+    if (text === 'on' || text === 'off') return { ok: true, value: { on: text === 'on', ...HAND_EDITED } };
+    return { ok: false, where: key, message: `${JSON.stringify(text.slice(0, 40))} is not "on" or "off" (nor the CLI's JSON form)` };
+  }
+  const entries: unknown[] = [];
+  const lines = raw.split('\n');
+  for (const [i, line] of lines.entries()) {
+    const id = line.replace(/#.*/, '').trim();
+    if (id === '') continue;
+    const r = FollowerId.safeParse(id);
+    if (!r.success) return { ok: false, where: `${key} line ${i + 1}`, message: `${JSON.stringify(id.slice(0, 60))} is not a follower id: ${r.error.issues[0]?.message ?? 'invalid'}` };
+    if (entries.some((e) => (e as { id: string }).id === id)) return { ok: false, where: `${key} line ${i + 1}`, message: `${id} is listed twice` };
+    entries.push({ id, ...HAND_EDITED });
+  }
+  return { ok: true, value: entries };
+};
+
+/** Parses stored arming data (either form, per key); anything unreadable is reported, and counts as disarmed. */
 export const parseArmingData = (where: string, data: Record<string, string> | null | undefined): ArmingRead => {
   if (!data) return { kind: 'absent' };
   const parsed: Record<string, unknown> = {};
   for (const key of ['killSwitch', 'allowlist'] as const) {
     const raw = data[key];
-    if (raw === undefined) return { kind: 'malformed', where: `${where}: ${key}`, message: 'missing key' };
-    try {
-      parsed[key] = JSON.parse(raw);
-    } catch (e) {
-      return { kind: 'malformed', where: `${where}: ${key}`, message: `not JSON: ${(e as Error).message}` };
+    if (raw === undefined) {
+      // A near miss (`killswitch`, `allowList`) is the likely hand-edit: name it.
+      const near = Object.keys(data).find((k) => k.toLowerCase() === key.toLowerCase());
+      return { kind: 'malformed', where: `${where}: ${key}`, message: near ? `missing key (found "${near}": keys are case-sensitive)` : 'missing key' };
     }
+    const r = parseKey(key, raw);
+    if (!r.ok) return { kind: 'malformed', where: `${where}: ${r.where}`, message: r.message };
+    parsed[key] = r.value;
   }
   const r = Arming.safeParse(parsed);
   if (!r.success) {

@@ -49,6 +49,76 @@ describe('parseArmingData', () => {
   });
 });
 
+describe('the plain, hand-editable form', () => {
+  // How a person writes it with kubectl edit: ids one per line, with blank lines, comments, indentation and CRLF.
+  const plainArb = fc.record({
+    on: fc.boolean(),
+    ids: fc.uniqueArray(followerIdArb, { maxLength: 6 }),
+    pad: fc.array(fc.constantFrom('', ' ', '  ', '\t', '\r'), { minLength: 7, maxLength: 7 }),
+    comment: fc.constantFrom('', '# armed for the release', '  # a comment line'),
+  }).map(({ on, ids, pad, comment }) => ({
+    on,
+    ids,
+    data: {
+      killSwitch: `${pad[0]}${on ? 'on' : 'off'}${pad[1]}\n`,
+      allowlist: [comment, ...ids.map((id, i) => `${pad[(i % 5) + 2]}${id}${pad[(i + 1) % 7]}${i === 0 && comment ? ' # first' : ''}`), ''].join('\n'),
+    },
+  }));
+
+  it('reads the kill switch and every id, in order, whatever the spacing and comments', () => {
+    fc.assert(
+      fc.property(plainArb, followerIdArb, ({ on, ids, data }, other) => {
+        const read = parseArmingData(WHERE, data);
+        expect(read.kind).toBe('ok');
+        if (read.kind !== 'ok') return;
+        expect(read.arming.killSwitch.on).toBe(on);
+        expect(read.arming.allowlist.map((e) => e.id)).toEqual(ids);
+        for (const id of [...ids, other]) expect(gateFor(read, id).armed).toBe(!on && ids.includes(id));
+      }),
+      fcParams(),
+    );
+  });
+
+  it('mixes with the audited JSON form key by key', () => {
+    fc.assert(
+      fc.property(plainArb, followerIdArb.chain((id) => armedArmingArb(id)), ({ data }, audited) => {
+        const json = armingToData(audited);
+        const a = parseArmingData(WHERE, { killSwitch: data.killSwitch, allowlist: json.allowlist });
+        const b = parseArmingData(WHERE, { killSwitch: json.killSwitch, allowlist: data.allowlist });
+        expect(a.kind === 'ok' && a.arming.allowlist).toEqual(audited.allowlist);
+        expect(b.kind === 'ok' && b.arming.killSwitch).toEqual(audited.killSwitch);
+      }),
+      fcParams(),
+    );
+  });
+
+  it('a typo anywhere is malformed, names the line, and disarms every follower', () => {
+    const typoArb = fc.oneof(
+      plainArb.map(({ data }) => ({ data: { ...data, killSwitch: 'of' }, where: `${WHERE}: killSwitch` })),
+      plainArb.map(({ data }) => ({ data: { ...data, killSwitch: 'false' }, where: `${WHERE}: killSwitch` })),
+      fc.tuple(plainArb, fc.constantFrom('Webapp-Main', 'web_app', 'webapp main', '-webapp', 'x'.repeat(41))).map(([{ data, ids }, bad]) => ({
+        data: { killSwitch: data.killSwitch, allowlist: [...ids, bad].join('\n') },
+        where: `${WHERE}: allowlist line ${ids.length + 1}`,
+      })),
+      plainArb.filter(({ ids }) => ids.length > 0).map(({ data, ids }) => ({
+        data: { killSwitch: data.killSwitch, allowlist: [...ids, ids[0]].join('\n') },
+        where: `${WHERE}: allowlist line ${ids.length + 1}`,
+      })),
+      plainArb.map(({ data }) => ({ data: { killswitch: data.killSwitch, allowlist: data.allowlist }, where: `${WHERE}: killSwitch` })),
+    );
+    fc.assert(
+      fc.property(typoArb, followerIdArb, ({ data, where }, id) => {
+        const read = parseArmingData(WHERE, data);
+        expect(read).toMatchObject({ kind: 'malformed', where });
+        expect(gateFor(read, id)).toMatchObject({ armed: false, gate: 'arming-malformed' });
+      }),
+      fcParams(),
+    );
+    expect(parseArmingData(WHERE, { killSwitch: 'of', allowlist: '' })).toEqual({ kind: 'malformed', where: `${WHERE}: killSwitch`, message: '"of" is not "on" or "off" (nor the CLI\'s JSON form)' });
+    expect(parseArmingData(WHERE, { killswitch: 'off', allowlist: '' })).toEqual({ kind: 'malformed', where: `${WHERE}: killSwitch`, message: 'missing key (found "killswitch": keys are case-sensitive)' });
+  });
+});
+
 describe('gateFor', () => {
   const ok = (arming: Arming): ArmingRead => ({ kind: 'ok', arming });
 

@@ -184,6 +184,8 @@ export const malformedArmingDataArb: fc.Arbitrary<Record<string, string>> = fc.o
   fc.constant({ killSwitch: '{"on":false,"by":"a","at":null,"reason":""}', allowlist: '[{"id":"x","by":"a","at":null,"reason":""},{"id":"x","by":"b","at":null,"reason":""}]' }),
   fc.constant({ killSwitch: '{"on":false,"by":"a","at":null,"reason":"","extra":1}', allowlist: '[]' }),
   fc.string({ maxLength: 20 }).map((junk) => ({ killSwitch: junk, allowlist: junk })).filter((d) => {
+    // "on"/"off" is the kill switch's valid plain (hand-edited) form.
+    if (['on', 'off'].includes(d.killSwitch.trim())) return false;
     try {
       JSON.parse(d.killSwitch);
       return false;
