@@ -13,8 +13,8 @@ if (major >= 24) {
   // Before the CLI's modules load, so they all come from Node's compile cache after the first run.
   const { enableStartupCache } = await import(pathToFileURL(join(root, 'src', 'compile-cache.ts')).href);
   enableStartupCache(process.env);
-  const { main } = await import(pathToFileURL(cli).href);
-  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+  const { runFromProcess } = await import(pathToFileURL(cli).href);
+  await runFromProcess();
 } else {
   const local = join(root, 'node_modules', 'node', 'bin', 'node');
   if (!existsSync(local)) {

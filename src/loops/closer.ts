@@ -140,6 +140,7 @@ const closeOne = async (ctx: LoopContext, r: InFlight): Promise<FollowerReport> 
     wrote: out.kind === 'written',
     dispatched: null,
     error: out.kind === 'corrupt' ? `corrupt stored state, left for a person: ${out.where}: ${out.message}` : out.kind === 'gave-up' ? 'write conflicts persisted; retried next tick' : null,
+    ...(out.kind === 'corrupt' ? { corrupt: true as const } : {}),
     state,
   };
 };

@@ -16,6 +16,8 @@ export type FollowerReport = {
   wrote: boolean;
   dispatched: string | null;
   error: string | null;
+  /** The error is stored state failing its schema, left for a person (the CLI exits 2, not 1). */
+  corrupt?: true;
   /** The state as it is (or, in dry-run, would be) after this tick. */
   state: FollowerState | null;
 };
@@ -83,7 +85,7 @@ export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>)
     const id = p.follower.id;
     const start = entryOf(byId.get(id));
     if ('corrupt' in start) {
-      reports.push({ id, phase: null, decision: null, reason: '', wrote: false, dispatched: null, state: null, error: `corrupt stored state, left for a person: ${start.corrupt.where}: ${start.corrupt.message}` });
+      reports.push({ id, phase: null, decision: null, reason: '', wrote: false, dispatched: null, state: null, error: `corrupt stored state, left for a person: ${start.corrupt.where}: ${start.corrupt.message}`, corrupt: true });
       continue;
     }
     try {
@@ -140,7 +142,7 @@ const observeOne = async (
   }
 
   const out = await casApply(ctx, id, start, compute);
-  if (out.kind === 'corrupt') return { ...report(id, null, decision, false, null), error: `corrupt stored state, left for a person: ${out.where}: ${out.message}` };
+  if (out.kind === 'corrupt') return { ...report(id, null, decision, false, null), error: `corrupt stored state, left for a person: ${out.where}: ${out.message}`, corrupt: true };
   if (out.kind === 'gave-up') return { ...report(id, out.entry.state, decision, false, null), error: 'write conflicts persisted; retried next tick' };
   const entry = out.entry;
   const wrote = out.kind === 'written';

@@ -1,4 +1,4 @@
-import { gateFor } from '../core/arming.ts';
+import { gateFor, type ArmingRead } from '../core/arming.ts';
 import { statusRow, type StatusRow } from '../core/status-view.ts';
 import type { FollowerState } from '../core/state.ts';
 import { entryOf } from './cas.ts';
@@ -6,7 +6,9 @@ import type { LoopContext } from './context.ts';
 import { prepareFollowers } from './prepare.ts';
 import { runOnce } from './run-once.ts';
 
-export type StatusResult = { rows: StatusRow[]; problems: string[] };
+/** `corrupt`: stored state that fails its schema, left for a person (bad input); `error`: a live read failed. */
+export type StatusProblem = { kind: 'corrupt' | 'error'; text: string };
+export type StatusResult = { rows: StatusRow[]; problems: StatusProblem[]; arming: ArmingRead };
 
 /**
  * The status view. By default it reads only the state store (and the arming data); `live`
@@ -15,11 +17,11 @@ export type StatusResult = { rows: StatusRow[]; problems: string[] };
 export const status = async (ctx: LoopContext, o: { live: boolean; only?: ReadonlySet<string> }): Promise<StatusResult> => {
   const prepared = await prepareFollowers(ctx, o.only);
   const [stored, arming] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read()]);
-  const problems: string[] = [];
+  const problems: StatusProblem[] = [];
   const states = new Map<string, FollowerState | null>();
   for (const s of stored) {
     const e = entryOf(s);
-    if ('corrupt' in e) problems.push(`${s.id}: corrupt stored state, left for a person: ${e.corrupt.where}: ${e.corrupt.message}`);
+    if ('corrupt' in e) problems.push({ kind: 'corrupt', text: `${s.id}: corrupt stored state, left for a person: ${e.corrupt.where}: ${e.corrupt.message}` });
     else states.set(s.id, e.state);
   }
   if (o.live) {
@@ -27,7 +29,7 @@ export const status = async (ctx: LoopContext, o: { live: boolean; only?: Readon
     const live = await runOnce(ctx, { only: o.only, wait: false, pollMs: 0, timeoutMs: 0, progress: () => {} });
     for (const r of live.followers) {
       if (r.state) states.set(r.id, r.state);
-      if (r.error) problems.push(`${r.id}: ${r.error}`);
+      if (r.error) problems.push({ kind: r.corrupt ? 'corrupt' : 'error', text: `${r.id}: ${r.error}` });
     }
   }
   const rows = prepared.map((p) =>
@@ -40,5 +42,5 @@ export const status = async (ctx: LoopContext, o: { live: boolean; only?: Readon
       gate: gateFor(arming.read, p.follower.id),
     }),
   );
-  return { rows, problems };
+  return { rows, problems, arming: arming.read };
 };

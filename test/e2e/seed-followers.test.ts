@@ -95,7 +95,8 @@ describe('the seed followers', () => {
     // plan only reads: no state directory appears beside the shipped registry.
     const stateDir = join(SHIPPED_CONFIG, '.branch-follower');
     const hadState = existsSync(stateDir);
-    const r = await runCli(['plan', '--driver', 'local', '--registry', SHIPPED_REGISTRY], { cwd: join(SHIPPED_CONFIG, '..'), env: { KUBECONFIG: '' } });
+    // The full summary is the wide view's; the default table (120 columns) shows it in short.
+    const r = await runCli(['plan', '--driver', 'local', '--registry', SHIPPED_REGISTRY, '-o', 'wide'], { cwd: join(SHIPPED_CONFIG, '..'), env: { KUBECONFIG: '' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('followers: 3');
     for (const id of IDS) {

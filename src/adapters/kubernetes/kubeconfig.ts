@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { isIPv6 } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { NoCredentialsError } from './credentials.ts';
 
 /**
  * Where the driver's credentials come from, in kubectl's order: an explicit file, KUBECONFIG
@@ -92,7 +93,7 @@ export const loadKubeConfig = (o: LoadKubeConfigOptions = {}): KubeConfig => {
       else tried.push(`${file} (does not exist)`);
     }
   }
-  if (!kc) throw new Error(`no Kubernetes credentials found; tried ${tried.join(', ')}. Pass --kubeconfig PATH or set KUBECONFIG.`);
+  if (!kc) throw new NoCredentialsError(`no Kubernetes credentials found; tried ${tried.join(', ')}. Pass --kubeconfig PATH or set KUBECONFIG.`);
 
   if (o.context) {
     if (!kc.getContextObject(o.context)) {

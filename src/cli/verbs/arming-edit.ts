@@ -1,0 +1,28 @@
+import { hostname, userInfo } from 'node:os';
+import type { ArmingEdit } from '../../core/arming.ts';
+import { changeArming } from '../../loops/arming.ts';
+import type { Outcome } from '../errors.ts';
+import type { Session } from '../session.ts';
+import type { Args } from '../verb.ts';
+
+const who = (env: NodeJS.ProcessEnv, by: string | undefined): string => {
+  if (by) return by;
+  let user = env.USER ?? env.LOGNAME;
+  try {
+    user ??= userInfo().username;
+  } catch {
+    user ??= 'unknown';
+  }
+  return `${user}@${hostname()}`;
+};
+
+/** The edit behind arm, disarm and kill-switch: audited, compare-and-swap, dry unless applied. */
+export const editArmingVerb = async (s: Session, a: Args, edit: ArmingEdit, needsConfirm: boolean): Promise<Outcome> => {
+  const apply = !needsConfirm || a.flag('confirm');
+  const ctx = await s.context({ dryRun: !apply });
+  const ch = await changeArming(ctx, edit, { by: who(s.io.env, a.str('by')), reason: a.str('reason') ?? '' }, apply);
+  const summary = `kill switch ${ch.after.killSwitch.on ? 'ON (braked)' : 'off'}; allowlist: ${ch.after.allowlist.map((e) => e.id).join(', ') || '(empty)'}`;
+  if (!apply) s.out(`would set: ${summary}\nnothing changed: add --confirm to do it`);
+  else s.out(`${ch.written ? 'set' : 'already'}: ${summary}`);
+  return 'ok';
+};
