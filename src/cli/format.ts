@@ -46,18 +46,25 @@ export const table = (header: readonly string[], rows: readonly (readonly string
   return [line(header, false), ...rows.map((r) => line(r, true))].join('\n');
 };
 
-/** Word-wraps prose (not commands) to `width`, continuing lines with `indent`. */
-export const wrap = (text: string, width = TABLE_WIDTH, indent = '  '): string => {
+/** Splits prose into lines of at most `width` characters (a longer word gets a line of its own). */
+export const wrapLines = (text: string, width: number): string[] => {
   const out: string[] = [];
   let line = '';
-  for (const word of text.split(/ +/)) {
+  for (const word of text.split(/\s+/).filter(Boolean)) {
     if (line && line.length + 1 + word.length > width) {
       out.push(line);
-      line = `${indent}${word}`;
+      line = word;
     } else line = line ? `${line} ${word}` : word;
   }
   out.push(line);
-  return out.join('\n');
+  return out;
+};
+
+/** Word-wraps prose (not commands) to `width`, continuing lines with `indent`. */
+export const wrap = (text: string, width = TABLE_WIDTH, indent = '  '): string => {
+  const [first = '', ...rest] = wrapLines(text, width - indent.length);
+  // The first line may use the indent's room too, when it fits.
+  return [first, ...rest.map((l) => `${indent}${l}`)].join('\n');
 };
 
 export const toJson = (doc: unknown): string => JSON.stringify(doc, null, 2);

@@ -1,12 +1,18 @@
-import { wrap } from './format.ts';
+import { wrap, wrapLines } from './format.ts';
 import { COMMON_FLAGS, type Flag, type Verb } from './verb.ts';
 
 /** `--name, -s VALUE` as the help lists a flag. */
 export const flagSyntax = (f: Flag): string => `--${f.name}${f.short ? `, -${f.short}` : ''}${f.value ? ` ${f.value}` : ''}${f.multiple ? ' (repeatable)' : ''}`;
 
+const HELP_WIDTH = 100;
+
+/** Flags in two columns, the descriptions wrapped beside their syntax. */
 const flagLines = (flags: readonly Flag[]): string[] => {
   const w = Math.max(...flags.map((f) => flagSyntax(f).length));
-  return flags.map((f) => wrap(`  ${flagSyntax(f).padEnd(w)}  ${f.help}`, 100, ' '.repeat(w + 6)));
+  return flags.map((f) => {
+    const [first = '', ...rest] = wrapLines(f.help, Math.max(40, HELP_WIDTH - w - 4));
+    return [`  ${flagSyntax(f).padEnd(w)}  ${first}`, ...rest.map((l) => `${' '.repeat(w + 4)}${l}`)].join('\n');
+  });
 };
 
 export const EXIT_CODES_TEXT =
@@ -24,7 +30,7 @@ export const globalHelp = (verbs: readonly Verb[]): string =>
     'Flags every verb takes:',
     ...flagLines(COMMON_FLAGS),
     '',
-    wrap(EXIT_CODES_TEXT, 100),
+    wrap(EXIT_CODES_TEXT, HELP_WIDTH),
     '"branch-follower <verb> --help" describes each verb\'s flags, with examples.',
   ].join('\n');
 
@@ -32,8 +38,8 @@ export const verbHelp = (v: Verb): string =>
   [
     `Usage: branch-follower ${v.usage}`,
     '',
-    wrap(v.summary, 100),
-    ...(v.description ? ['', wrap(v.description, 100, '')] : []),
+    wrap(v.summary, HELP_WIDTH, ''),
+    ...(v.description ? ['', wrap(v.description, HELP_WIDTH, '')] : []),
     ...(v.positional ? ['', 'Arguments:', `  ${v.positional.name.padEnd(10)}  ${v.positional.choices.join(' | ')}: ${v.positional.help}`] : []),
     ...(v.flags.length ? ['', 'Flags:', ...flagLines(v.flags)] : []),
     '',

@@ -12,7 +12,7 @@ import { parse, stringify } from 'yaml';
 import { armingToData, type Arming } from '../../src/core/arming.ts';
 import { FollowerState } from '../../src/core/state.ts';
 import type { StatusRow } from '../../src/core/status-view.ts';
-import { startApiServerDouble, type ApiServerDouble, type KubeObject } from './apiserver-double.ts';
+import { startApiServerDouble, type ApiServerDouble, type ApiServerDoubleOptions, type KubeObject } from './apiserver-double.ts';
 import { CLI, type CliResult } from './cli-world.ts';
 import { createGitFixture, type GitFixture } from './git-fixtures.ts';
 import { genericRegistry } from './registry-doc.ts';
@@ -311,10 +311,10 @@ const assemble = (
  */
 export const createK8sWorld = async (
   followers: readonly K8sFollowerDef[],
-  opts: { budgets?: Record<string, number> } = {},
+  opts: { budgets?: Record<string, number>; api?: ApiServerDoubleOptions } = {},
 ): Promise<K8sWorld> => {
   const git = await createGitFixture();
-  const api = await startApiServerDouble();
+  const api = await startApiServerDouble(opts.api);
   const configDir = join(git.root, 'install');
   await mkdir(configDir, { recursive: true });
   const lanes: Record<string, unknown> = {};

@@ -39,7 +39,7 @@ const budgetCell = (f: PlanFollower): string => `${duration(f.budgets.triggerSec
 
 export const plan = defineVerb({
   name: 'plan',
-  summary: 'show the followers, their configRef summaries, budgets, checks, arming and what apply would change',
+  summary: 'show followers, configRef summaries, budgets, checks, arming and the manifest diff',
   usage: 'plan [-o table|wide|json|yaml]',
   description:
     'Reads the registry and the owning configs its configRefs point into; needs no cluster. The default table fits 120 columns: TARGET as kubectl names it, CHECKS the closeout checks after trigger (always first), BUDGETS trigger/closeout×attempts, ARMING the gate that stops the follower. With cluster credentials (kubernetes driver) it also reads the arming ConfigMap and diffs the controller manifests against the cluster; without them those parts say "not shown" and the exit code stays 0. A follower whose configRefs do not resolve is shown with the reason and makes the exit code 1.',

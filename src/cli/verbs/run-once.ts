@@ -21,7 +21,7 @@ export const runOnce = defineVerb({
     'Without --confirm nothing is written or dispatched: it shows what each follower would do. With --confirm it really ticks (the arming gates still apply); --wait keeps ticking until each run ends and exits 1 if one failed, was blocked or the wait timed out.',
   flags: [
     { name: 'all', help: 'every follower in the registry' },
-    followerFlag('only this follower (repeatable)', true),
+    followerFlag('only this follower', true),
     { name: 'dry-run', help: 'show what would happen; write and dispatch nothing (the default without --confirm)' },
     { name: 'confirm', help: 'really write and dispatch' },
     { name: 'wait', help: 'with --confirm: keep ticking until each run ends' },

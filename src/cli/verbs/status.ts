@@ -50,7 +50,7 @@ export const status = defineVerb({
     'Reads only the state store and the arming data. The default table fits 120 columns; -o wide adds the adapter, full shas, the run name, the budget source and the reason. Under the table, each follower\'s reason and the commands to run next. Problems (corrupt stored state, malformed arming data) go to stderr; corrupt stored state makes the exit code 2.',
   flags: [
     { name: 'live', help: 'also read the git mirror, the targets and the runs now, through a dry-run tick (still writes nothing)' },
-    followerFlag('only this follower (repeatable)', true),
+    followerFlag('only this follower', true),
     outputFlag(OUTPUTS, 'json prints { "followers": [...] }'),
     watchFlag('keep watching: print the view again each time it changes'),
     intervalFlag,
