@@ -63,9 +63,9 @@ export const nextCommands = (id: string, phase: Phase, gate: Gate): string[] => 
       return [events, logs, `branch-follower plan`];
     case 'Skipped': {
       const arm: string[] = [];
-      if (!gate.armed && (gate.gate === 'kill-switch' || gate.gate === 'arming-absent' || gate.gate === 'arming-malformed')) arm.push('branch-follower kill-switch off --confirm');
-      if (!gate.armed && gate.gate !== 'kill-switch') arm.push(`branch-follower arm ${f} --confirm`);
-      if (!gate.armed && gate.gate === 'kill-switch') arm.push(`branch-follower arm ${f} --confirm (if not allowlisted)`);
+      if (!gate.armed && (gate.gate === 'kill-switch' || gate.gate === 'arming-absent' || gate.gate === 'arming-malformed')) arm.push('branch-follower kill-switch off --reason "<why>" --confirm');
+      if (!gate.armed && gate.gate !== 'kill-switch') arm.push(`branch-follower arm ${f} --reason "<why>" --confirm`);
+      if (!gate.armed && gate.gate === 'kill-switch') arm.push(`branch-follower arm ${f} --reason "<why>" --confirm (if not allowlisted)`);
       return [...arm, events];
     }
   }

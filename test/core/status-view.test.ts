@@ -90,10 +90,10 @@ describe('nextCommands', () => {
   });
 
   it('for Skipped, names the commands that clear the gate that stopped it', () => {
-    expect(nextCommands(HWLAB, 'Skipped', killSwitchOn(HWLAB))).toEqual(['branch-follower kill-switch off --confirm', `branch-follower arm ${f} --confirm (if not allowlisted)`, `branch-follower events ${f}`]);
-    expect(nextCommands(HWLAB, 'Skipped', notAllowlisted(HWLAB))).toEqual([`branch-follower arm ${f} --confirm`, `branch-follower events ${f}`]);
+    expect(nextCommands(HWLAB, 'Skipped', killSwitchOn(HWLAB))).toEqual(['branch-follower kill-switch off --reason "<why>" --confirm', `branch-follower arm ${f} --reason "<why>" --confirm (if not allowlisted)`, `branch-follower events ${f}`]);
+    expect(nextCommands(HWLAB, 'Skipped', notAllowlisted(HWLAB))).toEqual([`branch-follower arm ${f} --reason "<why>" --confirm`, `branch-follower events ${f}`]);
     for (const gate of [armingAbsent(HWLAB), armingMalformed(HWLAB)]) {
-      expect(nextCommands(HWLAB, 'Skipped', gate)).toEqual(['branch-follower kill-switch off --confirm', `branch-follower arm ${f} --confirm`, `branch-follower events ${f}`]);
+      expect(nextCommands(HWLAB, 'Skipped', gate)).toEqual(['branch-follower kill-switch off --reason "<why>" --confirm', `branch-follower arm ${f} --reason "<why>" --confirm`, `branch-follower events ${f}`]);
     }
   });
 });

@@ -80,7 +80,7 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     expect(w.jobs()).toEqual([]);
 
     // Arming edits the ConfigMap: without --confirm nothing; with it, compare-and-swap.
-    const unconfirmed = await w.cli(['kill-switch', 'off']);
+    const unconfirmed = await w.cli(['kill-switch', 'off', '--reason', 'test']);
     expect(unconfirmed.stdout).toContain('nothing changed');
     expect(w.api.store.get('configmaps', NAMESPACE, ARMING_CM)).toBeUndefined();
     expect((await w.cli(['kill-switch', 'off', '--confirm', '--reason', 'release for the test', '--by', 'ops@example'])).code).toBe(0);

@@ -146,16 +146,16 @@ describe('local driver, end to end through the CLI', () => {
     const w = (world = await createWorld([A, B]));
     await w.setTarget(A.id, await w.git.commit(A.repo, A.branch));
     await w.setTarget(B.id, await w.git.commit(B.repo, B.branch));
-    await w.cli(['kill-switch', 'off', '--confirm']);
-    await w.cli(['arm', '--follower', A.id, '--confirm']);
+    await w.cli(['kill-switch', 'off', '--confirm', '--reason', 'test']);
+    await w.cli(['arm', '--follower', A.id, '--confirm', '--reason', 'test']);
     await w.git.commit(B.repo, B.branch);
     await w.cli(['tick', 'observer']);
     const b = await w.row(B.id);
     expect(b.phase).toBe('Skipped');
     expect(b.reason).toContain('not on the allowlist');
-    expect(b.next).toContain(`branch-follower arm --follower ${B.id} --confirm`);
+    expect(b.next).toContain(`branch-follower arm --follower ${B.id} --reason "<why>" --confirm`);
     // Arming without --confirm changes nothing.
-    const unconfirmed = await w.cli(['arm', '--follower', B.id]);
+    const unconfirmed = await w.cli(['arm', '--follower', B.id, '--reason', 'test']);
     expect(unconfirmed.stdout).toContain('nothing changed');
     await w.cli(['tick', 'observer']);
     expect(await phase(w, B.id)).toBe('Skipped');

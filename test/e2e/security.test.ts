@@ -221,7 +221,7 @@ describe('the controller Role', () => {
     g.api.requests.reset();
     await run(['tick', 'observer']);
     await run(['kill-switch', 'off', '--confirm', '--reason', 'rbac audit']);
-    await run(['arm', '--follower', F.id, '--confirm']);
+    await run(['arm', '--follower', F.id, '--confirm', '--reason', 'rbac audit']);
     const first = await g.git.commit(F.repo, F.branch);
     await run(['run-once', '--all', '--dry-run']);
     // A tick that died after creating the Job and before recording it: the next one adopts it.

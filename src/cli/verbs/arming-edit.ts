@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import type { ArmingEdit } from '../../core/arming.ts';
 import { changeArming } from '../../loops/arming.ts';
-import type { Outcome } from '../errors.ts';
+import { UsageError, type Outcome } from '../errors.ts';
 import type { Session } from '../session.ts';
 import type { Args } from '../verb.ts';
 
@@ -14,6 +14,18 @@ const who = (env: NodeJS.ProcessEnv, by: string | undefined): string => {
     user ??= 'unknown';
   }
   return `${user}@${hostname()}`;
+};
+
+/** What a `next:` hint puts where a person must say why; never accepted as a reason. */
+export const REASON_PLACEHOLDER = '<why>';
+
+/**
+ * Arming and releasing the brake are deliberate and audited: they need a reason a person
+ * wrote. Braking (kill-switch on, disarm) stays instant and takes an optional one.
+ */
+export const requireReason = (a: Args, what: string): void => {
+  const r = a.str('reason')?.trim() ?? '';
+  if (r === '' || r === REASON_PLACEHOLDER) throw new UsageError(`${what} needs --reason TEXT: why, recorded with who and when`);
 };
 
 /** The edit behind arm, disarm and kill-switch: audited, compare-and-swap, dry unless applied. */
