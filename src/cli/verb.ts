@@ -70,7 +70,7 @@ export const followerFlag = (help: string, multiple = false): Flag => ({ name: '
 export const reasonFlag = (help = 'why, recorded with the change'): Flag => ({ name: 'reason', value: 'TEXT', help });
 export const byFlag: Flag = { name: 'by', value: 'WHO', help: 'who, recorded with the change (default $USER@host)' };
 export const watchFlag = (what: string): Flag => ({ name: 'watch', short: 'w', help: `${what}; Ctrl-C ends it` });
-export const intervalFlag: Flag = { name: 'interval-seconds', value: 'N', help: 'with --watch: how often to poll (default 2)' };
+export const intervalFlag: Flag = { name: 'interval-seconds', value: 'N', help: 'with --watch: how often to poll (default 2; 30 beside a Kubernetes watch)' };
 
 /** "a, b or c", as messages list choices. */
 export const either = (choices: readonly string[]): string => (choices.length < 2 ? (choices[0] ?? '') : `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`);

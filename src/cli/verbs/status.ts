@@ -5,7 +5,7 @@ import { abbrev, table, TABLE_WIDTH, toJson, toYaml, wrap, type Paint } from '..
 import type { Session } from '../session.ts';
 import { outputOf, defineVerb, followerFlag, intervalFlag, outputFlag, watchFlag } from '../verb.ts';
 import { armingProblem } from './arming-text.ts';
-import { intervalMs, watchLoop } from './watch.ts';
+import { intervalMs, watchLoop, type Wake } from './watch.ts';
 
 const OUTPUTS = ['table', 'wide', 'json', 'yaml'] as const;
 type Output = (typeof OUTPUTS)[number];
@@ -52,7 +52,7 @@ export const status = defineVerb({
     { name: 'live', help: 'also read the git mirror, the targets and the runs now, through a dry-run tick (still writes nothing)' },
     followerFlag('only this follower', true),
     outputFlag(OUTPUTS, 'json prints { "followers": [...] }'),
-    watchFlag('keep watching: print the view again each time it changes'),
+    watchFlag('keep watching: print the view again each time it changes (on Kubernetes through a watch on the state ConfigMaps)'),
     intervalFlag,
   ],
   examples: [
@@ -72,10 +72,25 @@ export const status = defineVerb({
       for (const p of problems) s.err(p);
       return r.problems.some((p) => p.kind === 'corrupt') ? 'bad-input' : 'ok';
     }
-    await watchLoop(s, intervalMs(a), async () => {
-      const { text, problems } = renderAll(s, await readStatus(ctx, { live, only }), output);
-      return [text, ...problems.map((p) => `! ${p}`)].join('\n');
-    });
+    // On Kubernetes a watch on the state ConfigMaps shows a change at once; polling stays the
+    // fallback (for arming edits, and a watch the API refuses or drops).
+    let wake: Wake | undefined;
+    if ((await s.driver()) === 'kubernetes') {
+      const { kubernetesDriver } = await import('../../loops/compose.ts');
+      const { watchStateConfigMaps } = await import('../../adapters/kubernetes/state-watch.ts');
+      const { kc } = await kubernetesDriver({ loaded: await s.registry(), ...s.cluster }, s.io.env, null);
+      const namespace = await s.namespace();
+      wake = (onChange, signal) => watchStateConfigMaps({ kc, namespace, onChange, signal, onError: s.err });
+    }
+    await watchLoop(
+      s,
+      intervalMs(a, wake ? 30 : 2),
+      async () => {
+        const { text, problems } = renderAll(s, await readStatus(ctx, { live, only }), output);
+        return [text, ...problems.map((p) => `! ${p}`)].join('\n');
+      },
+      wake,
+    );
     return 'ok';
   },
 });
