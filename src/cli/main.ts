@@ -42,11 +42,12 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? VERBS.find((v) => v.name === rest[0] && !v.hidden) : undefined;
     out(topic ? verbHelp(topic) : globalHelp(VERBS));
-    return name ? 0 : 2;
+    // No verb at all is a usage error (the help says what to type); asking for help is not.
+    return exitCode(name ? 'ok' : 'bad-input');
   }
   if (name === '--version') {
     out(`branch-follower ${VERSION}`);
-    return 0;
+    return exitCode('ok');
   }
   const verb = VERBS.find((v) => v.name === name);
   if (!verb) {
@@ -57,7 +58,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
     const args = parse(verb, rest);
     if (args.help) {
       out(verbHelp(verb));
-      return 0;
+      return exitCode('ok');
     }
     const want = verb.positional ? 1 : 0;
     if (!verb.hidden && args.positionals.length !== want) throw new UsageError(`expected: branch-follower ${verb.usage}`);

@@ -37,7 +37,7 @@ const tableLines = (text: string): string[] => {
   const lines: string[] = [];
   let inTable = false;
   for (const l of text.split('\n')) {
-    if (/^ID {2,}[A-Z]/.test(l)) inTable = true;
+    if (/^(ID|AT) {2,}[A-Z]/.test(l)) inTable = true;
     else if (l.trim() === '') inTable = false;
     if (inTable) lines.push(l);
   }
@@ -135,6 +135,9 @@ describe('on a local installation', () => {
     await w.holdDeploys(A, true);
     await w.cli(['tick', 'observer']);
     const inFlight = await check(['status']);
+    await check(['run-once', '--all', '--dry-run']);
+    await check(['events', '--follower', A]);
+    expect((await w.cli(['events', '--follower', A, '-o', 'wide'])).stdout).toContain(`dispatched bf-${A}`);
     expect(inFlight).toMatch(new RegExp(`^${A} +Triggering `, 'm'));
     // The reasons under the table are prose: wrapped to the width too.
     for (const l of inFlight.split('\n').filter((x) => !x.startsWith('  next:'))) expect(l.length, l).toBeLessThanOrEqual(120);

@@ -121,10 +121,15 @@ describe('the seed followers', () => {
     const r = await w.cli(['run-once', '--all', '--dry-run']);
     expect(r.code, r.stderr).toBe(0);
     const line = (id: string): string => r.stdout.split('\n').find((l) => l.startsWith(`${id} `)) ?? '';
-    expect(line(HWLAB)).toMatch(/Noop\s+none\s+target is at /);
-    expect(line(AGENTRUN)).toMatch(/Skipped\s+skip\s+disarmed/);
-    expect(line(SENTINEL)).toMatch(/Observed\s+none\s+target unreadable/);
-    expect(line(SENTINEL)).toContain('CronJob hwlab-v03/jd01-web-probe-sentinel not found');
+    // The table row, then the follower's reason under the table.
+    const reason = (id: string): string => r.stdout.slice(r.stdout.indexOf(`\n${id}: `)).split(/\n(?! )/)[1] ?? '';
+    expect(line(HWLAB)).toMatch(/Noop\s+none$/);
+    expect(reason(HWLAB)).toContain('target is at ');
+    expect(line(AGENTRUN)).toMatch(/Skipped\s+skip$/);
+    expect(reason(AGENTRUN)).toContain('disarmed');
+    expect(line(SENTINEL)).toMatch(/Observed\s+none$/);
+    expect(reason(SENTINEL)).toContain('target unreadable');
+    expect(reason(SENTINEL).replace(/\n +/g, ' ')).toContain('CronJob hwlab-v03/jd01-web-probe-sentinel not found');
     expect(w.api.requests.writes()).toBe(0);
     expect(w.api.store.revision()).toBe(revision);
     expect(existsSync(stateDir) ? snapshot(stateDir) : new Map()).toEqual(new Map());

@@ -1,7 +1,7 @@
 import type { FollowerEvent } from '../../adapters/ports.ts';
 import { listEvents } from '../../loops/inspect.ts';
 import { UsageError } from '../errors.ts';
-import { abbrev, table, toJson } from '../format.ts';
+import { abbrev, table, TABLE_WIDTH, toJson } from '../format.ts';
 import { outputOf, defineVerb, followerFlag, intervalFlag, outputFlag, watchFlag } from '../verb.ts';
 import { intervalMs } from './watch.ts';
 
@@ -12,9 +12,9 @@ const HEADER = ['AT', 'FROM', 'TO', 'SHA', 'ATTEMPT', 'REASON'];
 export const events = defineVerb({
   name: 'events',
   summary: "a follower's transitions (events merged with stored history)",
-  usage: 'events --follower ID [-o table|json] [-w]',
+  usage: 'events --follower ID [-o table|wide|json] [-w]',
   description: 'Oldest first, each transition once. With -w, prints each new transition as it happens (one line each; one JSON object per line with -o json).',
-  flags: [followerFlag('the follower (required)'), outputFlag(['table', 'json']), watchFlag('keep watching: print each new transition as it happens'), intervalFlag],
+  flags: [followerFlag('the follower (required)'), outputFlag(['table', 'wide', 'json'], 'the table cuts long reasons to fit 120 columns; wide shows them whole'), watchFlag('keep watching: print each new transition as it happens'), intervalFlag],
   examples: [
     { command: 'branch-follower events --follower hwlab-jd01-v03', what: 'every transition so far' },
     { command: 'branch-follower events --follower hwlab-jd01-v03 -w', what: 'and then each new one as it happens' },
@@ -23,12 +23,13 @@ export const events = defineVerb({
   async run(s, a) {
     const id = a.str('follower');
     if (!id) throw new UsageError('events needs --follower ID');
-    const format = outputOf(a, ['table', 'json'] as const);
+    const format = outputOf(a, ['table', 'wide', 'json'] as const);
     await s.followers([id]);
     const ctx = await s.context({ dryRun: true });
     const first = await listEvents(ctx, id);
     if (!a.flag('watch')) {
-      s.out(format === 'json' ? toJson({ follower: id, events: first }) : table(HEADER, first.map(row), { paint: { index: 2, paint: s.paint } }));
+      const fit = format === 'wide' ? {} : { width: TABLE_WIDTH, shrink: [5] };
+      s.out(format === 'json' ? toJson({ follower: id, events: first }) : table(HEADER, first.map(row), { paint: { index: 2, paint: s.paint }, ...fit }));
       return 'ok';
     }
     // Watching prints a stream: a header once, then one line (or JSON object) per transition.

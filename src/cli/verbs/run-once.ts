@@ -1,7 +1,7 @@
 import type { FollowerReport } from '../../loops/observer.ts';
 import { runOnce as runOnceLoop } from '../../loops/run-once.ts';
 import { UsageError } from '../errors.ts';
-import { table } from '../format.ts';
+import { table, TABLE_WIDTH, wrap } from '../format.ts';
 import { defineVerb, followerFlag } from '../verb.ts';
 import { seconds } from './seconds.ts';
 
@@ -49,8 +49,10 @@ export const runOnce = defineVerb({
       timeoutMs,
       progress: (l) => (dryRun ? undefined : s.err(l)),
     });
-    const rows = r.followers.map((f) => [f.id, f.phase ?? '-', describe(f, dryRun), f.error ?? f.reason]);
-    s.out(table(['ID', dryRun ? 'WOULD-BE PHASE' : 'PHASE', dryRun ? 'WOULD' : 'DID', 'REASON'], rows, { paint: { index: 1, paint: s.paint } }));
+    const rows = r.followers.map((f) => [f.id, f.phase ?? '-', describe(f, dryRun)]);
+    // The reasons are prose: under the table, wrapped, so the table keeps to 120 columns.
+    const reasons = r.followers.map((f) => wrap(`${f.id}: ${f.error ? `ERROR ${f.error}` : f.reason}`));
+    s.out(`${table(['ID', dryRun ? 'WOULD-BE PHASE' : 'PHASE', dryRun ? 'WOULD' : 'DID'], rows, { paint: { index: 1, paint: s.paint }, width: TABLE_WIDTH, shrink: [2] })}\n\n${reasons.join('\n')}`);
     if (r.timedOut) s.err('gave up waiting (--timeout-seconds); the runs go on and the next ticks close them out');
     if (r.followers.some((f) => f.corrupt)) return 'bad-input';
     const bad = r.followers.some((f) => f.phase === 'Failed' || f.phase === 'Blocked' || f.error);
