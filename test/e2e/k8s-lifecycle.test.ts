@@ -441,7 +441,9 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     const plan = await w.cli(['plan']);
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toContain(`${A.id} `);
-    expect(plan.stdout).toContain(`${A.repo}@${A.branch} -> Deployment apps/${A.id} annotation example.dev/deployed-sha`);
+    // The default table shows the target as kubectl names it; -o wide the whole configRef summary.
+    expect(plan.stdout).toMatch(new RegExp(`^${A.id} +${A.repo}@${A.branch} +deploy/${A.id} `, 'm'));
+    expect((await w.cli(['plan', '-o', 'wide'])).stdout).toContain(`${A.repo}@${A.branch} -> Deployment apps/${A.id} annotation example.dev/deployed-sha`);
     for (const obj of ['Namespace branch-follower', 'ServiceAccount branch-follower/branch-follower', 'Role branch-follower/branch-follower', 'RoleBinding branch-follower/branch-follower', 'ConfigMap branch-follower/branch-follower-registry', 'CronJob branch-follower/branch-follower-observer', 'CronJob branch-follower/branch-follower-closer']) {
       expect(plan.stdout).toMatch(new RegExp(`create\\s+${obj}\\n`));
     }
