@@ -266,12 +266,31 @@ describe('on a local installation', () => {
       expect(complete('branch-follower kill-switch ')).toEqual(expect.arrayContaining(['on', 'off']));
     });
 
-    it('zsh loads the script under compinit and defines the completion function', async () => {
+    it('zsh loads the script under compinit and completes verbs, flags, positionals and follower ids', async () => {
       const file = await script('zsh');
       const r = spawnSync('zsh', ['-f', '-c', `autoload -U compinit && compinit -u -D && source ${file} && whence -w _branch_follower && print -r -- $_comps[branch-follower]`], { encoding: 'utf8', env: env() });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain('_branch_follower: function');
       expect(r.stdout.trim().split('\n').at(-1)).toBe('_branch_follower');
+      // What the function hands zsh's completion system, with its builtins stubbed to print it.
+      const stubbed = (words: string[], current: number, call = '_branch_follower'): string[] => {
+        const q = words.map((x) => `'${x}'`).join(' ');
+        const body = [
+          'compdef() { : }',
+          `source ${file}`,
+          '_describe() { print -l -- "${(@P)${@[-1]}}" | cut -d: -f1 }',
+          '_arguments() { print -l -- "$@" }',
+          'compadd() { shift; print -l -- "${(@P)1}" }',
+          `words=(${q}); CURRENT=${current}; ${call}`,
+        ].join('\n');
+        const z = spawnSync('zsh', ['-f', '-c', body], { encoding: 'utf8', cwd: w.dir, env: env() });
+        expect(z.status, z.stderr).toBe(0);
+        return z.stdout.split('\n').filter(Boolean);
+      };
+      expect(stubbed(['branch-follower', ''], 2)).toEqual(VERBS.filter((v) => !v.hidden).map((v) => v.name));
+      expect(stubbed(['branch-follower', 'status', '--follower', ''], 4)).toContain('*--follower[only this follower]:ID:_branch_follower_followers');
+      expect(stubbed(['branch-follower', 'kill-switch', ''], 3)).toContain("':STATE:(on off)'".slice(1, -1));
+      expect(stubbed(['branch-follower', 'status', '--registry', registry(), '--follower', ''], 6, '_branch_follower_followers')).toEqual([A, B]);
     });
   });
 });
