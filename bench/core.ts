@@ -66,7 +66,8 @@ const livedState = (rand: () => number, id: string, sha: string): FollowerState 
     lastSucceededSha: sha,
     pending: null,
     inFlight: null,
-    attempts: [{ sha, count: 1 }],
+    episode: 1,
+    attempts: [{ sha, episode: 1, count: 1 }],
     targetUnreadableSince: null,
     checks: [],
     updatedAt: toIso(NOW - 3_600_000),
@@ -89,8 +90,8 @@ const observeInputs = (count: number): ObserveInput[] => {
     if (r < 0.88) return { kind: 'new commit, armed', prev: base, obs: { source: ok(shaOf(rand)), target: ok(sha) }, gate: ARMED, policy: POLICY(id) };
     if (r < 0.95) {
       const next = shaOf(rand);
-      const run = { sha: next, attempt: 1, name: runName(id, next, 1), kind: 'Job' as const, startedAt: toIso(NOW - 120_000), superseded: false };
-      const prev: FollowerState = { ...base, phase: 'Triggering', inFlight: run, observedSha: next, lastTriggeredSha: next };
+      const run = { sha: next, episode: 2, attempt: 1, name: runName(id, next, 2, 1), kind: 'Job' as const, startedAt: toIso(NOW - 120_000), superseded: false };
+      const prev: FollowerState = { ...base, phase: 'Triggering', inFlight: run, observedSha: next, episode: 2, lastTriggeredSha: next };
       return { kind: 'run in flight', prev, obs: { source: ok(next), target: ok(sha), dispatch: 'PENDING' }, gate: ARMED, policy: POLICY(id) };
     }
     return { kind: 'first observation', prev: null, obs: { source: ok(sha), target: ok(sha) }, gate: DISARMED, policy: POLICY(id) };
@@ -107,8 +108,8 @@ const closerInputs = (count: number): CloserInput[] => {
     const id = `f-${i}`;
     const old = shaOf(rand);
     const sha = shaOf(rand);
-    const run = { sha, attempt: 1, name: runName(id, sha, 1), kind: 'Job' as const, startedAt: toIso(NOW - Math.floor(rand() * 2400) * 1000), superseded: false };
-    const state: RunState['state'] = { ...livedState(rand, id, old), phase: 'Triggering', observedSha: sha, lastTriggeredSha: sha, inFlight: run };
+    const run = { sha, episode: 2, attempt: 1, name: runName(id, sha, 2, 1), kind: 'Job' as const, startedAt: toIso(NOW - Math.floor(rand() * 2400) * 1000), superseded: false };
+    const state: RunState['state'] = { ...livedState(rand, id, old), phase: 'Triggering', observedSha: sha, episode: 2, lastTriggeredSha: sha, inFlight: run };
     const r = rand();
     let kind: string;
     let fold: Fold;

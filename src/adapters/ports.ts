@@ -50,6 +50,8 @@ export interface ArmingStore {
 export type DispatchRequest = {
   followerId: string;
   sha: string;
+  /** The visit of the branch to this sha the dispatch belongs to (see FollowerState.episode). */
+  episode: number;
   attempt: number;
   name: string;
   argv: readonly string[];

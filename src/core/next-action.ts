@@ -2,7 +2,7 @@ import type { Fold, StageReading } from './fold.ts';
 import type { Policy } from './policy.ts';
 import { fromIso, shortSha } from './primitives.ts';
 import type { CheckLabel } from './registry.ts';
-import { attemptsFor, stamp, transition, type FollowerState, type Run } from './state.ts';
+import { attemptsExhausted, attemptsFor, stamp, transition, type FollowerState, type Run } from './state.ts';
 
 export type RunState = {
   state: FollowerState & { inFlight: Run };
@@ -29,8 +29,9 @@ export const checksToRead = (run: Run, checks: readonly CheckLabel[]): readonly 
 export const rememberedReading = (s: FollowerState, check: CheckLabel): StageReading | null =>
   check === 'trigger' && s.phase === 'ClosingOut' && s.inFlight ? { result: 'SUCCESS', detail: 'the dispatch finished successfully earlier' } : null;
 
+/** The source moved on from the run's visit: to another sha, or away and back (a new episode). */
 export const isSuperseded = (s: FollowerState & { inFlight: Run }): boolean =>
-  s.inFlight.superseded || (s.observedSha !== null && s.observedSha !== s.inFlight.sha);
+  s.inFlight.superseded || (s.observedSha !== null && (s.observedSha !== s.inFlight.sha || s.episode !== s.inFlight.episode));
 
 /**
  * The closer's pure decision for a run in flight. Budgets bound the whole run from its
@@ -51,9 +52,9 @@ export const nextAction = ({ state, fold, policy }: RunState, now: number): Clos
   }
 
   const failOrBlock = (why: string, cancel: boolean): CloserAction => {
-    const used = attemptsFor(state, run.sha);
+    const used = attemptsFor(state, run.sha, run.episode);
     return used >= maxAttempts
-      ? { kind: 'block', reason: `${why}; attempts exhausted for ${shortSha(run.sha)} (${used}/${maxAttempts}); unblock: push a new commit, or raise budgets.maxAttempts for ${state.id} in the registry`, cancel }
+      ? { kind: 'block', reason: `${why}; ${attemptsExhausted(state.id, shortSha(run.sha), used, maxAttempts)}`, cancel }
       : { kind: 'fail', reason: `${why}; attempt ${run.attempt}/${maxAttempts}, a retry follows`, cancel };
   };
 

@@ -3,8 +3,10 @@ import { PENDING_LEASE_SECONDS, type Policy } from './policy.ts';
 import { fromIso, shortSha, toIso } from './primitives.ts';
 import { runName } from './run-name.ts';
 import {
+  attemptsExhausted,
   attemptsFor,
   initialState,
+  observeSha,
   stamp,
   transition,
   withAttempts,
@@ -32,12 +34,12 @@ export type Observation = {
 };
 
 export type Effect =
-  | { kind: 'dispatch'; sha: string; attempt: number; name: string }
-  | { kind: 'cancel'; sha: string; attempt: number; name: string };
+  | { kind: 'dispatch'; sha: string; episode: number; attempt: number; name: string }
+  | { kind: 'cancel'; sha: string; episode: number; attempt: number; name: string };
 
 export type Decision =
   | { kind: 'none'; reason: string }
-  | { kind: 'dispatch'; sha: string; attempt: number; name: string }
+  | { kind: 'dispatch'; sha: string; episode: number; attempt: number; name: string }
   | { kind: 'supersede'; reason: string }
   | { kind: 'block'; reason: string }
   | { kind: 'skip'; reason: string };
@@ -67,7 +69,7 @@ export const observe = (
     return { state: next, decision: decision ?? decide(next, effects), effects };
   };
 
-  if (obs.source.kind === 'ok') s = { ...s, observedSha: obs.source.sha };
+  if (obs.source.kind === 'ok') s = observeSha(s, obs.source.sha);
   if (obs.target.kind === 'ok') s = { ...s, targetSha: obs.target.sha, targetUnreadableSince: null };
 
   // A pending dispatch: adopt it when it exists, repeat it (same name) while its lease runs and
@@ -81,29 +83,32 @@ export const observe = (
     if (obs.dispatch !== undefined && obs.dispatch !== 'NONE') {
       s = dispatched(s, { name: p.name, kind: policy.runKind, startedAt: p.at }, now);
       adopted = true;
-    } else if (now < leaseEnds && obs.source.kind === 'ok' && obs.source.sha === p.sha && gate.armed && p.attempt <= policy.budgets.maxAttempts) {
-      effects.push({ kind: 'dispatch', sha: p.sha, attempt: p.attempt, name: p.name });
+    } else if (now < leaseEnds && obs.source.kind === 'ok' && obs.source.sha === p.sha && p.episode === s.episode && gate.armed && p.attempt <= policy.budgets.maxAttempts) {
+      effects.push({ kind: 'dispatch', sha: p.sha, episode: p.episode, attempt: p.attempt, name: p.name });
       return done(s);
     } else if (now < leaseEnds) {
       return done(s, { kind: 'none', reason: `pending dispatch ${p.name} is left to the tick that wrote it until ${toIso(leaseEnds)}` });
     } else {
-      s = { ...s, pending: null, attempts: withAttempts(s, p.sha, Math.max(attemptsFor(s, p.sha), p.attempt)) };
+      s = { ...s, pending: null, attempts: withAttempts(s, p.sha, p.episode, Math.max(attemptsFor(s, p.sha, p.episode), p.attempt)) };
     }
   }
 
   if (s.inFlight) {
     const run = s.inFlight;
-    if (obs.source.kind !== 'ok' || obs.source.sha === run.sha) {
+    if (obs.source.kind !== 'ok' || (obs.source.sha === run.sha && run.episode === s.episode)) {
       return done(s, { kind: 'none', reason: `${run.name} is in flight; the closer owns it` });
     }
-    const moved = `source moved to ${shortSha(obs.source.sha)} while ${shortSha(run.sha)} (attempt ${run.attempt}) was in flight`;
+    const moved =
+      obs.source.sha === run.sha
+        ? `source left ${shortSha(run.sha)} and came back while ${run.name} was in flight: a new visit is a new run`
+        : `source moved to ${shortSha(obs.source.sha)} while ${shortSha(run.sha)} (attempt ${run.attempt}) was in flight`;
     s = transition({ ...s, inFlight: { ...run, superseded: true } }, 'Superseded', moved, now, run);
     if (concluded(obs.dispatch)) {
       s = { ...s, inFlight: null };
     } else if (policy.onSupersede === 'cancel' && gate.armed && !adopted) {
       // A run adopted by this very tick is cancelled by the next one: its record must be written
       // before the cancel, or a crash in between would re-create its name from the pending.
-      effects.push({ kind: 'cancel', sha: run.sha, attempt: run.attempt, name: run.name });
+      effects.push({ kind: 'cancel', sha: run.sha, episode: run.episode, attempt: run.attempt, name: run.name });
       s = { ...s, inFlight: null };
     } else {
       // The dispatch is never killed mid-deploy by default: wait for it to finish, then go.
@@ -156,33 +161,29 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
   }
   if (target === sha) return transition(s, 'Noop', `target is at ${shortSha(sha)}`, now);
 
-  const used = attemptsFor(s, sha);
+  const episode = s.episode;
+  const used = attemptsFor(s, sha, episode);
   const max = policy.budgets.maxAttempts;
   if (used >= max) {
     return transition(
       s,
       'Blocked',
-      `attempts exhausted for ${shortSha(sha)} (${used}/${max}); unblock: push a new commit, or raise budgets.maxAttempts for ${s.id} in the registry`,
+      attemptsExhausted(s.id, shortSha(sha), used, max),
       now,
-      { sha, attempt: used },
+      { sha, attempt: used, episode },
     );
   }
-  if (!gate.armed) return transition(s, 'Skipped', `${gate.reason}; ${shortSha(sha)} not dispatched`, now, { sha, attempt: null });
+  if (!gate.armed) return transition(s, 'Skipped', `${gate.reason}; ${shortSha(sha)} not dispatched`, now, { sha, attempt: null, episode });
   const attempt = used + 1;
-  const name = runName(s.id, sha, attempt);
-  effects.push({ kind: 'dispatch', sha, attempt, name });
-  return transition(
-    { ...s, pending: { sha, attempt, name, at: toIso(now) } },
-    'PendingTrigger',
-    `dispatching ${shortSha(sha)} attempt ${attempt}/${max} as ${name}`,
-    now,
-    { sha, attempt },
-  );
+  const name = runName(s.id, sha, episode, attempt);
+  effects.push({ kind: 'dispatch', sha, episode, attempt, name });
+  const pending = { sha, episode, attempt, name, at: toIso(now) };
+  return transition({ ...s, pending }, 'PendingTrigger', `dispatching ${shortSha(sha)} attempt ${attempt}/${max} as ${name}`, now, pending);
 };
 
 const decide = (s: FollowerState, effects: Effect[]): Decision => {
   const d = effects.find((e) => e.kind === 'dispatch');
-  if (d) return { kind: 'dispatch', sha: d.sha, attempt: d.attempt, name: d.name };
+  if (d) return { kind: 'dispatch', sha: d.sha, episode: d.episode, attempt: d.attempt, name: d.name };
   switch (s.phase) {
     case 'Blocked':
       return { kind: 'block', reason: s.reason };
@@ -210,9 +211,9 @@ export const dispatched = (
   const next: FollowerState = {
     ...s,
     pending: null,
-    inFlight: { sha: p.sha, attempt: p.attempt, name: p.name, kind: run.kind, startedAt: run.startedAt, superseded: false },
+    inFlight: { sha: p.sha, episode: p.episode, attempt: p.attempt, name: p.name, kind: run.kind, startedAt: run.startedAt, superseded: false },
     lastTriggeredSha: p.sha,
-    attempts: withAttempts(s, p.sha, Math.max(attemptsFor(s, p.sha), p.attempt)),
+    attempts: withAttempts(s, p.sha, p.episode, Math.max(attemptsFor(s, p.sha, p.episode), p.attempt)),
     checks: [],
   };
   return transition(next, 'Triggering', `dispatched ${p.name} (${shortSha(p.sha)} attempt ${p.attempt})`, now, p);

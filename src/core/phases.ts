@@ -19,7 +19,7 @@ export type Phase = z.infer<typeof Phase>;
 /** Phases in which a dispatch exists that the closer still owns. */
 export const RUN_PHASES: readonly Phase[] = ['Triggering', 'ClosingOut'];
 
-/** Phases a notification is sent for (once per follower, sha and phase). */
+/** Phases a notification is sent for (once per follower, run and phase). */
 export const NOTIFY_PHASES: readonly Phase[] = ['Succeeded', 'Failed', 'Blocked'];
 
 // Where the observer may go when nothing is in flight: every settled phase may re-decide.

@@ -5,6 +5,18 @@ import { FollowerId, IsoTime, Sha, toIso } from './primitives.ts';
 export const HISTORY_LIMIT = 50;
 export const ATTEMPT_MEMORY = 50;
 
+/**
+ * An episode is a stretch of observations in which the branch points at one sha; its number
+ * grows by one whenever the observed sha changes (also back to an older sha). States written
+ * before episodes existed carry none: they are read as episode 1, their one and only so far.
+ */
+export const Episode = z.number().int().min(0);
+export const EPISODE_BEFORE_UPGRADE = 1;
+const episodeOrUpgrade = Episode.default(EPISODE_BEFORE_UPGRADE);
+
+/** A dispatch's name: a DNS-1123 label, hence at most 63 characters. */
+const RunNameField = z.string().min(1).max(63);
+
 export const Transition = z
   .object({
     at: IsoTime,
@@ -13,21 +25,26 @@ export const Transition = z
     sha: Sha.nullable(),
     attempt: z.number().int().min(1).nullable(),
     reason: z.string().max(2000),
+    /** The episode the transition happened in; absent in transitions written before episodes. */
+    episode: Episode.optional(),
+    /** The dispatch (run) the transition is about, when it is about one. */
+    run: RunNameField.nullable().optional(),
   })
   .strict();
 export type Transition = z.infer<typeof Transition>;
 
 /** A dispatch written ahead of time: the intent survives a crash between dispatch and the state write. */
 export const PendingDispatch = z
-  .object({ sha: Sha, attempt: z.number().int().min(1), name: z.string().min(1).max(63), at: IsoTime })
+  .object({ sha: Sha, episode: episodeOrUpgrade, attempt: z.number().int().min(1), name: RunNameField, at: IsoTime })
   .strict();
 export type PendingDispatch = z.infer<typeof PendingDispatch>;
 
 export const Run = z
   .object({
     sha: Sha,
+    episode: episodeOrUpgrade,
     attempt: z.number().int().min(1),
-    name: z.string().min(1).max(63),
+    name: RunNameField,
     kind: z.enum(['Job', 'Process']),
     startedAt: IsoTime,
     /** The source moved on: this run's outcome decides nothing; it is only waited out (or cancelled). */
@@ -46,13 +63,18 @@ export const FollowerState = z
     phase: Phase,
     reason: z.string().max(2000),
     observedSha: Sha.nullable(),
+    /** The number of the episode of observedSha (0 before the first observation). */
+    episode: episodeOrUpgrade,
     targetSha: Sha.nullable(),
     lastTriggeredSha: Sha.nullable(),
     lastSucceededSha: Sha.nullable(),
     pending: PendingDispatch.nullable(),
     inFlight: Run.nullable(),
-    /** Attempts used per sha, newest last; bounded so the object never nears the 1 MiB limit. */
-    attempts: z.array(z.object({ sha: Sha, count: z.number().int().min(0) }).strict()).max(ATTEMPT_MEMORY),
+    /**
+     * Attempts used per (sha, episode), newest last. Only the current episode's count is ever
+     * consulted (episodes never resume), so older ones are dropped; bounded all the same.
+     */
+    attempts: z.array(z.object({ sha: Sha, episode: episodeOrUpgrade, count: z.number().int().min(0) }).strict()).max(ATTEMPT_MEMORY),
     targetUnreadableSince: IsoTime.nullable(),
     /** The last fold of the in-flight run's checks, for status. */
     checks: z.array(z.object({ check: z.string(), result: CheckResult, detail: z.string().max(500) }).strict()).max(10),
@@ -80,6 +102,7 @@ export const initialState = (id: string, now: number): FollowerState => ({
   phase: 'Observed',
   reason: 'not observed yet',
   observedSha: null,
+  episode: 0,
   targetSha: null,
   lastTriggeredSha: null,
   lastSucceededSha: null,
@@ -92,12 +115,25 @@ export const initialState = (id: string, now: number): FollowerState => ({
   history: [],
 });
 
-export const attemptsFor = (s: FollowerState, sha: string): number => s.attempts.find((a) => a.sha === sha)?.count ?? 0;
+export const attemptsFor = (s: FollowerState, sha: string, episode: number): number =>
+  s.attempts.find((a) => a.sha === sha && a.episode === episode)?.count ?? 0;
 
-export const withAttempts = (s: FollowerState, sha: string, count: number): FollowerState['attempts'] => {
-  const rest = s.attempts.filter((a) => a.sha !== sha);
-  return [...rest, { sha, count }].slice(-ATTEMPT_MEMORY);
+/** Records the attempts of (sha, episode); counts of episodes that ended are dropped (they never resume). */
+export const withAttempts = (s: FollowerState, sha: string, episode: number, count: number): FollowerState['attempts'] => {
+  const rest = s.attempts.filter((a) => !(a.sha === sha && a.episode === episode));
+  return [...rest, { sha, episode, count }].filter((a) => a.episode >= s.episode).slice(-ATTEMPT_MEMORY);
 };
+
+/** Why a visit of a sha gets no further attempt, and how a person moves it on. */
+export const attemptsExhausted = (id: string, shortSha: string, used: number, max: number): string =>
+  `attempts exhausted for ${shortSha} (${used}/${max} in this visit of the branch); unblock: push a new commit (or move the branch away and back), or raise budgets.maxAttempts for ${id} in the registry`;
+
+/**
+ * The state after an ok read of the source: a sha other than the one observed last starts a
+ * new episode, also when the branch went back to a sha it pointed at before.
+ */
+export const observeSha = (s: FollowerState, sha: string): FollowerState =>
+  s.observedSha === sha ? s : { ...s, observedSha: sha, episode: s.episode + 1 };
 
 const clip = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
@@ -110,17 +146,20 @@ export const transition = (
   to: Phase,
   reason: string,
   now: number,
-  run?: { sha: string | null; attempt: number | null },
+  run?: { sha: string | null; attempt: number | null; episode?: number; name?: string | null },
 ): FollowerState => {
   const r = clip(reason, 2000);
   if (s.phase === to) return { ...s, reason: r };
+  const current = s.inFlight ?? s.pending;
   const entry: Transition = {
     at: toIso(now),
     from: s.phase,
     to,
-    sha: run?.sha ?? s.inFlight?.sha ?? s.pending?.sha ?? s.observedSha,
-    attempt: run?.attempt ?? s.inFlight?.attempt ?? s.pending?.attempt ?? null,
+    sha: run?.sha ?? current?.sha ?? s.observedSha,
+    attempt: run?.attempt ?? current?.attempt ?? null,
     reason: r,
+    episode: run?.episode ?? current?.episode ?? s.episode,
+    run: run ? (run.name ?? null) : (current?.name ?? null),
   };
   return { ...s, phase: to, reason: r, history: [...s.history, entry].slice(-HISTORY_LIMIT) };
 };

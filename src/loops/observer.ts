@@ -158,6 +158,7 @@ const observeOne = async (
     result = await ctx.ports.dispatcher.dispatch({
       followerId: id,
       sha: d.sha,
+      episode: d.episode,
       attempt: d.attempt,
       name: d.name,
       argv: p.follower.command,

@@ -20,11 +20,13 @@ const request = (over: Partial<DispatchRequest> = {}): DispatchRequest => {
   const followerId = over.followerId ?? 'hwlab-jd01-v03';
   const sha = over.sha ?? SHA;
   const attempt = over.attempt ?? 1;
+  const episode = over.episode ?? 1;
   return {
     followerId,
     sha,
+    episode,
     attempt,
-    name: runName(followerId, sha, attempt),
+    name: runName(followerId, sha, episode, attempt),
     argv: ['hwlab', 'nodes', 'trigger', '--note', 'a b; $(rm -rf /)', '--confirm'],
     repo: 'pikasTech/HWLAB',
     branch: 'v0.3',
@@ -204,7 +206,7 @@ describe('kubernetes log reader', () => {
     expect(newest).toContain(`# pod ${newer.name}-p1 (Running)\n`);
     expect(newest.endsWith('deploying a1b2c3d4\ndone\n')).toBe(true);
 
-    const run: Run = { sha: SHA2, attempt: 1, name: old.name, kind: 'Job', startedAt: '2026-01-01T00:00:00.000Z', superseded: false };
+    const run: Run = { sha: SHA2, episode: 1, attempt: 1, name: old.name, kind: 'Job', startedAt: '2026-01-01T00:00:00.000Z', superseded: false };
     const given = await logs.logs(id, run);
     expect(given).toBe(`# Job ${namespace}/${old.name} (ffffeeeedddd attempt 1)\n# pod ${old.name}-p1 (Running)\nold deploy\n`);
     expect(suite.api.requests.last({ subresource: 'log' })).toMatchObject({ verb: 'get', name: `${old.name}-p1` });

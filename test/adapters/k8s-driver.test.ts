@@ -38,8 +38,8 @@ describe('createKubernetesDriver', () => {
     await d.arming.write(DISARMED, a.version);
     expect((await d.arming.read()).read.kind).toBe('ok');
 
-    const name = runName('alpha', SHA, 1);
-    const req = { followerId: 'alpha', sha: SHA, attempt: 1, name, argv: ['deploy'], repo: 'o/r', branch: 'main', budgets: { triggerSeconds: 60, closeoutSeconds: 600, maxAttempts: 2 } };
+    const name = runName('alpha', SHA, 1, 1);
+    const req = { followerId: 'alpha', sha: SHA, episode: 1, attempt: 1, name, argv: ['deploy'], repo: 'o/r', branch: 'main', budgets: { triggerSeconds: 60, closeoutSeconds: 600, maxAttempts: 2 } };
     await d.dispatcher.dispatch(req);
     expect((await d.dispatcher.dispatch(req)).adopted).toBe(true);
     expect((await d.dispatcher.statuses([name])).get(name)?.result).toBe('PENDING');

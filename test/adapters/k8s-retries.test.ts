@@ -80,7 +80,7 @@ describe('withRetries through the real client', () => {
     expect(api.requests.count({ verb: 'update' })).toBe(1);
 
     const d = createKubernetesDispatcher({ ...access, namespace, image: 'img:1' });
-    const req = { followerId: 'once', sha: 'a'.repeat(40), attempt: 1, name: 'x'.repeat(64), argv: ['true'], repo: 'o/r', branch: 'main', budgets: { triggerSeconds: 60, closeoutSeconds: 60, maxAttempts: 1 } };
+    const req = { followerId: 'once', sha: 'a'.repeat(40), episode: 1, attempt: 1, name: 'x'.repeat(64), argv: ['true'], repo: 'o/r', branch: 'main', budgets: { triggerSeconds: 60, closeoutSeconds: 60, maxAttempts: 1 } };
     await expect(d.dispatch(req)).rejects.toThrow(/422/);
     expect(api.requests.count({ verb: 'create' })).toBe(1);
     expect(slept).toEqual([]);

@@ -73,6 +73,7 @@ const script = async (name: string, body: string): Promise<string> => {
 const req = (name: string, argv: string[], over: Partial<DispatchRequest> = {}): DispatchRequest => ({
   followerId: 'alpha',
   sha: SHA,
+  episode: 1,
   attempt: 1,
   name,
   argv,

@@ -108,6 +108,7 @@ describe('local log reader', () => {
   const req = (name: string, argv: string[], sha1: string, attempt: number): DispatchRequest => ({
     followerId: 'alpha',
     sha: sha1,
+    episode: 1,
     attempt,
     name,
     argv,
@@ -137,7 +138,7 @@ describe('local log reader', () => {
     await createLocalDispatcher({ stateDir, cwd }).dispatch({ ...req('bf-beta-third', [cmd, 'third'], sha(2), 1), followerId: 'beta' });
     await waitForExit(stateDir, 'bf-beta-third');
 
-    const given = await logs.logs('alpha', { sha: sha(1), attempt: 1, name: 'bf-alpha-first', kind: 'Process', startedAt: first.startedAt, superseded: false });
+    const given = await logs.logs('alpha', { sha: sha(1), episode: 1, attempt: 1, name: 'bf-alpha-first', kind: 'Process', startedAt: first.startedAt, superseded: false });
     expect(given).toContain('log of first');
     expect(given).not.toContain('log of second');
 
@@ -145,7 +146,7 @@ describe('local log reader', () => {
     expect(newest.split('\n')[0]).toMatch(/^# newest run bf-alpha-second \(000000000000 attempt 2, started /);
     expect(newest).toContain('log of second');
 
-    const missing = await logs.logs('alpha', { sha: sha(1), attempt: 3, name: 'bf-alpha-gone', kind: 'Process', startedAt: first.startedAt, superseded: false });
+    const missing = await logs.logs('alpha', { sha: sha(1), episode: 1, attempt: 3, name: 'bf-alpha-gone', kind: 'Process', startedAt: first.startedAt, superseded: false });
     expect(missing).toMatch(/^no log for run bf-alpha-gone of alpha: no run bf-alpha-gone in /);
   });
 });

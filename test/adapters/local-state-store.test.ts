@@ -86,7 +86,7 @@ describe('local state store', () => {
     const writers = 8;
     const tries = await Promise.all(
       Array.from({ length: writers }, (_, i) =>
-        updateWithRetry(store, 'busy', (s) => ({ ...s, attempts: [...s.attempts, { sha: sha(i + 1), count: 1 }] })),
+        updateWithRetry(store, 'busy', (s) => ({ ...s, attempts: [...s.attempts, { sha: sha(i + 1), episode: 0, count: 1 }] })),
       ),
     );
     const final = await store.get('busy');

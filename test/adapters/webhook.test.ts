@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../src/core/notifications.ts';
 import { createWebhookNotifier } from '../../src/adapters/notify/webhook.ts';
 
-type Received = { method: string; url: string; contentType: string | undefined; body: string };
+type Received = { method: string; url: string; contentType: string | undefined; idempotencyKey: string | undefined; body: string };
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -21,7 +21,7 @@ const receiver = async (respond: (req: IncomingMessage, res: ServerResponse) => 
     let body = '';
     req.on('data', (b: Buffer) => (body += b.toString('utf8')));
     req.on('end', () => {
-      received.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], body });
+      received.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], idempotencyKey: req.headers['idempotency-key'] as string | undefined, body });
       respond(req, res);
     });
   });
@@ -44,12 +44,14 @@ const failed: Notification = {
   phase: 'Failed',
   sha: '0123456789abcdef0123456789abcdef01234567',
   attempt: 2,
+  run: 'bf-hwlab-jd01-v03-0123456789ab-e4-a2',
+  idempotencyKey: 'bf-hwlab-jd01-v03-0123456789ab-e4-a2/Failed',
   reason: 'trigger failed: exit code 3 <see logs> & retry',
   at: '2026-01-01T00:00:00.000Z',
 };
 
 describe('webhook notifier', () => {
-  it('posts exactly the Slack-compatible JSON, with nothing but id, phase, sha, attempt and reason', async () => {
+  it('posts exactly the Slack-compatible JSON, with nothing but id, phase, sha, attempt, run, reason and the idempotency key', async () => {
     const rx = await receiver();
     const logs: string[] = [];
     await createWebhookNotifier({ url: rx.url, log: (m) => logs.push(m) }).notify(failed);
@@ -58,8 +60,16 @@ describe('webhook notifier', () => {
     expect(got.method).toBe('POST');
     expect(got.url).toBe('/services/T000/B000/secret-token');
     expect(got.contentType).toBe('application/json');
+    // A receiver drops a second delivery of the same key: in the body and as a header.
+    expect(got.idempotencyKey).toBe('bf-hwlab-jd01-v03-0123456789ab-e4-a2/Failed');
     expect(JSON.parse(got.body)).toEqual({
-      text: ':x: hwlab-jd01-v03 Failed: 0123456789ab (attempt 2): trigger failed: exit code 3 &lt;see logs&gt; &amp; retry',
+      idempotencyKey: 'bf-hwlab-jd01-v03-0123456789ab-e4-a2/Failed',
+      followerId: 'hwlab-jd01-v03',
+      phase: 'Failed',
+      sha: '0123456789abcdef0123456789abcdef01234567',
+      attempt: 2,
+      run: 'bf-hwlab-jd01-v03-0123456789ab-e4-a2',
+      text: ':x: hwlab-jd01-v03 Failed: 0123456789ab (attempt 2, run bf-hwlab-jd01-v03-0123456789ab-e4-a2): trigger failed: exit code 3 &lt;see logs&gt; &amp; retry',
       blocks: [
         { type: 'section', text: { type: 'mrkdwn', text: ':x: *hwlab-jd01-v03* is *Failed*' } },
         {
@@ -79,7 +89,7 @@ describe('webhook notifier', () => {
 
   it('words a notification without a sha or attempt', async () => {
     const rx = await receiver();
-    await createWebhookNotifier({ url: rx.url }).notify({ ...failed, phase: 'Blocked', sha: null, attempt: null, reason: 'source branch missing' });
+    await createWebhookNotifier({ url: rx.url }).notify({ ...failed, phase: 'Blocked', sha: null, attempt: null, run: null, idempotencyKey: 'hwlab-jd01-v03/-e0/Blocked', reason: 'source branch missing' });
     const body = JSON.parse(rx.received[0]!.body) as { text: string; blocks: { fields?: { text: string }[] }[] };
     expect(body.text).toBe(':no_entry: hwlab-jd01-v03 Blocked: - (attempt -): source branch missing');
     expect(body.blocks[1]!.fields!.map((f) => f.text)).toEqual(['*Follower*\nhwlab-jd01-v03', '*Phase*\nBlocked', '*Sha*\n`none`', '*Attempt*\n-']);

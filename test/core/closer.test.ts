@@ -10,7 +10,7 @@ import { A, ARMED, at, B, close, follower, HWLAB, obs, policyFor, SENTINEL, star
 
 const policy = policyFor(HWLAB); // trigger 600 s, closeout 2400 s, 2 attempts
 const checks = follower(HWLAB).checks;
-const name1 = runName(HWLAB, A, 1);
+const name1 = runName(HWLAB, A, 1, 1);
 
 /** A run of A in ClosingOut: dispatched at 0, its trigger succeeded at 60. */
 const closingOut = () => {
@@ -41,7 +41,7 @@ describe('the closeout budget', () => {
     const r = close(withRun(s), checks, { pipeline: 'NONE' }, policy, at(100 + 2401));
     expect(r.action).toEqual({
       kind: 'block',
-      reason: `closeout budget of 2400s ran out waiting on check pipeline; attempts exhausted for ${A.slice(0, 12)} (2/2); unblock: push a new commit, or raise budgets.maxAttempts for ${HWLAB} in the registry`,
+      reason: `closeout budget of 2400s ran out waiting on check pipeline; attempts exhausted for ${A.slice(0, 12)} (2/2 in this visit of the branch); unblock: push a new commit (or move the branch away and back), or raise budgets.maxAttempts for ${HWLAB} in the registry`,
       cancel: false,
     });
     expect(r.state.phase).toBe('Blocked');

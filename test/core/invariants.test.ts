@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { foldStages, foldStagesAsync, foldStep, type StageReading } from '../../src/core/fold.ts';
-import { checksToRead, closeRun, nextAction, type CloserAction } from '../../src/core/next-action.ts';
+import { checksToRead, closeRun, isSuperseded, nextAction, type CloserAction } from '../../src/core/next-action.ts';
 import { notificationsFor } from '../../src/core/notifications.ts';
 import { dispatched, dispatchFailed, observe, type ObserveResult } from '../../src/core/observe.ts';
 import { runName } from '../../src/core/run-name.ts';
@@ -34,7 +34,7 @@ const concluded = (r: CheckResult | undefined): boolean => r === 'SUCCESS' || r 
 
 /** Runs the sequence property and collects coverage, so a sim that never dispatches cannot pass quietly. */
 const simProperty = (invariants: readonly Violation['invariant'][]): SimStats & { runs: number } => {
-  const total = { runs: 0, created: 0, adopted: 0, succeeded: 0, failed: 0, blocked: 0, superseded: 0, cancelled: 0, casLost: 0, recreatedAfterGc: 0 };
+  const total = { runs: 0, created: 0, adopted: 0, succeeded: 0, failed: 0, blocked: 0, superseded: 0, cancelled: 0, casLost: 0, recreatedAfterGc: 0, revisited: 0, resucceeded: 0 };
   fc.assert(
     fc.property(simArb(SIM_STEPS), ({ cfg, steps }) => {
       const w = simulate(cfg, steps);
@@ -58,6 +58,9 @@ const expectBusySim = (t: SimStats & { runs: number }): void => {
   expect(t.superseded).toBeGreaterThan(0);
   expect(t.cancelled).toBeGreaterThan(0);
   expect(t.casLost).toBeGreaterThan(0);
+  // Histories with force-pushes back to earlier shas: revisits dispatched again, rollbacks succeeding again.
+  expect(t.revisited).toBeGreaterThan(0);
+  expect(t.resucceeded).toBeGreaterThan(0);
 };
 
 describe('invariant 1: disarmed ⇒ no dispatch, whatever the state and observation', () => {
@@ -89,18 +92,24 @@ describe('invariant 1: disarmed ⇒ no dispatch, whatever the state and observat
   });
 });
 
-describe('invariant 2: no (follower, sha, attempt) dispatched twice; attempts within maxAttempts', () => {
-  it('every dispatch observe() asks for is named runName(id, sha, attempt) with a fresh attempt within the budget', () => {
+describe('invariant 2: no (follower, sha, episode, attempt) dispatched twice; attempts per episode within maxAttempts', () => {
+  it('every dispatch observe() asks for is named runName(id, sha, episode, attempt) with a fresh attempt of the current episode within the budget', () => {
     fc.assert(
       fc.property(observeInputArb('armed'), (i) => {
         const r = runObserve(i);
         for (const e of r.effects.filter((x) => x.kind === 'dispatch')) {
-          expect(e.name).toBe(runName(i.policy.id, e.sha, e.attempt));
+          // A pending dispatch is repeated under the name it was written ahead with (by a
+          // previous version, an old-format name); every new one is runName of its tuple.
+          if (e.name === i.prev?.pending?.name) expect(e).toMatchObject({ sha: i.prev.pending.sha, episode: i.prev.pending.episode, attempt: i.prev.pending.attempt });
+          else expect(e.name).toBe(runName(i.policy.id, e.sha, e.episode, e.attempt));
+          // A dispatch always belongs to the visit of the branch observed now.
+          expect(e.sha).toBe(r.state.observedSha);
+          expect(e.episode).toBe(r.state.episode);
           expect(e.attempt).toBeGreaterThanOrEqual(1);
           expect(e.attempt).toBeLessThanOrEqual(i.policy.budgets.maxAttempts);
           // Only the pending dispatch itself is repeated (same name, adopted if it exists);
           // anything else uses an attempt the state has not spent.
-          if (e.name !== i.prev?.pending?.name) expect(e.attempt).toBe(attemptsFor(r.state, e.sha) + 1);
+          if (e.name !== i.prev?.pending?.name) expect(e.attempt).toBe(attemptsFor(r.state, e.sha, e.episode) + 1);
           expect(r.state.pending?.name).toBe(e.name);
         }
       }),
@@ -127,7 +136,7 @@ describe('invariant 2: no (follower, sha, attempt) dispatched twice; attempts wi
       { policy: { id: 'hwlab-jd01-v03', budgets: { triggerSeconds: 60, closeoutSeconds: 120, maxAttempts: 1 }, onSupersede: 'wait', runKind: 'Job' }, checks: ['trigger'], armed: true, source: 0, deployed: null, gcAfterSeconds: 600 },
       steps,
     );
-    expect(w.creations.map((c) => c.name)).toEqual(['bf-hwlab-jd01-v03-111111111111-a1']);
+    expect(w.creations.map((c) => c.name)).toEqual(['bf-hwlab-jd01-v03-111111111111-e1-a1']);
   });
 });
 
@@ -141,7 +150,7 @@ describe('invariant 3: dry-run ⇒ zero writes (the core only returns data)', ()
         expect(frozen).toEqual(snapshot);
         expect(r).toEqual(runObserve(structuredClone(i)));
         expect(isPlainData(r)).toBe(true);
-        for (const e of r.effects) expect(Object.keys(e).sort()).toEqual(['attempt', 'kind', 'name', 'sha']);
+        for (const e of r.effects) expect(Object.keys(e).sort()).toEqual(['attempt', 'episode', 'kind', 'name', 'sha']);
         const d = r.effects.find((e) => e.kind === 'dispatch');
         if (d) {
           const frozenState = deepFreeze(structuredClone(r.state));
@@ -321,7 +330,7 @@ describe('invariant 7: stage folding', () => {
   it('the closer turns RED into Failed or Blocked, GREEN into Succeeded, and otherwise waits (within budget)', () => {
     fc.assert(
       fc.property(closeInputArb, (i) => {
-        if (i.state.inFlight.superseded || (i.state.observedSha !== null && i.state.observedSha !== i.state.inFlight.sha)) return;
+        if (isSuperseded(i.state)) return;
         const action = decideClose(i);
         const next = closeRun(i.state, action, i.fold, i.now);
         if (i.fold.verdict === 'RED') expect(['Failed', 'Blocked']).toContain(next.phase);
@@ -369,8 +378,8 @@ describe('invariant 8: same inputs ⇒ same decision', () => {
 
   it('runName(), twice and for equal inputs built separately', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 80 }), fc.string({ minLength: 40, maxLength: 40 }), fc.integer({ min: 1, max: 1000 }), (id, sha, attempt) => {
-        expect(runName(id, sha, attempt)).toBe(runName(`${id}`, sha.slice(0), attempt));
+      fc.property(fc.string({ minLength: 1, maxLength: 80 }), fc.string({ minLength: 40, maxLength: 64 }), fc.nat(), fc.integer({ min: 1, max: 1000 }), (id, sha, episode, attempt) => {
+        expect(runName(id, sha, episode, attempt)).toBe(runName(`${id}`, sha.slice(0), episode, attempt));
       }),
       fcParams(),
     );

@@ -32,13 +32,13 @@ const SEEDS = [HWLAB, AGENTRUN, SENTINEL] as const;
 describe.each(SEEDS)('the seed follower %s, from no state to Succeeded', (id) => {
   const policy = policyFor(id);
   const checks = follower(id).checks;
-  const name = runName(id, A, 1);
+  const name = runName(id, A, 1, 1);
 
   it('writes a new sha ahead as PendingTrigger, with a dispatch named deterministically from (id, sha, attempt)', () => {
     const r = observe(null, obs(A, null), ARMED, policy, at(0));
-    expect(name).toBe(`bf-${id}-${A.slice(0, 12)}-a1`);
-    expect(r.effects).toEqual([{ kind: 'dispatch', sha: A, attempt: 1, name }]);
-    expect(r.decision).toEqual({ kind: 'dispatch', sha: A, attempt: 1, name });
+    expect(name).toBe(`bf-${id}-${A.slice(0, 12)}-e1-a1`);
+    expect(r.effects).toEqual([{ kind: 'dispatch', sha: A, episode: 1, attempt: 1, name }]);
+    expect(r.decision).toEqual({ kind: 'dispatch', sha: A, episode: 1, attempt: 1, name });
     expect(r.state).toMatchObject({
       id,
       phase: 'PendingTrigger',
@@ -50,7 +50,7 @@ describe.each(SEEDS)('the seed follower %s, from no state to Succeeded', (id) =>
       attempts: [],
       updatedAt: toIso(at(0)),
     });
-    expect(r.state.history).toEqual([{ at: toIso(at(0)), from: 'Observed', to: 'PendingTrigger', sha: A, attempt: 1, reason: r.state.reason }]);
+    expect(r.state.history).toEqual([{ at: toIso(at(0)), from: 'Observed', to: 'PendingTrigger', sha: A, attempt: 1, reason: r.state.reason, episode: 1, run: name }]);
     expect(r.state.reason).toBe(`dispatching ${A.slice(0, 12)} attempt 1/${policy.budgets.maxAttempts} as ${name}`);
     expectValidStep(null, r.state);
     // The same inputs name the same dispatch: a crashed tick's successor recomputes it.
@@ -72,7 +72,7 @@ describe.each(SEEDS)('the seed follower %s, from no state to Succeeded', (id) =>
     expect(triggering.history.at(-1)).toMatchObject({ from: 'PendingTrigger', to: 'Triggering', sha: A, attempt: 1 });
     // Idempotent, and only for the pending dispatch it names.
     expect(dispatched(triggering, { name, kind: 'Job', startedAt: toIso(at(2)) }, at(2))).toBe(triggering);
-    expect(dispatched(pending, { name: runName(id, B, 1), kind: 'Job', startedAt: toIso(at(2)) }, at(2))).toBe(pending);
+    expect(dispatched(pending, { name: runName(id, B, 2, 1), kind: 'Job', startedAt: toIso(at(2)) }, at(2))).toBe(pending);
 
     // The observer leaves a run in flight to the closer.
     const again = observe(triggering, obs(A, null, 'PENDING'), ARMED, policy, at(30));
@@ -141,18 +141,18 @@ describe('Failed, retried, then Blocked when attempts run out; a new commit clea
     expectValidStep(run1, failed.state);
 
     const retry = observe(failed.state, obs(A, null), ARMED, policy, at(160));
-    const name2 = runName(HWLAB, A, 2);
-    expect(retry.effects).toEqual([{ kind: 'dispatch', sha: A, attempt: 2, name: name2 }]);
-    expect(name2).toBe(`bf-${HWLAB}-${A.slice(0, 12)}-a2`);
+    const name2 = runName(HWLAB, A, 1, 2);
+    expect(retry.effects).toEqual([{ kind: 'dispatch', sha: A, episode: 1, attempt: 2, name: name2 }]);
+    expect(name2).toBe(`bf-${HWLAB}-${A.slice(0, 12)}-e1-a2`);
     expect(retry.state.history.at(-1)).toMatchObject({ from: 'Failed', to: 'PendingTrigger', sha: A, attempt: 2 });
 
     const run2 = withRun(dispatched(retry.state, { name: name2, kind: 'Job', startedAt: toIso(at(161)) }, at(161)));
-    expect(run2.attempts).toEqual([{ sha: A, count: 2 }]);
+    expect(run2.attempts).toEqual([{ sha: A, episode: 1, count: 2 }]);
     const blocked = close(run2, checks, { trigger: 'FAILURE' }, policy, at(200));
     expect(blocked.reads).toEqual(['trigger']);
     expect(blocked.action).toEqual({
       kind: 'block',
-      reason: `check trigger failed: trigger FAILURE; attempts exhausted for ${A.slice(0, 12)} (2/2); unblock: push a new commit, or raise budgets.maxAttempts for ${HWLAB} in the registry`,
+      reason: `check trigger failed: trigger FAILURE; attempts exhausted for ${A.slice(0, 12)} (2/2 in this visit of the branch); unblock: push a new commit (or move the branch away and back), or raise budgets.maxAttempts for ${HWLAB} in the registry`,
       cancel: false,
     });
     expect(blocked.state).toMatchObject({ phase: 'Blocked', inFlight: null });
@@ -163,12 +163,12 @@ describe('Failed, retried, then Blocked when attempts run out; a new commit clea
     expect(still.effects).toEqual([]);
     expect(still.decision.kind).toBe('block');
     expect(still.state.phase).toBe('Blocked');
-    expect(still.state.reason).toBe(`attempts exhausted for ${A.slice(0, 12)} (2/2); unblock: push a new commit, or raise budgets.maxAttempts for ${HWLAB} in the registry`);
+    expect(still.state.reason).toBe(`attempts exhausted for ${A.slice(0, 12)} (2/2 in this visit of the branch); unblock: push a new commit (or move the branch away and back), or raise budgets.maxAttempts for ${HWLAB} in the registry`);
     expect(observe(still.state, obs(A, null), ARMED, policy, at(320)).state).toBe(still.state);
 
     // A new commit clears it.
     const cleared = observe(still.state, obs(B, null), ARMED, policy, at(380));
-    expect(cleared.effects).toEqual([{ kind: 'dispatch', sha: B, attempt: 1, name: runName(HWLAB, B, 1) }]);
+    expect(cleared.effects).toEqual([{ kind: 'dispatch', sha: B, episode: 2, attempt: 1, name: runName(HWLAB, B, 2, 1) }]);
     expect(cleared.state.history.at(-1)).toMatchObject({ from: 'Blocked', to: 'PendingTrigger', sha: B, attempt: 1 });
     expectValidStep(still.state, cleared.state);
   });
@@ -177,19 +177,22 @@ describe('Failed, retried, then Blocked when attempts run out; a new commit clea
     const failed = close(startRun(policy, A, at(0)), checks, { trigger: 'FAILURE' }, policy, at(60)).state;
     expect(failed.phase).toBe('Failed');
     const r = observe(failed, obs(B, null), ARMED, policy, at(120));
-    expect(r.effects).toEqual([{ kind: 'dispatch', sha: B, attempt: 1, name: runName(HWLAB, B, 1) }]);
+    expect(r.effects).toEqual([{ kind: 'dispatch', sha: B, episode: 2, attempt: 1, name: runName(HWLAB, B, 2, 1) }]);
   });
 
-  it('a sha whose attempts are exhausted stays Blocked when it comes back by force-push', () => {
+  it('a sha whose attempts are exhausted is tried again when the branch leaves it and comes back (someone moved it on purpose)', () => {
     const one: Policy = { ...policy, budgets: { ...policy.budgets, maxAttempts: 1 } };
     const blocked = close(startRun(one, A, at(0)), checks, { trigger: 'FAILURE' }, one, at(60)).state;
     expect(blocked.phase).toBe('Blocked');
     const b = startRun(one, B, at(120), blocked);
     const bDone = close(b, checks, { trigger: 'SUCCESS', pipeline: 'SUCCESS', target: 'SUCCESS' }, one, at(200)).state;
     const back = observe(bDone, obs(A, B), ARMED, one, at(260));
-    expect(back.effects).toEqual([]);
-    expect(back.state.phase).toBe('Blocked');
-    expect(back.state.history.at(-1)).toMatchObject({ from: 'Succeeded', to: 'Blocked', sha: A, attempt: 1 });
+    expect(back.effects).toEqual([{ kind: 'dispatch', sha: A, episode: 3, attempt: 1, name: runName(HWLAB, A, 3, 1) }]);
+    expect(back.state.history.at(-1)).toMatchObject({ from: 'Succeeded', to: 'PendingTrigger', sha: A, attempt: 1, episode: 3 });
+    // Within that visit nothing changes: its one attempt failing blocks it again.
+    const again = close(startRun(one, A, at(261), bDone, B), checks, { trigger: 'FAILURE' }, one, at(300)).state;
+    expect(again.phase).toBe('Blocked');
+    expect(observe(again, obs(A, B), ARMED, one, at(360)).effects).toEqual([]);
   });
 });
 
@@ -207,11 +210,11 @@ describe('Skipped names the gate that stopped the dispatch', () => {
     expect(r.effects).toEqual([]);
     expect(r.state).toMatchObject({ phase: 'Skipped', observedSha: A, targetSha: B, pending: null, reason: `${reason}; ${A.slice(0, 12)} not dispatched` });
     expect(r.decision).toEqual({ kind: 'skip', reason: r.state.reason });
-    expect(r.state.history).toEqual([{ at: toIso(at(0)), from: 'Observed', to: 'Skipped', sha: A, attempt: null, reason: r.state.reason }]);
+    expect(r.state.history).toEqual([{ at: toIso(at(0)), from: 'Observed', to: 'Skipped', sha: A, attempt: null, reason: r.state.reason, episode: 1, run: null }]);
     expectValidStep(null, r.state);
     // Arming later dispatches the newest sha.
     const armed = observe(r.state, obs(C, B), ARMED, policy, at(60));
-    expect(armed.effects).toEqual([{ kind: 'dispatch', sha: C, attempt: 1, name: runName(SENTINEL, C, 1) }]);
+    expect(armed.effects).toEqual([{ kind: 'dispatch', sha: C, episode: 2, attempt: 1, name: runName(SENTINEL, C, 2, 1) }]);
   });
 
   it('braking stops new dispatches only: a run in flight is left to the closer, which still closes it out', () => {
@@ -261,7 +264,7 @@ describe('Superseded', () => {
     // The old dispatch finished: the newest sha goes at once.
     const s3 = observe(s2.state, obs(C, null, 'SUCCESS'), ARMED, policy, at(180));
     for (const e of s3.effects) if (e.kind === 'dispatch') created.push(e.name);
-    expect(s3.effects).toEqual([{ kind: 'dispatch', sha: C, attempt: 1, name: runName(HWLAB, C, 1) }]);
+    expect(s3.effects).toEqual([{ kind: 'dispatch', sha: C, episode: 3, attempt: 1, name: runName(HWLAB, C, 3, 1) }]);
     expect(s3.state).toMatchObject({ phase: 'PendingTrigger', inFlight: null, pending: { sha: C, attempt: 1 } });
     expect(s3.state.history.at(-1)).toMatchObject({ from: 'Superseded', to: 'PendingTrigger', sha: C });
     expectValidStep(s2.state, s3.state);
@@ -272,10 +275,10 @@ describe('Superseded', () => {
     const policy = policyFor(HWLAB);
     const s1 = observe(startRun(policy, A, at(0)), obs(B, null, 'PENDING'), ARMED, policy, at(60)).state;
     const released = close(withRun(s1), follower(HWLAB).checks, { trigger: 'FAILURE' }, policy, at(120));
-    expect(released.action).toEqual({ kind: 'supersede', reason: `${runName(HWLAB, A, 1)} finished; its outcome decides nothing (superseded)`, release: true, cancel: false });
+    expect(released.action).toEqual({ kind: 'supersede', reason: `${runName(HWLAB, A, 1, 1)} finished; its outcome decides nothing (superseded)`, release: true, cancel: false });
     expect(released.state).toMatchObject({ phase: 'Superseded', inFlight: null, lastSucceededSha: null });
     const next = observe(released.state, obs(B, null), ARMED, policy, at(180));
-    expect(next.effects).toEqual([{ kind: 'dispatch', sha: B, attempt: 1, name: runName(HWLAB, B, 1) }]);
+    expect(next.effects).toEqual([{ kind: 'dispatch', sha: B, episode: 2, attempt: 1, name: runName(HWLAB, B, 2, 1) }]);
   });
 
   it('a superseded run that outlives its trigger budget is cancelled by the closer', () => {
@@ -300,10 +303,10 @@ describe('Superseded', () => {
     const run = startRun(policy, A, at(0));
     const r = observe(run, obs(B, null, 'PENDING'), ARMED, policy, at(60));
     expect(r.effects).toEqual([
-      { kind: 'cancel', sha: A, attempt: 1, name: runName(AGENTRUN, A, 1) },
-      { kind: 'dispatch', sha: B, attempt: 1, name: runName(AGENTRUN, B, 1) },
+      { kind: 'cancel', sha: A, episode: 1, attempt: 1, name: runName(AGENTRUN, A, 1, 1) },
+      { kind: 'dispatch', sha: B, episode: 2, attempt: 1, name: runName(AGENTRUN, B, 2, 1) },
     ]);
-    expect(r.decision).toEqual({ kind: 'dispatch', sha: B, attempt: 1, name: runName(AGENTRUN, B, 1) });
+    expect(r.decision).toEqual({ kind: 'dispatch', sha: B, episode: 2, attempt: 1, name: runName(AGENTRUN, B, 2, 1) });
     expect(r.state).toMatchObject({ phase: 'PendingTrigger', inFlight: null, pending: { sha: B, attempt: 1 } });
     expect(r.state.history.slice(-2).map((t) => `${t.from}->${t.to}`)).toEqual(['Triggering->Superseded', 'Superseded->PendingTrigger']);
     expectValidStep(run, r.state);
@@ -315,7 +318,7 @@ describe('Superseded', () => {
     // The tick that dispatched A crashed before recording it; A runs; the source moved on.
     const adopt = observe(pending, obs(B, null, 'PENDING'), ARMED, policy, at(60));
     expect(adopt.effects).toEqual([]);
-    expect(adopt.state).toMatchObject({ phase: 'Superseded', pending: null, inFlight: { sha: A, superseded: true }, attempts: [{ sha: A, count: 1 }] });
+    expect(adopt.state).toMatchObject({ phase: 'Superseded', pending: null, inFlight: { sha: A, episode: 1, superseded: true }, episode: 2, attempts: [] });
     const next = observe(adopt.state, obs(B, null, 'PENDING'), ARMED, policy, at(120));
     expect(next.effects.map((e) => e.kind)).toEqual(['cancel', 'dispatch']);
   });
@@ -330,15 +333,17 @@ describe('Superseded', () => {
 });
 
 describe('force-push back to an older sha', () => {
-  it('dispatches it under a fresh attempt, never reusing the name of its earlier run', () => {
+  it('is a new episode: attempt 1 of a fresh budget under a new name, never the name of its earlier run', () => {
     const policy = policyFor(HWLAB);
     const checks = follower(HWLAB).checks;
     const aDone = close(startRun(policy, A, at(0)), checks, { trigger: 'SUCCESS', pipeline: 'SUCCESS', target: 'SUCCESS' }, policy, at(60)).state;
     const bDone = close(startRun(policy, B, at(120), aDone, A), checks, { trigger: 'SUCCESS', pipeline: 'SUCCESS', target: 'SUCCESS' }, policy, at(180)).state;
-    expect(bDone).toMatchObject({ phase: 'Succeeded', lastSucceededSha: B, attempts: [{ sha: A, count: 1 }, { sha: B, count: 1 }] });
+    // The counts of A's visit ended with it: only the current visit's count is kept.
+    expect(bDone).toMatchObject({ phase: 'Succeeded', lastSucceededSha: B, episode: 2, attempts: [{ sha: B, episode: 2, count: 1 }] });
     const back = observe(bDone, obs(A, B), ARMED, policy, at(240));
-    expect(back.effects).toEqual([{ kind: 'dispatch', sha: A, attempt: 2, name: runName(HWLAB, A, 2) }]);
-    expect(back.state.history.at(-1)).toMatchObject({ from: 'Succeeded', to: 'PendingTrigger', sha: A, attempt: 2 });
+    expect(back.effects).toEqual([{ kind: 'dispatch', sha: A, episode: 3, attempt: 1, name: runName(HWLAB, A, 3, 1) }]);
+    expect(back.state.history.at(-1)).toMatchObject({ from: 'Succeeded', to: 'PendingTrigger', sha: A, attempt: 1, episode: 3, run: runName(HWLAB, A, 3, 1) });
+    expect(runName(HWLAB, A, 3, 1)).not.toBe(aDone.history.find((t) => t.to === 'Succeeded')?.run);
   });
 });
 
@@ -436,34 +441,34 @@ describe('an unreadable target', () => {
 
     const ok = observe(o3.state, obs(B, A), ARMED, policy, at(700));
     expect(ok.state).toMatchObject({ phase: 'PendingTrigger', targetUnreadableSince: null, targetSha: A });
-    expect(ok.effects).toEqual([{ kind: 'dispatch', sha: B, attempt: 1, name: runName(HWLAB, B, 1) }]);
+    expect(ok.effects).toEqual([{ kind: 'dispatch', sha: B, episode: 2, attempt: 1, name: runName(HWLAB, B, 2, 1) }]);
   });
 });
 
 describe('the pending dispatch lease', () => {
   const policy = policyFor(HWLAB);
   const pending = observe(null, obs(A, null), ARMED, policy, at(0)).state;
-  const name = runName(HWLAB, A, 1);
+  const name = runName(HWLAB, A, 1, 1);
 
   it('another tick\'s pending dispatch is left alone until PENDING_LEASE_SECONDS, then replaced by the newest sha', () => {
     expect(PENDING_LEASE_SECONDS).toBe(300);
     const early = observe(pending, obs(B, null, 'NONE'), ARMED, policy, at(10));
     // Only the observation is recorded; the pending dispatch, phase and reason stay.
-    expect(early.state).toEqual({ ...pending, observedSha: B, updatedAt: toIso(at(10)) });
+    expect(early.state).toEqual({ ...pending, observedSha: B, episode: 2, updatedAt: toIso(at(10)) });
     expect(early.effects).toEqual([]);
     expect(early.decision).toEqual({ kind: 'none', reason: `pending dispatch ${name} is left to the tick that wrote it until ${toIso(at(300))}` });
     expect(observe(pending, obs(B, null, 'NONE'), ARMED, policy, at(300) - 1).state.pending).toEqual(pending.pending);
     expect(observe(pending, obs(B, null, 'NONE'), ARMED, policy, at(300) - 1).effects).toEqual([]);
 
     const late = observe(pending, obs(B, null, 'NONE'), ARMED, policy, at(300));
-    expect(late.effects).toEqual([{ kind: 'dispatch', sha: B, attempt: 1, name: runName(HWLAB, B, 1) }]);
+    expect(late.effects).toEqual([{ kind: 'dispatch', sha: B, episode: 2, attempt: 1, name: runName(HWLAB, B, 2, 1) }]);
     expect(late.state).toMatchObject({ phase: 'PendingTrigger', pending: { sha: B, attempt: 1, at: toIso(at(300)) } });
     expectValidStep(pending, late.state);
   });
 
   it('a pending dispatch of the still-wanted sha is repeated under the same name', () => {
     const r = observe(pending, obs(A, null, 'NONE'), ARMED, policy, at(10));
-    expect(r.effects).toEqual([{ kind: 'dispatch', sha: A, attempt: 1, name }]);
+    expect(r.effects).toEqual([{ kind: 'dispatch', sha: A, episode: 1, attempt: 1, name }]);
     expect(r.state).toBe(pending);
   });
 
@@ -485,8 +490,8 @@ describe('the pending dispatch lease', () => {
   it('a dispatch that failed to be created keeps its intent and its name', () => {
     const failed = dispatchFailed(pending, name, 'jobs.batch is forbidden', at(5));
     expect(failed).toMatchObject({ phase: 'PendingTrigger', pending: pending.pending, reason: `dispatch of ${name} failed: jobs.batch is forbidden; retried next tick with the same name`, updatedAt: toIso(at(5)) });
-    expect(dispatchFailed(pending, runName(HWLAB, B, 1), 'x', at(5))).toBe(pending);
-    expect(observe(failed, obs(A, null, 'NONE'), ARMED, policy, at(60)).effects).toEqual([{ kind: 'dispatch', sha: A, attempt: 1, name }]);
+    expect(dispatchFailed(pending, runName(HWLAB, B, 2, 1), 'x', at(5))).toBe(pending);
+    expect(observe(failed, obs(A, null, 'NONE'), ARMED, policy, at(60)).effects).toEqual([{ kind: 'dispatch', sha: A, episode: 1, attempt: 1, name }]);
   });
 });
 
@@ -503,7 +508,7 @@ describe('a succeeded sha is not redeployed on drift', () => {
   });
 
   it('a new commit is still deployed', () => {
-    expect(observe(done, obs(B, C), ARMED, policy, at(120)).effects).toEqual([{ kind: 'dispatch', sha: B, attempt: 1, name: runName(HWLAB, B, 1) }]);
+    expect(observe(done, obs(B, C), ARMED, policy, at(120)).effects).toEqual([{ kind: 'dispatch', sha: B, episode: 2, attempt: 1, name: runName(HWLAB, B, 2, 1) }]);
   });
 });
 
@@ -530,5 +535,41 @@ describe('history', () => {
     const s = transition(initialState(HWLAB, at(0)), 'Blocked', 'x'.repeat(5000), at(1));
     expect(s.reason).toHaveLength(2000);
     expect(FollowerState.safeParse(s).success).toBe(true);
+  });
+});
+
+describe('a state stored before episodes existed', () => {
+  const policy = policyFor(HWLAB);
+  const checks = follower(HWLAB).checks;
+  const legacyJson = (s: FollowerState): unknown =>
+    JSON.parse(JSON.stringify(s, (k, v: unknown) => (k === 'episode' || k === 'run' ? undefined : v)));
+
+  it('reads as one visit: its attempts still count, a new sha starts the next episode under a fresh name', () => {
+    const run1 = startRun(policy, A, at(0));
+    const f1 = close(run1, checks, { trigger: 'FAILURE' }, policy, at(60)).state;
+    const run2 = startRun(policy, A, at(100), f1);
+    const blocked = close(run2, checks, { trigger: 'FAILURE' }, policy, at(160)).state;
+    expect(blocked.phase).toBe('Blocked');
+    const old = FollowerState.parse(legacyJson(blocked));
+    expect(old).toMatchObject({ episode: 1, attempts: [{ sha: A, episode: 1, count: 2 }] });
+    expect(old.history.every((t) => t.episode === undefined && t.run === undefined)).toBe(true);
+    // The same visit: still Blocked, never a third attempt.
+    const same = observe(old, obs(A, null), ARMED, policy, at(220));
+    expect(same.effects).toEqual([]);
+    expect(same.state.phase).toBe('Blocked');
+    // A new commit: episode 2, whose names cannot meet the old format's `-aN` names.
+    const next = observe(old, obs(B, null), ARMED, policy, at(220));
+    expect(next.effects).toEqual([{ kind: 'dispatch', sha: B, episode: 2, attempt: 1, name: runName(HWLAB, B, 2, 1) }]);
+  });
+
+  it('a run in flight under an old-format name is closed out under that name', () => {
+    const run = startRun(policy, A, at(0));
+    const legacyName = `bf-${HWLAB}-${A.slice(0, 12)}-a1`;
+    const old = withRun(FollowerState.parse(legacyJson({ ...run, inFlight: { ...run.inFlight, name: legacyName } })));
+    expect(old.inFlight).toMatchObject({ name: legacyName, episode: 1 });
+    expect(observe(old, obs(A, null, 'PENDING'), ARMED, policy, at(30)).state).toBe(old);
+    const done = close(old, checks, { trigger: 'SUCCESS', pipeline: 'SUCCESS', target: 'SUCCESS' }, policy, at(90)).state;
+    expect(done).toMatchObject({ phase: 'Succeeded', lastSucceededSha: A });
+    expect(done.history.at(-1)).toMatchObject({ to: 'Succeeded', run: legacyName, episode: 1 });
   });
 });

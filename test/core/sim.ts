@@ -63,7 +63,21 @@ type Dispatch = {
 };
 
 /** What happened in one simulation, for coverage assertions (a property that never dispatches proves nothing). */
-export type SimStats = { created: number; adopted: number; succeeded: number; failed: number; blocked: number; superseded: number; cancelled: number; casLost: number; recreatedAfterGc: number };
+export type SimStats = {
+  created: number;
+  adopted: number;
+  succeeded: number;
+  failed: number;
+  blocked: number;
+  superseded: number;
+  cancelled: number;
+  casLost: number;
+  recreatedAfterGc: number;
+  /** Dispatches of a sha that had been dispatched before another sha was (the branch came back). */
+  revisited: number;
+  /** Succeeded runs of a sha that had succeeded before (a rollback announced again). */
+  resucceeded: number;
+};
 
 const GATE_OFF: Gate = { armed: false, gate: 'kill-switch', reason: 'disarmed: kill switch is on (by sim)' };
 
@@ -79,10 +93,12 @@ export class World {
   readonly pipeline = new Map<string, CheckResult>();
   readonly dispatches = new Map<string, Dispatch>();
   /** Every (name, sha, attempt) a create call actually started, in order. */
-  readonly creations: { name: string; sha: string; attempt: number }[] = [];
+  readonly creations: { name: string; sha: string; episode: number; attempt: number }[] = [];
   store: { state: FollowerState | null; version: number } = { state: null, version: 0 };
   readonly violations: Violation[] = [];
-  readonly stats: SimStats = { created: 0, adopted: 0, succeeded: 0, failed: 0, blocked: 0, superseded: 0, cancelled: 0, casLost: 0, recreatedAfterGc: 0 };
+  readonly stats: SimStats = { created: 0, adopted: 0, succeeded: 0, failed: 0, blocked: 0, superseded: 0, cancelled: 0, casLost: 0, recreatedAfterGc: 0, revisited: 0, resucceeded: 0 };
+  /** Every sha a written state recorded as succeeded, for the rollback count. */
+  private readonly succeededShas = new Set<string>();
   readonly cfg: SimConfig;
   readonly policy: Policy;
 
@@ -152,8 +168,14 @@ export class World {
     }
     const { maxAttempts } = this.policy.budgets;
     if (e.attempt > maxAttempts) this.violate(2, `dispatched ${e.name} as attempt ${e.attempt} > maxAttempts ${maxAttempts}`);
-    if (e.name !== runName(this.policy.id, e.sha, e.attempt)) this.violate(2, `dispatch name ${e.name} is not runName(${this.policy.id}, ${e.sha}, ${e.attempt})`);
-    if (this.creations.some((c) => c.name === e.name || (c.sha === e.sha && c.attempt === e.attempt))) {
+    if (e.name !== runName(this.policy.id, e.sha, e.episode, e.attempt)) this.violate(2, `dispatch name ${e.name} is not runName(${this.policy.id}, ${e.sha}, ${e.episode}, ${e.attempt})`);
+    // Episodes only move forward, and a dispatch of another sha in between ends one: a sha the
+    // branch comes back to is a new run with its own name and budget, never a continuation.
+    const last = this.creations.at(-1);
+    if (last && (e.episode < last.episode || (e.sha !== last.sha && e.episode === last.episode)))
+      this.violate(2, `${e.name} (episode ${e.episode}) dispatched after ${last.name} (episode ${last.episode}): a visit of the branch continued past another sha`);
+    if (last && last.sha !== e.sha && this.creations.some((c) => c.sha === e.sha)) this.stats.revisited++;
+    if (this.creations.some((c) => c.name === e.name || (c.sha === e.sha && c.episode === e.episode && c.attempt === e.attempt))) {
       const gap = existing?.removedBy === 'ttl' && !this.recorded.has(e.name);
       if (gap) this.stats.recreatedAfterGc++;
       this.violate(2, `(${e.sha.slice(0, 7)}, attempt ${e.attempt}) dispatched twice as ${e.name} (the first ${existing?.removedBy === 'cancel' ? 'was cancelled' : existing?.removedBy === 'ttl' ? 'was removed by its TTL' : 'still exists'})`, gap ? 'ttl' : undefined);
@@ -161,7 +183,7 @@ export class World {
     for (const d of this.dispatches.values()) {
       if (d.exists && d.status === 'PENDING') this.violate(4, `dispatched ${e.name} while ${d.name} is still running`);
     }
-    this.creations.push({ name: e.name, sha: e.sha, attempt: e.attempt });
+    this.creations.push({ name: e.name, sha: e.sha, episode: e.episode, attempt: e.attempt });
     this.dispatches.set(e.name, { name: e.name, sha: e.sha, attempt: e.attempt, status: 'PENDING', exists: true, removedBy: null, finishedAt: null });
     this.stats.created++;
     return { startedAt: toIso(this.now) };
@@ -190,7 +212,13 @@ export class World {
     this.store = { state: next, version: version + 1 };
     if (next.inFlight) this.recorded.add(next.inFlight.name);
     if (prev?.phase !== next.phase) {
-      if (next.phase === 'Succeeded') this.stats.succeeded++;
+      if (next.phase === 'Succeeded') {
+        this.stats.succeeded++;
+        if (next.lastSucceededSha !== null && next.lastSucceededSha !== prev?.lastSucceededSha) {
+          if (this.succeededShas.has(next.lastSucceededSha)) this.stats.resucceeded++;
+          this.succeededShas.add(next.lastSucceededSha);
+        }
+      }
       if (next.phase === 'Failed') this.stats.failed++;
       if (next.phase === 'Blocked') this.stats.blocked++;
       if (next.phase === 'Superseded') this.stats.superseded++;

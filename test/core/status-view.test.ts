@@ -25,7 +25,7 @@ describe('statusRow', () => {
       targetSha: null,
       lastTriggeredSha: A,
       lastSucceededSha: null,
-      inFlight: { name: runName(HWLAB, A, 1), kind: 'Job', sha: A, attempt: 1, startedAt: toIso(at(0)) },
+      inFlight: { name: runName(HWLAB, A, 1, 1), kind: 'Job', sha: A, attempt: 1, startedAt: toIso(at(0)) },
       budget: { source: `followers[${HWLAB}].budgets (closeoutSeconds) + controller.defaults`, triggerSeconds: 600, closeoutSeconds: 2400, maxAttempts: 2 },
       reason: run.reason,
       next: [`branch-follower logs --follower ${HWLAB}`, `branch-follower events --follower ${HWLAB}`, 'branch-follower status --live'],

@@ -114,14 +114,14 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     const dry = await w.cli(['run-once', '--all', '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('PendingTrigger');
-    expect(dry.stdout).toContain(`dispatch ${runName(A.id, second, 1)}`);
+    expect(dry.stdout).toContain(`dispatch ${runName(A.id, second, 2, 1)}`);
     expect(readsOnly(w.api.requests.all().slice(before))).toEqual([]);
 
     // Triggering: one Job, named from (follower, sha, attempt), running the argv.
     const trig = await w.tick('observer');
     expect(phaseOf(trig, A.id)).toBe('Triggering');
     const jobs = w.jobs(A.id);
-    expect(jobs.map(name)).toEqual([runName(A.id, second, 1)]);
+    expect(jobs.map(name)).toEqual([runName(A.id, second, 2, 1)]);
     const job = jobs[0] as KubeObject;
     expect(job.metadata?.labels).toMatchObject({ [LABEL_FOLLOWER]: A.id, [LABEL_SHA]: second, [LABEL_ATTEMPT]: '1', 'app.kubernetes.io/component': 'dispatch' });
     const spec = job['spec'] as { backoffLimit: number; activeDeadlineSeconds: number; template: { spec: { containers: { command: string[]; env: { name: string; value: string }[] }[] } } };
@@ -130,9 +130,9 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     const container = spec.template.spec.containers[0];
     expect(container?.command).toEqual(['deploy', '--follower', A.id, '--confirm']);
     expect(container?.env).toEqual(expect.arrayContaining([{ name: 'BRANCH_FOLLOWER_SHA', value: second }, { name: 'BRANCH_FOLLOWER_ATTEMPT', value: '1' }]));
-    expect(w.storedState(A.id)?.inFlight).toMatchObject({ name: runName(A.id, second, 1), kind: 'Job', sha: second, attempt: 1 });
+    expect(w.storedState(A.id)?.inFlight).toMatchObject({ name: runName(A.id, second, 2, 1), kind: 'Job', sha: second, attempt: 1 });
     const row = await w.row(A.id);
-    expect(row).toMatchObject({ phase: 'Triggering', lastTriggeredSha: second, inFlight: { name: runName(A.id, second, 1), kind: 'Job', sha: second, attempt: 1 } });
+    expect(row).toMatchObject({ phase: 'Triggering', lastTriggeredSha: second, inFlight: { name: runName(A.id, second, 2, 1), kind: 'Job', sha: second, attempt: 1 } });
     expect(row.source).toMatchObject({ repo: A.repo, branch: A.branch, observedSha: second });
 
     // logs: the pod log of the follower's Job.
@@ -198,23 +198,23 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     // Superseded: the old Job is waited out, never killed by default.
     const sup = await w.tick('observer');
     expect(phaseOf(sup, B.id)).toBe('Superseded');
-    expect(w.jobs().map(name)).toEqual([runName(B.id, old, 1)]);
-    w.finishJob(runName(B.id, old, 1), { deploy: true });
+    expect(w.jobs().map(name)).toEqual([runName(B.id, old, 1, 1)]);
+    w.finishJob(runName(B.id, old, 1, 1), { deploy: true });
     expect((await w.tick('closer')).followers[0]?.reason).toContain('decides nothing');
     // Once the old dispatch finished, the newest sha goes out at once.
     expect(phaseOf(await w.tick('observer'), B.id)).toBe('Triggering');
-    expect(w.jobs().map(name)).toEqual([runName(B.id, old, 1), runName(B.id, newest, 1)]);
+    expect(w.jobs().map(name)).toEqual([runName(B.id, old, 1, 1), runName(B.id, newest, 2, 1)]);
 
     // Failed: the Job failed; a retry follows within maxAttempts (2) under the next name.
-    w.finishJob(runName(B.id, newest, 1), { ok: false });
+    w.finishJob(runName(B.id, newest, 2, 1), { ok: false });
     const failed = await w.tick('closer');
     expect(phaseOf(failed, B.id)).toBe('Failed');
     expect(failed.followers[0]?.reason).toContain('BackoffLimitExceeded');
     expect(phaseOf(await w.tick('observer'), B.id)).toBe('Triggering');
-    expect(w.jobs().map(name)).toEqual([runName(B.id, old, 1), runName(B.id, newest, 1), runName(B.id, newest, 2)]);
+    expect(w.jobs().map(name)).toEqual([runName(B.id, old, 1, 1), runName(B.id, newest, 2, 1), runName(B.id, newest, 2, 2)]);
 
     // Blocked: the second attempt failed too; more ticks never retry it.
-    w.finishJob(runName(B.id, newest, 2), { ok: false });
+    w.finishJob(runName(B.id, newest, 2, 2), { ok: false });
     const blocked = await w.tick('closer');
     expect(phaseOf(blocked, B.id)).toBe('Blocked');
     expect(blocked.followers[0]?.reason).toContain('attempts exhausted');
@@ -229,7 +229,7 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     // A new commit clears Blocked and is dispatched (newest sha only).
     const fixed = await w.git.commit(B.repo, B.branch);
     expect(phaseOf(await w.tick('observer'), B.id)).toBe('Triggering');
-    expect(w.jobs().map(name).at(-1)).toBe(runName(B.id, fixed, 1));
+    expect(w.jobs().map(name).at(-1)).toBe(runName(B.id, fixed, 3, 1));
     const history = w.storedState(B.id)?.history ?? [];
     expect(history.map((t) => t.to)).toContain('Blocked');
     expect(history.at(-1)).toMatchObject({ to: 'Triggering', sha: fixed });
@@ -245,7 +245,7 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
       expect(phaseOf(await w.tick('observer'), id)).toBe('Triggering');
       // The run concludes (the closer wants Succeeded) while the source moves on (the observer
       // wants Superseded and the newest dispatched): both write the same ConfigMap.
-      w.finishJob(runName(id, first, 1), { deploy: true });
+      w.finishJob(runName(id, first, 1, 1), { deploy: true });
       const newest = await w.git.commit('o/race', 'main');
       const cm = `${STATE_PREFIX}${id}`;
       const rvBefore = Number(w.stateConfigMap(id)?.metadata?.resourceVersion);
@@ -296,7 +296,7 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
       }
       // Either way the newest sha is in flight exactly once, and it ends Succeeded.
       expect(state.inFlight?.sha).toBe(newest);
-      expect(w.jobs().map(name)).toEqual([runName(id, first, 1), runName(id, newest, 1)]);
+      expect(w.jobs().map(name)).toEqual([runName(id, first, 1, 1), runName(id, newest, 2, 1)]);
       w.settleJobs({ deploy: true });
       expect(phaseOf(await w.tick('closer'), id)).toBe('Succeeded');
       expect(w.storedState(id)?.lastSucceededSha).toBe(newest);
@@ -310,7 +310,7 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     w.armDirect();
     expect(phaseOf(await w.tick('observer'), id)).toBe('Noop');
     const sha = await w.git.commit('o/crash', 'main');
-    const job = runName(id, sha, 1);
+    const job = runName(id, sha, 2, 1);
     const cm = `${STATE_PREFIX}${id}`;
     // Once the Job is POSTed, every PUT of the state drops the connection: the retries give up
     // and the tick ends with the Job created and not recorded.
@@ -348,7 +348,7 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     w.finishJob(job, { deploy: true });
     expect(phaseOf(await w.tick('closer'), id)).toBe('Succeeded');
     const sha2 = await w.git.commit('o/crash', 'main');
-    const job2 = runName(id, sha2, 1);
+    const job2 = runName(id, sha2, 3, 1);
     w.api.faults.add({ match: { verb: 'create', resource: 'jobs' }, respond: { drop: true, afterCommit: true } });
     const adopted = await w.tick('observer');
     expect(adopted.followers[0]?.dispatched).toBe(`${job2} (adopted)`);
@@ -370,7 +370,7 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     w.armDirect();
     const running = await w.git.commit('o/two', 'main');
     await w.tick('observer');
-    w.finishJob(runName('inflight', running, 1), { deploy: true });
+    w.finishJob(runName('inflight', running, 1, 1), { deploy: true });
     const next = await w.git.commit('o/one', 'next');
     const rvs = () => w.api.store.list('configmaps', NAMESPACE).map((c) => `${name(c)}@${c.metadata?.resourceVersion}`);
     const revision = w.api.store.revision();
@@ -386,9 +386,9 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     const line = (id: string): string => dry.stdout.split('\n').find((l) => l.startsWith(`${id} `)) ?? '';
     expect(line('quiet')).toMatch(/^quiet\s+Noop\s/);
     expect(line('moved')).toMatch(/^moved\s+PendingTrigger\s+dispatch /);
-    expect(line('moved')).toContain(runName('moved', next, 1));
+    expect(line('moved')).toContain(runName('moved', next, 2, 1));
     expect(line('inflight')).toMatch(/^inflight\s+Succeeded\s/);
-    expect(w.jobs().map(name)).toEqual([runName('inflight', running, 1)]);
+    expect(w.jobs().map(name)).toEqual([runName('inflight', running, 1, 1)]);
   });
 
   it('an idle tick costs the same number of requests for 3 and for 300 followers, and writes nothing', async () => {

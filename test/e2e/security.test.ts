@@ -123,7 +123,7 @@ describe('argv never reaches a shell', () => {
   it('runs a dispatch Job with the argv as the container command: no shell, no args, no entrypoint wrapper', () => {
     const argv = ['deploy', '$(id)', '; rm -rf /', '*'];
     const job = dispatchJob(
-      { followerId: A.id, sha: 'a'.repeat(40), attempt: 1, name: runName(A.id, 'a'.repeat(40), 1), argv, repo: A.repo, branch: A.branch, budgets: { triggerSeconds: 60, closeoutSeconds: 600, maxAttempts: 2 } },
+      { followerId: A.id, sha: 'a'.repeat(40), episode: 1, attempt: 1, name: runName(A.id, 'a'.repeat(40), 1, 1), argv, repo: A.repo, branch: A.branch, budgets: { triggerSeconds: 60, closeoutSeconds: 600, maxAttempts: 2 } },
       { namespace: NAMESPACE, image: 'img:1' },
     );
     const containers = job.spec?.template.spec?.containers ?? [];
@@ -225,7 +225,7 @@ describe('the controller Role', () => {
     const first = await g.git.commit(F.repo, F.branch);
     await run(['run-once', '--all', '--dry-run']);
     // A tick that died after creating the Job and before recording it: the next one adopts it.
-    const req = { followerId: F.id, sha: first, attempt: 1, name: runName(F.id, first, 1), argv: ['deploy', '--follower', F.id, '--confirm'], repo: F.repo, branch: F.branch, budgets: { triggerSeconds: 300, closeoutSeconds: 600, maxAttempts: 2 } };
+    const req = { followerId: F.id, sha: first, episode: 2, attempt: 1, name: runName(F.id, first, 2, 1), argv: ['deploy', '--follower', F.id, '--confirm'], repo: F.repo, branch: F.branch, budgets: { triggerSeconds: 300, closeoutSeconds: 600, maxAttempts: 2 } };
     g.api.store.put('jobs', JSON.parse(JSON.stringify(dispatchJob(req, { namespace: NAMESPACE, image: 'ghcr.io/branch-follower/branch-follower:0.1.0' }))) as Obj);
     await run(['tick', 'observer']);
     expect(g.storedState(F.id)?.inFlight?.name).toBe(req.name);
@@ -319,7 +319,7 @@ const restrictedViolations = (spec: Obj, where: string): string[] => {
 
 const jobFor = (argv: string[]) =>
   dispatchJob(
-    { followerId: A.id, sha: 'b'.repeat(40), attempt: 2, name: runName(A.id, 'b'.repeat(40), 2), argv, repo: A.repo, branch: A.branch, budgets: { triggerSeconds: 60, closeoutSeconds: 600, maxAttempts: 2 } },
+    { followerId: A.id, sha: 'b'.repeat(40), episode: 1, attempt: 2, name: runName(A.id, 'b'.repeat(40), 1, 2), argv, repo: A.repo, branch: A.branch, budgets: { triggerSeconds: 60, closeoutSeconds: 600, maxAttempts: 2 } },
     { namespace: NAMESPACE, image: 'img:1' },
   );
 

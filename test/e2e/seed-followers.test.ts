@@ -140,7 +140,7 @@ describe('the seed followers', () => {
     const armedState = snapshot(stateDir);
     const armed = await w.cli(['run-once', '--all', '--dry-run']);
     expect(armed.code, armed.stderr).toBe(0);
-    expect(armed.stdout.split('\n').find((l) => l.startsWith(`${AGENTRUN} `))).toContain(`dispatch ${runName(AGENTRUN, first[AGENTRUN] as string, 1)}`);
+    expect(armed.stdout.split('\n').find((l) => l.startsWith(`${AGENTRUN} `))).toContain(`dispatch ${runName(AGENTRUN, first[AGENTRUN] as string, 1, 1)}`);
     expect(snapshot(stateDir)).toEqual(armedState);
     expect(w.api.requests.writes()).toBe(0);
     expect(await w.invocations()).toEqual([]);
@@ -161,7 +161,7 @@ describe('the seed followers', () => {
     const next = await commitAll(w);
     const trig = await w.tick('observer');
     expect(trig.code, trig.stderr).toBe(0);
-    for (const id of IDS) expect(trig.followers.find((f) => f.id === id)?.dispatched, id).toBe(runName(id, next[id] as string, 1));
+    for (const id of IDS) expect(trig.followers.find((f) => f.id === id)?.dispatched, id).toBe(runName(id, next[id] as string, 2, 1));
     // The deploys run as detached processes; the closer folds trigger, pipeline and target.
     const last = new Map<string, string | null>();
     for (let i = 0; i < 30 && !IDS.every((id) => last.get(id) === 'Succeeded'); i++) {
@@ -199,14 +199,14 @@ describe('the seed followers', () => {
     expect(trig.followers.map((f) => f.phase)).toEqual(['Triggering', 'Triggering', 'Triggering']);
     for (const id of IDS) {
       const jobs = w.jobs(id);
-      expect(jobs.map((j) => j.metadata?.name)).toEqual([runName(id, next[id] as string, 1)]);
+      expect(jobs.map((j) => j.metadata?.name)).toEqual([runName(id, next[id] as string, 1, 1)]);
       const spec = jobs[0]?.['spec'] as { template: { spec: { containers: { command: string[] }[] } } };
       expect(spec.template.spec.containers[0]?.command).toEqual([...SEEDS[id].argv]);
       expect(jobs[0]?.metadata?.labels).toMatchObject({ [LABEL_FOLLOWER]: id, [LABEL_SHA]: next[id] });
     }
     // The Jobs finish and the workloads roll out, but Tekton has not reported: each waits on
     // its own PipelineRun selector, taken from its owning config.
-    for (const id of IDS) w.finishJob(runName(id, next[id] as string, 1), { deploy: true });
+    for (const id of IDS) w.finishJob(runName(id, next[id] as string, 1, 1), { deploy: true });
     const waiting = await w.tick('closer');
     for (const id of IDS) {
       const f = waiting.followers.find((x) => x.id === id);
@@ -260,7 +260,7 @@ describe('the seed followers', () => {
     expect(ar?.reason).toMatch(/not found/);
     // The sentinel keeps working: its new commit is dispatched.
     expect(r1.followers.find((f) => f.id === SENTINEL)?.phase).toBe('Triggering');
-    expect(w.jobs().map((j) => j.metadata?.name)).toEqual([runName(SENTINEL, sentinelSha, 1)]);
+    expect(w.jobs().map((j) => j.metadata?.name)).toEqual([runName(SENTINEL, sentinelSha, 1, 1)]);
     // plan names the same problem and exits non-zero.
     const plan = await w.cli(['plan', '--driver', 'local']);
     expect(plan.code).toBe(1);
@@ -269,7 +269,7 @@ describe('the seed followers', () => {
 
     // The sentinel's run ends; then, round 2: refs restored, and the sentinel's section has the
     // wrong shape (its workload is a string, not a mapping).
-    w.finishJob(runName(SENTINEL, sentinelSha, 1), { deploy: true, pipeline: 'True' });
+    w.finishJob(runName(SENTINEL, sentinelSha, 1, 1), { deploy: true, pipeline: 'True' });
     expect((await w.tick('closer')).followers.find((f) => f.id === SENTINEL)?.phase).toBe('Succeeded');
     await w.editRegistry((reg) => {
       const f = (id: string) => reg.followers.find((x) => x['id'] === id) as { source: { configRef: string }; target: { configRef: string } };
@@ -288,6 +288,6 @@ describe('the seed followers', () => {
     // The others work again: a new commit clears hwlab's Blocked, agentrun is at its target.
     expect(r2.followers.find((f) => f.id === HWLAB)?.phase).toBe('Triggering');
     expect(r2.followers.find((f) => f.id === AGENTRUN)?.phase).toBe('Noop');
-    expect(w.jobs().map((j) => j.metadata?.name)).toEqual([runName(SENTINEL, sentinelSha, 1), runName(HWLAB, hwSha, 1)]);
+    expect(w.jobs().map((j) => j.metadata?.name)).toEqual([runName(SENTINEL, sentinelSha, 1, 1), runName(HWLAB, hwSha, 2, 1)]);
   });
 });

@@ -12,7 +12,7 @@ import type { Policy } from '../../src/core/policy.ts';
 import { toIso } from '../../src/core/primitives.ts';
 import { CHECKS, type CheckLabel } from '../../src/core/registry.ts';
 import { runName } from '../../src/core/run-name.ts';
-import { HISTORY_LIMIT, type CheckResult, type FollowerState, type Run, type Transition } from '../../src/core/state.ts';
+import { FollowerState, HISTORY_LIMIT, type CheckResult, type Run, type Transition } from '../../src/core/state.ts';
 
 /** Property runs: at least `min` (1,000 by default); `FC_RUNS=<n>` raises every suite at once. */
 export const runs = (min = 1000): number => {
@@ -318,7 +318,13 @@ export const followerStateArb = (base: number, opts: StateOptions = {}): fc.Arbi
       targetSha: fc.option(shaArb, { nil: null }),
       lastTriggeredSha: fc.option(shaArb, { nil: null }),
       lastSucceededSha: fc.option(shaArb, { nil: null }),
+      // Episodes: the current one, and runs and attempt counts of earlier visits of the same sha
+      // (the branch left and came back while they were pending or in flight).
+      episode: fc.integer({ min: 1, max: 6 }),
       attempts: fc.uniqueArray(fc.record({ sha: shaArb, count: fc.integer({ min: 0, max: maxAttempts + 1 }) }), { selector: (a) => a.sha, maxLength: 6 }),
+      runFromEarlierVisit: fc.constantFrom(false, false, false, true),
+      /** A state written before episodes existed: no episode fields at all, read through the schema. */
+      legacy: fc.constantFrom(false, false, false, false, false, true),
       targetUnreadableSince: fc.option(fc.integer({ min: 0, max: 4 * 3600_000 }).map((d) => toIso(base - d)), { nil: null }),
       checks: fc.array(fc.record({ check: fc.constantFrom(...CHECKS), result: checkResultArb, detail: fc.constantFrom('', 'ok', 'Failed') }), { maxLength: 3 }),
       runSha: shaArb,
@@ -330,27 +336,32 @@ export const followerStateArb = (base: number, opts: StateOptions = {}): fc.Arbi
     })
     .chain((r) => historyArb(r.phase, base).map((history) => ({ r, history })))
     .map(({ r, history }): FollowerState => {
-      const name = runName(r.id, r.runSha, r.runAttempt);
+      const episode = r.legacy ? 1 : r.observedSha === null ? r.episode - 1 : r.episode;
+      const runEpisode = r.runFromEarlierVisit && !r.legacy ? Math.max(0, episode - 1) : episode;
+      const name = r.legacy ? `bf-${r.id}-${r.runSha.slice(0, 12)}-a${r.runAttempt}`.slice(0, 63) : runName(r.id, r.runSha, runEpisode, r.runAttempt);
       const at = toIso(base - r.runAge);
-      const others = r.attempts.filter((a) => a.sha !== r.runSha);
-      const run: Run = { sha: r.runSha, attempt: r.runAttempt, name, kind: r.kind, startedAt: at, superseded: false };
+      const counts = r.attempts.map((a) => ({ ...a, episode }));
+      const others = counts.filter((a) => a.sha !== r.runSha);
+      const run: Run = { sha: r.runSha, episode: runEpisode, attempt: r.runAttempt, name, kind: r.kind, startedAt: at, superseded: false };
       let pending: FollowerState['pending'] = null;
       let inFlight: FollowerState['inFlight'] = null;
-      let attempts = r.attempts;
-      // Attempts stay coherent with the dispatch the state names, as the core keeps them.
+      let attempts = counts;
+      // Attempts stay coherent with the dispatch the state names, as the core keeps them (the
+      // counts of an earlier visit are dropped when the next one starts).
       if (r.phase === 'PendingTrigger') {
-        pending = { sha: r.runSha, attempt: r.runAttempt, name, at };
-        attempts = [...others, { sha: r.runSha, count: r.runAttempt - 1 }];
+        pending = { sha: r.runSha, episode: runEpisode, attempt: r.runAttempt, name, at };
+        if (runEpisode === episode) attempts = [...others, { sha: r.runSha, episode, count: r.runAttempt - 1 }];
       } else if (r.phase === 'Triggering' || r.phase === 'ClosingOut' || (r.phase === 'Superseded' && r.withRun)) {
         inFlight = r.phase === 'Superseded' ? { ...run, superseded: true } : run;
-        attempts = [...others, { sha: r.runSha, count: r.runAttempt }];
+        if (runEpisode === episode) attempts = [...others, { sha: r.runSha, episode, count: r.runAttempt }];
       }
-      return {
+      const state: FollowerState = {
         schemaVersion: 1,
         id: r.id,
         phase: r.phase,
         reason: r.reason,
         observedSha: r.observedSha,
+        episode,
         targetSha: r.targetSha,
         lastTriggeredSha: inFlight ? inFlight.sha : r.lastTriggeredSha,
         lastSucceededSha: r.lastSucceededSha,
@@ -360,9 +371,25 @@ export const followerStateArb = (base: number, opts: StateOptions = {}): fc.Arbi
         targetUnreadableSince: r.targetUnreadableSince,
         checks: r.checks,
         updatedAt: toIso(base),
-        history,
+        history: history.map((t) => (r.legacy ? t : { ...t, episode })),
       };
+      return r.legacy ? upgraded(state) : state;
     });
+};
+
+/** A state as the previous version stored it (no episode anywhere), read by today's schema. */
+export const upgraded = (s: FollowerState): FollowerState => {
+  const strip = <T extends object>(o: T): Omit<T, 'episode'> => {
+    const { episode: _drop, ...rest } = o as T & { episode?: unknown };
+    return rest;
+  };
+  return FollowerState.parse({
+    ...strip(s),
+    pending: s.pending && strip(s.pending),
+    inFlight: s.inFlight && strip(s.inFlight),
+    attempts: s.attempts.map(strip),
+    history: s.history.map((t) => strip(t)),
+  });
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ export type ModelRun = {
   name: string;
   followerId: string;
   sha: string;
+  episode: number;
   attempt: number;
   startedAt: string;
   status: ModelRunStatus;
@@ -40,13 +41,13 @@ export const createModelDispatcher = (now: () => number): ModelDispatcher => {
       const existing = runs.get(req.name);
       if (existing) {
         // As the Kubernetes driver: a name held by another dispatch is never adopted.
-        if (existing.followerId !== req.followerId || existing.sha !== req.sha || existing.attempt !== req.attempt) {
+        if (existing.followerId !== req.followerId || existing.sha !== req.sha || existing.episode !== req.episode || existing.attempt !== req.attempt) {
           throw new Error(`run ${req.name} exists but is not the dispatch of ${req.followerId} ${req.sha} attempt ${req.attempt}`);
         }
         d.adoptions++;
         return { name: req.name, kind: 'Process', startedAt: existing.startedAt, adopted: true };
       }
-      const run: ModelRun = { name: req.name, followerId: req.followerId, sha: req.sha, attempt: req.attempt, startedAt: toIso(now()), status: 'running', serial: ++serial };
+      const run: ModelRun = { name: req.name, followerId: req.followerId, sha: req.sha, episode: req.episode, attempt: req.attempt, startedAt: toIso(now()), status: 'running', serial: ++serial };
       runs.set(req.name, run);
       creates.push(run);
       return { name: req.name, kind: 'Process', startedAt: run.startedAt, adopted: false };

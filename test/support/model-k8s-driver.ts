@@ -22,6 +22,10 @@ import type { ArmingModel } from './model-oracle.ts';
 import { MODEL_FOLLOWERS, T0, World, type ModelDriver, type RawStored, type RunView } from './model-world.ts';
 
 /** Each request's own limit: a `timeout` fault answers later than this. */
+/** A variable the dispatch Job's container is given: the episode rides there, not in a label. */
+const jobEnv = (j: KubeObject, name: string): string | undefined =>
+  (j['spec'] as { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } } | undefined)?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === name)?.value;
+
 export const REQUEST_TIMEOUT_MS = 300;
 
 export const FAULT_KINDS = ['409', '429', '500', '503', 'drop', 'drop-after-commit', '500-after-commit', 'slow', 'timeout'] as const;
@@ -128,6 +132,7 @@ export const createK8sModelWorld = async (api: ApiServerDouble, kc: KubeConfig, 
           name: j.metadata?.name ?? '',
           followerId: labels[LABEL_FOLLOWER] ?? '',
           sha: labels[LABEL_SHA] ?? '',
+          episode: Number(jobEnv(j, 'BRANCH_FOLLOWER_EPISODE') ?? '-1'),
           attempt: Number(labels[LABEL_ATTEMPT] ?? '0'),
           uid: j.metadata?.uid ?? '',
           running: !done && j.metadata?.['deletionTimestamp'] === undefined,

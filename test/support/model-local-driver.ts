@@ -98,6 +98,7 @@ export const createLocalModelWorld = async (loaded: LoadedRegistry, figures: Fig
         name: r.name,
         followerId: r.followerId,
         sha: r.sha,
+        episode: r.episode,
         attempt: r.attempt,
         uid: `${r.name}#${r.serial}`,
         running: r.status === 'running',

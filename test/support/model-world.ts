@@ -69,7 +69,7 @@ export const writeModelRegistry = async (dir: string, followers: readonly ModelF
 };
 
 /** A dispatch as the backend knows it: a model run, or a Job. */
-export type RunView = { name: string; followerId: string; sha: string; attempt: number; uid: string; running: boolean; succeeded: boolean };
+export type RunView = { name: string; followerId: string; sha: string; episode: number; attempt: number; uid: string; running: boolean; succeeded: boolean };
 
 export type RawStored = { id: string; version: string; state: FollowerState } | { id: string; version: string; corrupt: string };
 
@@ -277,14 +277,15 @@ export class World implements TapListener {
   async snapshot(): Promise<void> {
     const running = new Map<string, string[]>();
     for (const r of this.driver.runs()) {
-      const key = `${r.followerId}/${r.sha}/${r.attempt}`;
+      // A run's identity: a sha the branch comes back to is a new episode, hence a new run.
+      const key = `${r.followerId}/${r.sha}/${r.episode}/${r.attempt}`;
       const uids = this.ledger.get(key) ?? new Set<string>();
       if (!uids.has(r.uid)) {
         if (uids.size === 0) this.figures.count('dispatchesCreated');
         uids.add(r.uid);
         this.ledger.set(key, uids);
       }
-      if (uids.size > 1) this.violation(`(${r.followerId}, ${r.sha.slice(0, 12)}, attempt ${r.attempt}) dispatched ${uids.size} times (${r.name})`);
+      if (uids.size > 1) this.violation(`(${r.followerId}, ${r.sha.slice(0, 12)}, episode ${r.episode}, attempt ${r.attempt}) dispatched ${uids.size} times (${r.name})`);
       const max = this.maxAttempts.get(r.followerId) ?? 0;
       if (r.attempt > max) this.violation(`${r.name}: attempt ${r.attempt} exists, over maxAttempts ${max}`);
       if (r.running) running.set(r.followerId, [...(running.get(r.followerId) ?? []), r.name]);
@@ -466,10 +467,12 @@ export class World implements TapListener {
         this.figures.count('terminalOnlyInHistory');
       }
     }
-    // Notifications: at most once per (follower, sha, phase), as far as history remembers.
+    // Notifications: at most once per (follower, run, phase) for Succeeded and Failed, once per
+    // visit of a sha for Blocked, as far as history remembers: at most once per idempotency key.
     const seen = new Set<string>();
     for (const n of this.notes.sent) {
-      const k = `${n.id}/${n.sha ?? '-'}/${n.phase}`;
+      if (n.phase !== 'Blocked' && (n.run === null || n.idempotencyKey !== `${n.run}/${n.phase}`)) this.violation(`notification ${n.idempotencyKey} of a ${n.phase} is not keyed by its run`);
+      const k = n.idempotencyKey;
       if (seen.has(k) && (this.maxHistory.get(n.id) ?? 0) < 50) this.violation(`notification ${k} sent twice`);
       seen.add(k);
     }

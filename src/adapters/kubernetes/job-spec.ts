@@ -67,6 +67,7 @@ export const dispatchJob = (req: DispatchRequest, o: DispatchJobOptions): V1Job 
                 { name: 'BRANCH_FOLLOWER_ID', value: req.followerId },
                 { name: 'BRANCH_FOLLOWER_SHA', value: req.sha },
                 { name: 'BRANCH_FOLLOWER_ATTEMPT', value: String(req.attempt) },
+                { name: 'BRANCH_FOLLOWER_EPISODE', value: String(req.episode) },
                 { name: 'BRANCH_FOLLOWER_REPO', value: req.repo },
                 { name: 'BRANCH_FOLLOWER_BRANCH', value: req.branch },
                 { name: 'HOME', value: SCRATCH_DIR },

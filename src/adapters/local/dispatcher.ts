@@ -54,6 +54,7 @@ export const commandEnv = (base: NodeJS.ProcessEnv, req: DispatchRequest): NodeJ
   env.BRANCH_FOLLOWER_ID = req.followerId;
   env.BRANCH_FOLLOWER_SHA = req.sha;
   env.BRANCH_FOLLOWER_ATTEMPT = String(req.attempt);
+  env.BRANCH_FOLLOWER_EPISODE = String(req.episode);
   env.BRANCH_FOLLOWER_REPO = req.repo;
   env.BRANCH_FOLLOWER_BRANCH = req.branch;
   return env;

@@ -6,8 +6,9 @@ import type { Notifier } from '../ports.ts';
  * Slack-compatible incoming-webhook notifications for Succeeded, Failed and Blocked. A
  * notification is a courtesy: a failing, slow or absent endpoint is logged and never fails the
  * tick (the state write that caused it has already happened). The message carries only the
- * follower id, phase, sha, attempt and reason; the URL (a secret: it embeds the token) is never
- * logged.
+ * follower id, phase, sha, attempt, run, reason and an idempotency key (the run name and phase:
+ * a receiver that sees a key twice drops the second); the URL (a secret: it embeds the token)
+ * is never logged.
  */
 
 export type WebhookOptions = { url: string | undefined; timeoutMs?: number; log?: (msg: string) => void };
@@ -23,7 +24,13 @@ export const webhookPayload = (n: Notification) => {
   const attempt = n.attempt === null ? '-' : String(n.attempt);
   const icon = ICON[n.phase] ?? ':information_source:';
   return {
-    text: `${icon} ${escape(n.id)} ${n.phase}: ${shortSha(n.sha)} (attempt ${attempt}): ${escape(n.reason)}`,
+    idempotencyKey: n.idempotencyKey,
+    followerId: n.id,
+    phase: n.phase,
+    sha: n.sha,
+    attempt: n.attempt,
+    run: n.run,
+    text: `${icon} ${escape(n.id)} ${n.phase}: ${shortSha(n.sha)} (attempt ${attempt}${n.run ? `, run ${n.run}` : ''}): ${escape(n.reason)}`,
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: `${icon} *${escape(n.id)}* is *${n.phase}*` } },
       {
@@ -65,7 +72,7 @@ export const createWebhookNotifier = (opts: WebhookOptions): Notifier => {
         const signal = AbortSignal.timeout(timeoutMs);
         const res = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', 'idempotency-key': n.idempotencyKey },
           body: JSON.stringify(webhookPayload(n)),
           signal,
           redirect: 'error',
