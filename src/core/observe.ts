@@ -1,6 +1,7 @@
 import type { Gate } from './arming.ts';
 import { PENDING_LEASE_SECONDS, type Policy } from './policy.ts';
 import { fromIso, shortSha, toIso } from './primitives.ts';
+import { expandRevision } from './revision.ts';
 import { runName } from './run-name.ts';
 import {
   attemptsExhausted,
@@ -70,7 +71,12 @@ export const observe = (
   };
 
   if (obs.source.kind === 'ok') s = observeSha(s, obs.source.sha);
-  if (obs.target.kind === 'ok') s = { ...s, targetSha: obs.target.sha, targetUnreadableSince: null };
+  // An abbreviated report is stored as the full sha it stands for, when the follower knows one:
+  // every comparison below is then plain equality, and status shows the whole id.
+  if (obs.target.kind === 'ok') {
+    const targetSha = expandRevision(obs.target.sha, [s.observedSha, s.inFlight?.sha, s.pending?.sha, s.lastSucceededSha, s.lastTriggeredSha]);
+    s = { ...s, targetSha, targetUnreadableSince: null };
+  }
 
   // A pending dispatch: adopt it when it exists, repeat it (same name) while its lease runs and
   // it is still wanted, and otherwise leave it to its writer until the lease runs out. Past the
@@ -152,7 +158,7 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
     }
     return transition(t, 'Observed', `target unreadable since ${since}: ${tgt.message}; Blocked after ${limit}s`, now);
   }
-  const target = tgt.sha;
+  const target = s.targetSha;
   if (s.phase === 'Succeeded' && s.lastSucceededSha === sha) {
     // A succeeded sha is never redeployed on its own: drift is reported, not chased.
     return target === sha

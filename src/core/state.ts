@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Phase } from './phases.ts';
 import { FollowerId, IsoTime, Sha, toIso } from './primitives.ts';
+import { ReportedSha } from './revision.ts';
 
 export const HISTORY_LIMIT = 50;
 export const ATTEMPT_MEMORY = 50;
@@ -65,7 +66,8 @@ export const FollowerState = z
     observedSha: Sha.nullable(),
     /** The number of the episode of observedSha (0 before the first observation). */
     episode: episodeOrUpgrade,
-    targetSha: Sha.nullable(),
+    /** What the target reports: a full sha, or an abbreviation no known sha expands (see revision.ts). */
+    targetSha: ReportedSha.nullable(),
     lastTriggeredSha: Sha.nullable(),
     lastSucceededSha: Sha.nullable(),
     pending: PendingDispatch.nullable(),

@@ -3,6 +3,7 @@ import type { Gate } from './arming.ts';
 import type { ResolvedBudgets } from './budgets.ts';
 import { Phase } from './phases.ts';
 import { IsoTime, Sha } from './primitives.ts';
+import { ReportedSha } from './revision.ts';
 import type { FollowerState } from './state.ts';
 
 /** The status contract: `status -o json` prints `{ followers: StatusRow[] }`, exactly these fields. */
@@ -12,7 +13,7 @@ export const StatusRow = z
     phase: Phase,
     adapter: z.string(),
     source: z.object({ repo: z.string().nullable(), branch: z.string().nullable(), observedSha: Sha.nullable() }).strict(),
-    targetSha: Sha.nullable(),
+    targetSha: ReportedSha.nullable(),
     lastTriggeredSha: Sha.nullable(),
     lastSucceededSha: Sha.nullable(),
     inFlight: z

@@ -7,7 +7,7 @@ export type SourceSection = z.infer<typeof SourceSection>;
 
 const K8sName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS-1123 subdomain');
 
-/** How to learn which sha a target runs. Each reader reports a 40-hex sha, or null when nothing is deployed. */
+/** How to learn which sha a target runs. Each reader reports a revision (core/revision.ts: full or abbreviated sha, Flux form), or null when nothing is deployed. */
 export const TargetSpec = z.discriminatedUnion('reader', [
   z.object({ reader: z.literal('argv-json'), argv: z.array(z.string().min(1)).min(1).max(64) }).strict(),
   z.object({ reader: z.literal('file'), path: z.string().min(1) }).strict(),

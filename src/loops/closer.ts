@@ -2,6 +2,7 @@ import type { PipelineRequest, TargetRequest } from '../adapters/ports.ts';
 import { foldStep, toFold, type Fold, type StageReading } from '../core/fold.ts';
 import { checksToRead, closeRun, nextAction, rememberedReading } from '../core/next-action.ts';
 import { shortSha } from '../core/primitives.ts';
+import { reportsSha } from '../core/revision.ts';
 import type { CheckLabel } from '../core/registry.ts';
 import type { FollowerState, Run } from '../core/state.ts';
 import { casApply, entryOf, type Entry } from './cas.ts';
@@ -92,8 +93,8 @@ const foldAll = async (ctx: LoopContext, runs: InFlight[]): Promise<void> => {
         !o
           ? unresolved(r, 'target')
           : o.kind === 'ok'
-            ? o.sha === sha
-              ? { result: 'SUCCESS', detail: `target reports ${shortSha(sha)}` }
+            ? reportsSha(o.sha, sha)
+              ? { result: 'SUCCESS', detail: `target reports ${o.sha === sha ? shortSha(sha) : `${o.sha}, an abbreviation of ${shortSha(sha)}`}` }
               : { result: 'PENDING', detail: `target reports ${shortSha(o.sha)}, waiting for ${shortSha(sha)}` }
             : { result: 'PENDING', detail: `target unreadable: ${o.message}` },
       );

@@ -104,6 +104,8 @@ describe('kubernetes target reader', () => {
     putWorkload('deployments', a, 'web', { [annotation]: sha(7).toUpperCase() });
     putWorkload('deployments', a, 'fresh', {});
     putWorkload('deployments', a, 'junk', { [annotation]: 'v1.2.3' });
+    putWorkload('deployments', a, 'tag', { [annotation]: sha(11).slice(0, 9).toUpperCase() });
+    putWorkload('deployments', a, 'flux', { [annotation]: `main@sha1:${sha(12)}` });
     putWorkload('statefulsets', a, 'db', { [annotation]: sha(8) });
     putWorkload('deployments', b, 'web', { [annotation]: sha(9) });
     suite.api.store.put('cronjobs', { metadata: { name: 'nightly', namespace: b, annotations: { [annotation]: sha(10) } }, spec: { schedule: '@daily', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [] } } } } } });
@@ -113,6 +115,8 @@ describe('kubernetes target reader', () => {
       { key: 'web-a', spec: spec(a, 'web') },
       { key: 'fresh', spec: spec(a, 'fresh') },
       { key: 'junk', spec: spec(a, 'junk') },
+      { key: 'tag', spec: spec(a, 'tag') },
+      { key: 'flux', spec: spec(a, 'flux') },
       { key: 'gone', spec: spec(a, 'gone') },
       { key: 'db', spec: spec(a, 'db', 'StatefulSet') },
       { key: 'web-b', spec: spec(b, 'web') },
@@ -121,7 +125,12 @@ describe('kubernetes target reader', () => {
     ]);
     expect(got.get('web-a')).toEqual({ kind: 'ok', sha: sha(7) });
     expect(got.get('fresh')).toEqual({ kind: 'ok', sha: null });
-    expect(got.get('junk')).toEqual({ kind: 'unreadable', message: `Deployment ${a}/junk: annotation ${annotation}="v1.2.3" is not a 40-hex commit sha` });
+    expect(got.get('junk')).toEqual({
+      kind: 'unreadable',
+      message: `Deployment ${a}/junk: annotation ${annotation} is 6 characters that are not a commit sha; expected a commit sha (7 to 64 hex digits) or a Flux revision <ref>@sha1:<40 hex> / <ref>@sha256:<64 hex>`,
+    });
+    expect(got.get('tag')).toEqual({ kind: 'ok', sha: sha(11).slice(0, 9) });
+    expect(got.get('flux')).toEqual({ kind: 'ok', sha: sha(12) });
     expect(got.get('gone')).toEqual({ kind: 'unreadable', message: `Deployment ${a}/gone not found` });
     expect(got.get('db')).toEqual({ kind: 'ok', sha: sha(8) });
     expect(got.get('web-b')).toEqual({ kind: 'ok', sha: sha(9) });

@@ -43,18 +43,29 @@ describe('argv-json target reader', () => {
     expect(await readOne({ reader: 'argv-json', argv: ['./nothing.sh'] })).toEqual({ kind: 'ok', sha: null });
   });
 
+  it('reads the forms targets really report: upper case, abbreviated, Flux revisions', async () => {
+    await script('upper.sh', `echo '{"sha": "${SHA.toUpperCase()}"}'`);
+    await script('abbrev.sh', `echo '{"sha": "${SHA.slice(0, 7).toUpperCase()}"}'`);
+    await script('flux.sh', `echo '{"sha": "main@sha1:${SHA}"}'`);
+    expect(await readOne({ reader: 'argv-json', argv: ['./upper.sh'] })).toEqual({ kind: 'ok', sha: SHA });
+    expect(await readOne({ reader: 'argv-json', argv: ['./abbrev.sh'] })).toEqual({ kind: 'ok', sha: SHA.slice(0, 7) });
+    expect(await readOne({ reader: 'argv-json', argv: ['./flux.sh'] })).toEqual({ kind: 'ok', sha: SHA });
+  });
+
   it('names the command and what was wrong with its output', async () => {
     await script('garbage.sh', 'echo "deployed: yes"');
     await script('short.sh', `echo '{"sha": "abc123"}'`);
-    await script('upper.sh', `echo '{"sha": "${SHA.toUpperCase()}"}'`);
+    await script('tag.sh', `echo '{"sha": "v1.2.3-secret"}'`);
     await script('array.sh', `echo '["${SHA}"]'`);
     await script('silent.sh', 'exit 0');
     expect(await readOne({ reader: 'argv-json', argv: ['./garbage.sh', '--json'] })).toEqual(
       unreadable(/^target reader `\.\/garbage\.sh --json` printed something that is not JSON .*deployed: yes/),
     );
-    expect(await readOne({ reader: 'argv-json', argv: ['./short.sh'] })).toEqual(unreadable(/^target reader `\.\/short\.sh` printed \{"sha": "abc123"\}; expected .*sha: must be a 40-hex commit sha/));
-    expect(await readOne({ reader: 'argv-json', argv: ['./upper.sh'] })).toEqual(unreadable(/40-hex/));
-    expect(await readOne({ reader: 'argv-json', argv: ['./array.sh'] })).toEqual(unreadable(/expected \{"sha"/));
+    expect(await readOne({ reader: 'argv-json', argv: ['./short.sh'] })).toEqual(unreadable(/^target reader `\.\/short\.sh` printed a "sha" that is 6 hex digits; an abbreviated sha needs at least 7$/));
+    const tag = await readOne({ reader: 'argv-json', argv: ['./tag.sh'] });
+    expect(tag).toEqual(unreadable(/printed a "sha" that is 13 characters that are not a commit sha; expected a commit sha \(7 to 64 hex digits\) or a Flux revision/));
+    expect(JSON.stringify(tag)).not.toContain('secret');
+    expect(await readOne({ reader: 'argv-json', argv: ['./array.sh'] })).toEqual(unreadable(/printed JSON that is not \{"sha": "<revision>"\} or \{"sha": null\} \(\(root\): .*expected object/));
     expect(await readOne({ reader: 'argv-json', argv: ['./silent.sh'] })).toEqual(unreadable(/printed nothing/));
   });
 
@@ -122,6 +133,21 @@ describe('file target reader', () => {
     expect(await readOne({ reader: 'file', path: 'never-written' })).toEqual({ kind: 'ok', sha: null });
   });
 
+  it('reads upper case, abbreviated and Flux revisions, normalised to lower-case hex', async () => {
+    const SHA64 = `${SHA}${'0123456789abcdef0123456789ab'}`.slice(0, 64);
+    const cases: [string, string][] = [
+      [`${SHA.toUpperCase()}\r\n`, SHA],
+      [`${SHA.slice(0, 12)}\n`, SHA.slice(0, 12)],
+      [`refs/heads/main@sha1:${SHA.toUpperCase()}\n`, SHA],
+      [`sha1:${SHA}`, SHA],
+      [`v0.3@sha256:${SHA64}\n`, SHA64],
+    ];
+    for (const [i, [text, want]] of cases.entries()) {
+      await writeFile(path.join(cwd, `form-${i}`), text);
+      expect(await readOne({ reader: 'file', path: `form-${i}` }), text).toEqual({ kind: 'ok', sha: want });
+    }
+  });
+
   it('calls empty, garbage, oversized and non-files unreadable', async () => {
     await writeFile(path.join(cwd, 'empty'), '');
     await writeFile(path.join(cwd, 'garbage'), 'v1.2.3\n');
@@ -130,9 +156,22 @@ describe('file target reader', () => {
     await mkdir(path.join(cwd, 'a-dir'));
     const file = (p: string): string => path.join(cwd, p).replaceAll('.', '\\.');
     expect(await readOne({ reader: 'file', path: 'empty' })).toEqual(unreadable(new RegExp(`^target file ${file('empty')}: is empty`)));
-    expect(await readOne({ reader: 'file', path: 'garbage' })).toEqual(unreadable(/expected a 40-hex commit sha, found "v1\.2\.3\\n"/));
-    expect(await readOne({ reader: 'file', path: 'two' })).toEqual(unreadable(/expected a 40-hex commit sha/));
-    expect(await readOne({ reader: 'file', path: 'huge' })).toEqual(unreadable(/is 10000 bytes/));
+    // Described, never echoed: a target file is not repeated into states, events and logs.
+    const garbage = await readOne({ reader: 'file', path: 'garbage' });
+    expect(garbage).toEqual(unreadable(/: content is 6 characters that are not a commit sha; expected a commit sha/));
+    expect(JSON.stringify(garbage)).not.toContain('v1.2.3');
+    expect(await readOne({ reader: 'file', path: 'two' })).toEqual(unreadable(/holds 2 lines; expected one line with a commit sha/));
+    for (const [name, text, why] of [
+      ['six', 'abc123', /content is 6 hex digits; an abbreviated sha needs at least 7/],
+      ['long', 'a'.repeat(65), /content is 65 hex digits; a commit sha has at most 64/],
+      ['flux-short', `main@sha1:${SHA.slice(0, 12)}`, /content is a Flux sha1 revision of 12 hex digits; sha1 names 40/],
+      ['flux-noref', `@sha1:${SHA}`, /is 46 characters that are not a commit sha/],
+      ['flux-algo', `main@md5:${SHA}`, /characters that are not a commit sha/],
+    ] as const) {
+      await writeFile(path.join(cwd, name), text);
+      expect(await readOne({ reader: 'file', path: name }), name).toEqual(unreadable(why));
+    }
+    expect(await readOne({ reader: 'file', path: 'huge' })).toEqual(unreadable(/is 10000 bytes; expected a commit sha/));
     expect(await readOne({ reader: 'file', path: 'a-dir' })).toEqual(unreadable(/is not a regular file|EISDIR/));
   });
 });

@@ -573,3 +573,27 @@ describe('a state stored before episodes existed', () => {
     expect(done.history.at(-1)).toMatchObject({ to: 'Succeeded', run: legacyName, episode: 1 });
   });
 });
+
+describe('a target that reports an abbreviated sha', () => {
+  const policy = policyFor(HWLAB);
+  const checks = follower(HWLAB).checks;
+
+  it('equal to the observed sha is Noop, stored as the full sha, and never redeployed over ticks', () => {
+    const r = observe(null, obs(A, A.slice(0, 7)), ARMED, policy, at(0));
+    expect(r.effects).toEqual([]);
+    expect(r.state).toMatchObject({ phase: 'Noop', targetSha: A });
+    expect(observe(r.state, obs(A, A.slice(0, 12)), ARMED, policy, at(60)).state).toBe(r.state);
+  });
+
+  it('of another sha deploys, and stays as reported when no known sha expands it', () => {
+    const r = observe(null, obs(B, A.slice(0, 9)), ARMED, policy, at(0));
+    expect(r.effects).toEqual([{ kind: 'dispatch', sha: B, episode: 1, attempt: 1, name: runName(HWLAB, B, 1, 1) }]);
+    expect(r.state.targetSha).toBe(A.slice(0, 9));
+  });
+
+  it('of the succeeded sha is not drift', () => {
+    const done = close(startRun(policy, A, at(0)), checks, { trigger: 'SUCCESS', pipeline: 'SUCCESS', target: 'SUCCESS' }, policy, at(60)).state;
+    const r = observe(done, obs(A, A.slice(0, 8)), ARMED, policy, at(120));
+    expect(r.state).toBe(done);
+  });
+});

@@ -207,6 +207,8 @@ export const sourceObsArb: fc.Arbitrary<SourceObservation> = fc.oneof(
 
 export const targetObsArb: fc.Arbitrary<TargetObservation> = fc.oneof(
   { weight: 6, arbitrary: shaArb.map((sha) => ({ kind: 'ok' as const, sha })) },
+  // What targets really report: an abbreviation (an image tag) of a sha, as the readers normalise it.
+  { weight: 2, arbitrary: fc.tuple(shaArb, fc.integer({ min: 7, max: 39 })).map(([sha, n]) => ({ kind: 'ok' as const, sha: sha.slice(0, n) })) },
   { weight: 2, arbitrary: fc.constant({ kind: 'ok' as const, sha: null }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'unreadable' as const, message: 'deployments.apps "hwlab" is forbidden' }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'invalid' as const, message: 'hwlab-node-lanes.yaml#nodes.JD01: key not found' }) },

@@ -1,4 +1,5 @@
 import type { TargetObservation } from '../../core/observe.ts';
+import { parseRevision } from '../../core/revision.ts';
 import type { TargetSpec } from '../../core/target-spec.ts';
 import type { TargetReader } from '../ports.ts';
 import { LIST_PAGE, listAll, makeClients, type KubeAccess, type KubeClients } from './client.ts';
@@ -14,8 +15,6 @@ export type KubernetesTargetReaderOptions = KubeAccess;
 
 type AnnotationSpec = Extract<TargetSpec, { reader: 'k8s-annotation' }>;
 type Meta = { name: string; annotations: Record<string, string> };
-
-const SHA = /^[0-9a-f]{40}$/;
 
 type Page = { items: { metadata?: { name?: string; annotations?: Record<string, string> } }[]; metadata?: { _continue?: string } };
 
@@ -44,9 +43,9 @@ export const annotationReading = (spec: AnnotationSpec, obj: Meta | undefined): 
   if (!obj) return { kind: 'unreadable', message: `${ref} not found` };
   const value = obj.annotations[spec.annotation];
   if (value === undefined) return { kind: 'ok', sha: null };
-  const sha = value.trim().toLowerCase();
-  if (!SHA.test(sha)) return { kind: 'unreadable', message: `${ref}: annotation ${spec.annotation}=${JSON.stringify(value.slice(0, 80))} is not a 40-hex commit sha` };
-  return { kind: 'ok', sha };
+  const rev = parseRevision(value);
+  if (!rev.ok) return { kind: 'unreadable', message: `${ref}: annotation ${spec.annotation} ${rev.why}` };
+  return { kind: 'ok', sha: rev.sha };
 };
 
 export const createKubernetesTargetReader = (o: KubernetesTargetReaderOptions): TargetReader => {

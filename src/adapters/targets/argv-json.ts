@@ -1,15 +1,18 @@
 import { z } from 'zod';
 import type { TargetObservation } from '../../core/observe.ts';
-import { Sha } from '../../core/primitives.ts';
+import { parseRevision } from '../../core/revision.ts';
 import { showArgv } from '../local/show-argv.ts';
 import { runArgv } from './run-argv.ts';
 
 /**
  * The `argv-json` target reader: runs the argv (no shell) and expects stdout to be
- * `{"sha": "<40 hex>"}`, or `{"sha": null}` when nothing is deployed. Other keys are ignored.
+ * `{"sha": "<revision>"}`, or `{"sha": null}` when nothing is deployed. Other keys are ignored.
+ * The revision is any form core/revision.ts reads (full or abbreviated sha in any case, Flux's
+ * `<ref>@sha1:<hex>`); a bad one is described, not echoed.
  */
 
-const Output = z.object({ sha: Sha.nullable() });
+const Output = z.object({ sha: z.string().nullable() });
+const EXPECTED = '{"sha": "<revision>"} or {"sha": null}';
 
 const excerpt = (text: string, max = 300): string => {
   const t = text.trim().replace(/\s+/g, ' ');
@@ -32,7 +35,7 @@ export const readArgvJson = async (argv: readonly string[], cwd: string, timeout
     case 'timeout':
       return unreadable(`timed out after ${timeoutMs / 1000}s and was killed${o.stderr.trim() ? `; stderr: ${excerpt(o.stderr)}` : ''}`);
     case 'overflow':
-      return unreadable(`printed more than ${o.limit} bytes; expected {"sha": "<40 hex>"} or {"sha": null}`);
+      return unreadable(`printed more than ${o.limit} bytes; expected ${EXPECTED}`);
     case 'exited':
       break;
   }
@@ -41,7 +44,7 @@ export const readArgvJson = async (argv: readonly string[], cwd: string, timeout
     return unreadable(`${how}${o.stderr.trim() ? `; stderr: ${excerpt(o.stderr)}` : ' (no stderr)'}`);
   }
   const stdout = o.stdout.trim();
-  if (stdout === '') return unreadable('printed nothing; expected {"sha": "<40 hex>"} or {"sha": null}');
+  if (stdout === '') return unreadable(`printed nothing; expected ${EXPECTED}`);
   let raw: unknown;
   try {
     raw = JSON.parse(stdout);
@@ -52,7 +55,9 @@ export const readArgvJson = async (argv: readonly string[], cwd: string, timeout
   if (!r.success) {
     const issue = r.error.issues[0];
     const where = issue?.path.map(String).join('.') || '(root)';
-    return unreadable(`printed ${excerpt(stdout, 120)}; expected {"sha": "<40 hex>"} or {"sha": null} (${where}: ${issue?.message ?? 'invalid'})`);
+    return unreadable(`printed JSON that is not ${EXPECTED} (${where}: ${issue?.message ?? 'invalid'})`);
   }
-  return { kind: 'ok', sha: r.data.sha };
+  if (r.data.sha === null) return { kind: 'ok', sha: null };
+  const rev = parseRevision(r.data.sha);
+  return rev.ok ? { kind: 'ok', sha: rev.sha } : unreadable(`printed a "sha" that ${rev.why}`);
 };

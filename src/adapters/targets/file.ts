@@ -1,11 +1,14 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { TargetObservation } from '../../core/observe.ts';
+import { parseRevision, REVISION_FORMS } from '../../core/revision.ts';
 
 /**
  * The `file` target reader: a file (relative to the registry's directory) holding the deployed
- * 40-hex sha, optionally followed by a newline. No file means nothing is deployed; an empty
- * file or anything else is unreadable, since it more likely is a half-done write than a statement.
+ * revision (see core/revision.ts: a full or abbreviated sha in any case, or a Flux revision),
+ * optionally followed by a newline. No file means nothing is deployed; an empty file or anything
+ * else is unreadable, since it more likely is a half-done write than a statement. The reason
+ * describes what is wrong, never the file's content.
  */
 
 const MAX_BYTES = 4096;
@@ -24,12 +27,12 @@ export const readShaFile = async (relPath: string, cwd: string): Promise<TargetO
   try {
     const st = await fh.stat();
     if (!st.isFile()) return unreadable('is not a regular file');
-    if (st.size > MAX_BYTES) return unreadable(`is ${st.size} bytes; expected a 40-hex commit sha`);
+    if (st.size > MAX_BYTES) return unreadable(`is ${st.size} bytes; expected ${REVISION_FORMS}`);
     const text = await fh.readFile('utf8');
-    if (text.trim() === '') return unreadable('is empty; expected a 40-hex commit sha (remove the file when nothing is deployed)');
-    const m = /^([0-9a-f]{40})\s*$/.exec(text);
-    if (!m) return unreadable(`expected a 40-hex commit sha, found ${JSON.stringify(text.length > 60 ? `${text.slice(0, 59)}…` : text)}`);
-    return { kind: 'ok', sha: m[1] as string };
+    if (text.trim() === '') return unreadable(`is empty; expected ${REVISION_FORMS} (remove the file when nothing is deployed)`);
+    if (text.trim().includes('\n')) return unreadable(`holds ${text.trim().split('\n').length} lines; expected one line with ${REVISION_FORMS}`);
+    const r = parseRevision(text);
+    return r.ok ? { kind: 'ok', sha: r.sha } : unreadable(`content ${r.why}`);
   } catch (e) {
     return unreadable(`cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   } finally {
