@@ -1,26 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorld, tickUntil, type World } from '../support/cli-world.ts';
+import { webhookReceiver as receiver } from '../support/webhook-receiver.ts';
 
 const A = { id: 'hwlab-jd01-v03', repo: 'pikasTech/HWLAB', branch: 'v0.3' };
-
-type Received = { text: string; body: Record<string, unknown> };
-
-const receiver = async (status = 200): Promise<{ url: string; got: Received[]; server: Server }> => {
-  const got: Received[] = [];
-  const server = createServer((req, res) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString()));
-    req.on('end', () => {
-      const body = JSON.parse(data) as Record<string, unknown>;
-      got.push({ text: String(body.text), body });
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'nope');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, server };
-};
 
 let world: World | null = null;
 let server: Server | null = null;
@@ -32,7 +15,7 @@ afterEach(async () => {
 });
 
 describe('webhook notifications through the loops', () => {
-  it('fire once per (follower, sha, phase) on Succeeded, Failed and Blocked, even with racing ticks', async () => {
+  it('fire once per (follower, run, phase) on Succeeded, Failed and Blocked, even with racing ticks', async () => {
     const hook = await receiver();
     server = hook.server;
     const w = (world = await createWorld([A]));

@@ -2,39 +2,23 @@
 // run. Reproduced as an operator meets it: the local driver, the CLI as a subprocess, a real
 // bare repository force-pushed back and forth, a real deploy script, a real webhook receiver.
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorld, type World } from '../support/cli-world.ts';
+import { webhookReceiver } from '../support/webhook-receiver.ts';
 
 const A = { id: 'hwlab-jd01-v03', repo: 'pikasTech/HWLAB', branch: 'v0.3' };
 
-type Hook = { phase: string; sha: string | null; run: string | null; idempotencyKey: string; headerKey: string | undefined };
-
-const receiver = async (): Promise<{ url: string; got: Hook[]; server: Server }> => {
-  const got: Hook[] = [];
-  const server = createServer((req, res) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString()));
-    req.on('end', () => {
-      const body = JSON.parse(data) as Omit<Hook, 'headerKey'>;
-      got.push({ phase: body.phase, sha: body.sha, run: body.run, idempotencyKey: body.idempotencyKey, headerKey: req.headers['idempotency-key'] as string | undefined });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, server };
-};
-
-let world: World | null = null;
-let server: Server | null = null;
+/** What each test started, stopped after it in reverse order. */
+const started: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
-  await world?.cleanup();
-  world = null;
-  await new Promise((r) => (server ? server.close(r) : r(undefined)));
-  server = null;
+  for (const stop of started.splice(0).reverse()) await stop();
 });
+const world = async (maxAttempts: number): Promise<World> => {
+  const w = await createWorld([A], { budgets: { maxAttempts } });
+  started.push(() => w.cleanup());
+  return w;
+};
 
 /** Dozens of CLI runs per test (four per racing round): generous on a shared 2-core machine. */
 const E2E_TIMEOUT = 300_000;
@@ -43,9 +27,9 @@ type Event = { to: string; sha: string | null; attempt: number | null; run?: str
 
 describe('a sha that comes back is a new run (local driver, CLI, real git)', () => {
   it('A ok → B ok → force back to A → B → A: every visit deploys as attempt 1 under its own name, each Succeeded announced once', async () => {
-    const hook = await receiver();
-    server = hook.server;
-    const w = (world = await createWorld([A], { budgets: { maxAttempts: 2 } }));
+    const hook = await webhookReceiver();
+    started.push(() => new Promise((r) => hook.server.close(r)));
+    const w = await world(2);
     await w.writeRegistry((reg) => {
       (reg.controller as Record<string, unknown>).notify = { webhookUrlEnv: 'BF_TEST_HOOK' };
     });
@@ -96,13 +80,13 @@ describe('a sha that comes back is a new run (local driver, CLI, real git)', () 
 
     // Once per (follower, run, phase): the rollbacks are announced, nothing twice, and each
     // body and request carries the same stable key (run name + phase).
-    expect(hook.got.map((h) => [h.phase, h.sha])).toEqual([a, b, a, b, a].map((sha) => ['Succeeded', sha]));
-    expect(hook.got.map((h) => h.idempotencyKey)).toEqual(runs.map((r) => `${r.run}/Succeeded`));
-    for (const h of hook.got) expect(h.headerKey).toBe(h.idempotencyKey);
+    expect(hook.got.map((h) => [h.body.phase, h.body.sha])).toEqual([a, b, a, b, a].map((sha) => ['Succeeded', sha]));
+    expect(hook.got.map((h) => h.body.idempotencyKey)).toEqual(runs.map((r) => `${r.run}/Succeeded`));
+    for (const h of hook.got) expect(h.idempotencyKey).toBe(h.body.idempotencyKey);
   }, E2E_TIMEOUT);
 
   it('a failed sha that the branch leaves and comes back to is tried again, with a fresh budget; within a visit it still ends Blocked', async () => {
-    const w = (world = await createWorld([A], { budgets: { maxAttempts: 1 } }));
+    const w = await world(1);
     await w.setTarget(A.id, await w.git.commit(A.repo, A.branch));
     await w.armAll();
     const until = async (cond: () => Promise<boolean>): Promise<void> => {
@@ -126,7 +110,7 @@ describe('a sha that comes back is a new run (local driver, CLI, real git)', () 
   }, E2E_TIMEOUT);
 
   it('a state stored by the previous version (no episodes) is read as one visit and carried on', async () => {
-    const w = (world = await createWorld([A], { budgets: { maxAttempts: 1 } }));
+    const w = await world(1);
     await w.setTarget(A.id, await w.git.commit(A.repo, A.branch));
     await w.armAll();
     await w.failDeploys(A.id, true);
