@@ -24,7 +24,7 @@ import {
   type ObserveInput,
 } from '../support/arbitraries.ts';
 import { deepFreeze, isPlainData, transitionProblems } from './helpers.ts';
-import { simArb, simulate, type SimStats, type Step, type Violation } from './sim.ts';
+import { rollbackSimArb, simArb, simulate, type SimStats, type Step, type Violation } from './sim.ts';
 
 const SIM_STEPS = 150;
 
@@ -58,9 +58,26 @@ const expectBusySim = (t: SimStats & { runs: number }): void => {
   expect(t.superseded).toBeGreaterThan(0);
   expect(t.cancelled).toBeGreaterThan(0);
   expect(t.casLost).toBeGreaterThan(0);
-  // Histories with force-pushes back to earlier shas: revisits dispatched again, rollbacks succeeding again.
+  // Histories with force-pushes back to earlier shas: revisits are dispatched again.
   expect(t.revisited).toBeGreaterThan(0);
-  expect(t.resucceeded).toBeGreaterThan(0);
+};
+
+/** Rollback histories (rollbackSimArb): the revisits of invariants 2 and 5, deploying again. */
+const rollbackProperty = (invariants: readonly Violation['invariant'][]): SimStats & { runs: number } => {
+  const total = { runs: 0, created: 0, adopted: 0, succeeded: 0, failed: 0, blocked: 0, superseded: 0, cancelled: 0, casLost: 0, recreatedAfterGc: 0, revisited: 0, resucceeded: 0 };
+  fc.assert(
+    fc.property(rollbackSimArb(12), ({ cfg, steps }) => {
+      const w = simulate(cfg, steps);
+      total.runs++;
+      for (const k of Object.keys(w.stats) as (keyof SimStats)[]) total[k] += w.stats[k];
+      expect(w.violations.filter((v) => invariants.includes(v.invariant)).map((v) => `invariant ${v.invariant}: ${v.message}`)).toEqual([]);
+    }),
+    fcParams(),
+  );
+  // Not a limit on the core: a floor on the histories, so revisits really deployed again.
+  expect(total.revisited).toBeGreaterThan(total.runs);
+  expect(total.resucceeded).toBeGreaterThan(total.runs / 10);
+  return total;
 };
 
 describe('invariant 1: disarmed ⇒ no dispatch, whatever the state and observation', () => {
@@ -119,6 +136,10 @@ describe('invariant 2: no (follower, sha, episode, attempt) dispatched twice; at
 
   it('sequences of ticks with crashes and lost races never create a name twice, nor beyond maxAttempts', () => {
     expectBusySim(simProperty([2]));
+  });
+
+  it('histories that keep force-pushing back to earlier shas: each visit is a new run with its own name and budget', () => {
+    rollbackProperty([2]);
   });
 
   // The tick that dispatched crashed before recording the run, the run finished, and its Job was
@@ -252,6 +273,10 @@ describe('invariant 5: lastSucceededSha changes only when every closeout check o
 
   it('in sequences of ticks, it only moves to a sha whose trigger, pipeline and target really succeeded', () => {
     expectBusySim(simProperty([5]));
+  });
+
+  it('in rollback histories, a sha succeeds again only when the checks of its new run succeeded', () => {
+    rollbackProperty([5]);
   });
 });
 

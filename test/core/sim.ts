@@ -22,6 +22,8 @@ export type CloserCrash = 'none' | 'beforeWrite';
 export type Step =
   | { t: 'time'; seconds: number }
   | { t: 'push'; sha: number }
+  /** A rollback: the branch is force-pushed back to the sha of the `back`-th latest dispatch. */
+  | { t: 'rollback'; back: number }
   /** A fault of the mirror or the target that lasts for the next `ticks` ticks (of either loop). */
   | { t: 'source'; kind: 'missing' | 'unreachable' | 'invalid'; ticks: number }
   | { t: 'target'; kind: 'unreadable' | 'invalid'; ticks: number }
@@ -326,6 +328,15 @@ export class World {
         this.sourceKind = 'ok';
         this.sourceFaultTicks = 0;
         return;
+      case 'rollback': {
+        const shas = [...new Set(this.creations.map((c) => c.sha).reverse())].filter((s) => s !== this.sourceSha);
+        const sha = shas[st.back % Math.max(1, shas.length)];
+        if (sha === undefined) return;
+        this.sourceSha = sha;
+        this.sourceKind = 'ok';
+        this.sourceFaultTicks = 0;
+        return;
+      }
       case 'source':
         this.sourceKind = st.kind;
         this.sourceFaultTicks = st.ticks;
@@ -417,6 +428,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('observer' as const, 'closer' as const).map((first) => ({ t: 'race' as const, first })) },
   { weight: 4, arbitrary: fc.oneof(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 250, max: 350 }), fc.integer({ min: 500, max: 4000 })).map((seconds) => ({ t: 'time' as const, seconds })) },
   { weight: 3, arbitrary: shaIndexArb.map((sha) => ({ t: 'push' as const, sha })) },
+  { weight: 1, arbitrary: fc.nat(2).map((back) => ({ t: 'rollback' as const, back })) },
   {
     weight: 1,
     arbitrary: fc
@@ -444,6 +456,38 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ sha: shaIndexArb, result: fc.constantFrom<CheckResult>('SUCCESS', 'SUCCESS', 'FAILURE', 'PENDING') }).map((r) => ({ t: 'pipeline' as const, ...r })) },
   { weight: 1, arbitrary: fc.constant({ t: 'gc' as const }) },
 );
+
+/**
+ * Histories made of visits: the branch goes to one of three shas (so it keeps coming back), the
+ * run of that visit is given every chance to succeed, with random steps (crashes, races, faults,
+ * pushes, braking) in between. Rollbacks that deploy again are what these histories are about.
+ */
+export const rollbackSimArb = (maxVisits: number): fc.Arbitrary<{ cfg: SimConfig; steps: Step[] }> =>
+  fc
+    .record({
+      cfg: simConfigArb.map((c) => ({ ...c, armed: true })),
+      visits: fc.array(
+        fc.record({
+          sha: fc.integer({ min: 0, max: 2 }),
+          noise: fc.array(stepArb, { maxLength: 4 }),
+          pipeline: fc.constantFrom<CheckResult>('SUCCESS', 'SUCCESS', 'SUCCESS', 'FAILURE'),
+          result: fc.constantFrom('SUCCESS' as const, 'SUCCESS' as const, 'SUCCESS' as const, 'FAILURE' as const),
+        }),
+        { minLength: 3, maxLength: maxVisits },
+      ),
+    })
+    .map(({ cfg, visits }) => ({
+      cfg,
+      steps: visits.flatMap((v): Step[] => [
+        { t: 'push', sha: v.sha },
+        { t: 'observer', crash: 'none' },
+        ...v.noise,
+        { t: 'finish', result: v.result, deploy: true, pipeline: v.pipeline },
+        { t: 'closer', crash: 'none' },
+        { t: 'observer', crash: 'none' },
+        { t: 'closer', crash: 'none' },
+      ]),
+    }));
 
 export const simArb = (maxSteps: number): fc.Arbitrary<{ cfg: SimConfig; steps: Step[] }> =>
   fc.record({ cfg: simConfigArb, steps: fc.array(stepArb, { maxLength: maxSteps, size: 'max' }) });
