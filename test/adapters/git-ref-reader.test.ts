@@ -30,6 +30,7 @@ let fx: GitFixture;
 let daemon: GitServer;
 let http: HttpGitServer;
 let app: Record<string, string>;
+let sha256: Record<string, string>;
 
 const APP_BRANCHES = ['main', 'v0.3', 'feature/v0.3', 'v0.30', 'v0.3.1', 'release/1.x', 'release/1.x.y', 'old/release/1.x'];
 
@@ -38,6 +39,9 @@ beforeAll(async () => {
   app = await fx.commitMany('acme/app', APP_BRANCHES);
   await fx.commitMany('acme/lib', ['main']);
   await fx.createBareRepo('acme/empty');
+  await fx.createBareRepo('acme/sha256', { objectFormat: 'sha256' });
+  sha256 = await fx.commitMany('acme/sha256', ['main', 'release/1.x']);
+  await fx.createBareRepo('acme/empty256', { objectFormat: 'sha256' });
   daemon = await fx.serveDaemon();
   http = await fx.serveHttp();
 });
@@ -67,6 +71,16 @@ describe.each(transports)('reading a %s mirror', (name, urlOf, readerOpts) => {
   const slug = name.replace(/[^a-z]/g, '');
   // Every reader of this block reads over the transport the block is named for.
   const createGitRefReader = (o: GitRefReaderOptions): GitRefReader => createReader({ ...readerOpts, ...o });
+
+  it('reads a SHA-256 repository (git init --object-format=sha256): its 64-hex ids, an empty one as missing', async () => {
+    const reader = createGitRefReader({ readUrl: urlOf() });
+    const res = await reader.readMany([{ repo: 'acme/sha256', branches: ['main', 'release/1.x', 'gone'] }, { repo: 'acme/empty256', branches: ['main'] }]);
+    expect(sha256.main).toMatch(/^[0-9a-f]{64}$/);
+    expect(get(res, 'acme/sha256', 'main')).toEqual({ kind: 'ok', sha: sha256.main });
+    expect(get(res, 'acme/sha256', 'release/1.x')).toEqual({ kind: 'ok', sha: sha256['release/1.x'] });
+    expect(get(res, 'acme/sha256', 'gone')).toEqual({ kind: 'missing', repo: 'acme/sha256', branch: 'gone' });
+    expect(get(res, 'acme/empty256', 'main')).toEqual({ kind: 'missing', repo: 'acme/empty256', branch: 'main' });
+  });
 
   it('answers each branch with its exact sha, one read for three followers sharing a repository', async () => {
     const reader = createGitRefReader({ readUrl: urlOf() });
@@ -367,8 +381,8 @@ describe('source authority', () => {
     };
     for (const [n, reason] of Object.entries(reasons)) {
       const obs = get(res, `local/${n}`, 'main');
-      expect(obs?.kind, n).toBe('invalid');
-      expect(obs?.kind === 'invalid' && obs.message, n).toMatch(reason);
+      expect(obs?.kind, n).toBe('untrusted');
+      expect(obs?.kind === 'untrusted' && obs.message, n).toMatch(reason);
     }
     expect(reader.readsIssued()).toBe(0);
   });
@@ -434,7 +448,7 @@ describe('ls-remote output', () => {
     [`${a.toUpperCase()}\trefs/heads/main\n`, /line 1/],
     [`${a} refs/heads/main\n`, /line 1/],
     [`${a}\trefs/heads/main\nwarning: something\n`, /line 2/],
-    [`${'c'.repeat(64)}\trefs/heads/main\n`, /SHA-256/],
+    [`${'c'.repeat(64)}\trefs/heads/main\n${a}\trefs/heads/v0.3\n`, /mixed 64- and 40-hex object ids \(line 2\)/],
     [`${a}\trefs/heads/main\n${b}\trefs/heads/main\n`, /twice/],
     [`${a}\trefs/heads/main\r\n`, /line 1/],
   ])('refuses malformed output %#', (stdout, reason) => {
@@ -690,17 +704,27 @@ describe('ref advertisement', () => {
     expect(!ad.ok && ad.message).toMatch(reason);
   });
 
-  it('refuses a SHA-256 repository as unsupported', () => {
+  it('reads a SHA-256 repository: 64-hex ids, as its object-format capability says', () => {
     const d = 'd'.repeat(64);
-    for (const body of [
-      withLines(`${d} refs/heads/main\0${CAPS.replace('sha1', 'sha256')}\n`),
-      withLines(`${'0'.repeat(64)} capabilities^{}\0object-format=sha256\n`),
-      withLines(`${d} refs/heads/main\0multi_ack\n`),
-    ]) {
-      const ad = parseAdvertisement(body);
-      expect(!ad.ok && ad.kind).toBe('unsupported');
-      expect(!ad.ok && ad.message).toMatch(/SHA-256/);
-    }
+    const ad = parseAdvertisement(withLines(`${d} refs/heads/main\0${CAPS.replace('sha1', 'sha256')}\n`, `${'e'.repeat(64)} refs/heads/ünï\u00a0x\n`));
+    expect(ad.ok && [...ad.refs]).toEqual([['refs/heads/main', d], ['refs/heads/ünï\u00a0x', 'e'.repeat(64)]]);
+    const empty = parseAdvertisement(withLines(`${'0'.repeat(64)} capabilities^{}\0object-format=sha256\n`));
+    expect(empty.ok && empty.refs.size).toBe(0);
+  });
+
+  it.each([
+    ['a 64-hex id without the sha256 capability', withLines(`${'d'.repeat(64)} refs/heads/main\0multi_ack\n`), /64-hex id in a repository of 40-hex ids/],
+    ['a 40-hex id in a sha256 repository', withLines(`${'d'.repeat(64)} HEAD\0object-format=sha256\n`, `${a} refs/heads/main\n`), /40-hex id in a repository of 64-hex ids/],
+  ])('refuses %s as malformed', (_name, body, reason) => {
+    const ad = parseAdvertisement(body);
+    expect(!ad.ok && ad.kind).toBe('malformed');
+    expect(!ad.ok && ad.message).toMatch(reason);
+  });
+
+  it('refuses an unknown object format as unsupported', () => {
+    const ad = parseAdvertisement(withLines(`${'d'.repeat(64)} refs/heads/main\0object-format=sha3\n`));
+    expect(!ad.ok && ad.kind).toBe('unsupported');
+    expect(!ad.ok && ad.message).toMatch(/object format "sha3"/);
   });
 });
 
@@ -801,23 +825,25 @@ describe('reading an http mirror over smart HTTP', () => {
     expect(get(await reader.readMany([{ repo: 'acme/app', branches: ['main'] }]), 'acme/app', 'main')).toEqual({ kind: 'ok', sha: main });
   });
 
-  it('reads malformed and SHA-256 advertisements per repository, the others unharmed', async () => {
+  it('reads malformed, unknown-format and SHA-256 advertisements per repository, the others unharmed', async () => {
     const m = await serve((req, res) => {
       if (req.path.includes('/truncated.git/')) serveAdvertisement(res, ok.subarray(0, ok.length - 10));
       else if (req.path.includes('/html.git/')) serveAdvertisement(res, Buffer.from('<html><body>Sign in</body></html>'));
       else if (req.path.includes('/sha256.git/')) serveAdvertisement(res, advertisement([['d'.repeat(64), 'refs/heads/main']], { caps: 'object-format=sha256' }));
+      else if (req.path.includes('/sha3.git/')) serveAdvertisement(res, advertisement([['d'.repeat(64), 'refs/heads/main']], { caps: 'object-format=sha3' }));
       else serveAdvertisement(res, ok);
     });
     const reader = createGitRefReader({ readUrl: m.url });
-    const res = await reader.readMany(['acme/truncated', 'acme/html', 'acme/sha256', 'acme/app'].map((repo) => ({ repo, branches: ['main'] })));
+    const res = await reader.readMany(['acme/truncated', 'acme/html', 'acme/sha256', 'acme/sha3', 'acme/app'].map((repo) => ({ repo, branches: ['main'] })));
     expect(get(res, 'acme/truncated', 'main')?.kind).toBe('unreachable');
     expect(messageOf(get(res, 'acme/truncated', 'main'))).toMatch(/acme\/truncated\.git: malformed ref advertisement: truncated pkt-line/);
     expect(get(res, 'acme/html', 'main')?.kind).toBe('unreachable');
     expect(messageOf(get(res, 'acme/html', 'main'))).toMatch(/malformed ref advertisement: bad pkt-line length "<htm"/);
-    expect(get(res, 'acme/sha256', 'main')?.kind).toBe('invalid');
-    expect(messageOf(get(res, 'acme/sha256', 'main'))).toMatch(/SHA-256/);
+    expect(get(res, 'acme/sha256', 'main')).toEqual({ kind: 'ok', sha: 'd'.repeat(64) });
+    expect(get(res, 'acme/sha3', 'main')?.kind).toBe('untrusted');
+    expect(messageOf(get(res, 'acme/sha3', 'main'))).toMatch(/object format "sha3"/);
     expect(get(res, 'acme/app', 'main')).toEqual({ kind: 'ok', sha: main });
-    expect(reader.readsIssued()).toBe(4);
+    expect(reader.readsIssued()).toBe(5);
   });
 
   it('does not trust an advertisement larger than the limit, announced or streamed', async () => {
@@ -831,7 +857,7 @@ describe('reading an http mirror over smart HTTP', () => {
     });
     for (const repo of ['acme/sized', 'acme/chunked']) {
       const r = await readAdvertisedRefs(`${m.url}/${repo}.git`, { timeoutMs: 10_000, maxBytes: big.length - 1 });
-      expect(r.kind, repo).toBe('invalid');
+      expect(r.kind, repo).toBe('untrusted');
       expect(r.kind !== 'refs' && r.message, repo).toMatch(new RegExp(`${repo}\\.git: the ref advertisement is larger than ${big.length - 1} bytes`));
       const whole = await readAdvertisedRefs(`${m.url}/${repo}.git`, { timeoutMs: 10_000, maxBytes: big.length });
       expect(whole.kind === 'refs' && whole.refs.size, repo).toBe(400);

@@ -52,8 +52,8 @@ describe('argv-json target reader', () => {
     expect(await readOne({ reader: 'argv-json', argv: ['./garbage.sh', '--json'] })).toEqual(
       unreadable(/^target reader `\.\/garbage\.sh --json` printed something that is not JSON .*deployed: yes/),
     );
-    expect(await readOne({ reader: 'argv-json', argv: ['./short.sh'] })).toEqual(unreadable(/^target reader `\.\/short\.sh` printed \{"sha": "abc123"\}; expected .*sha: must be a 40-hex commit sha/));
-    expect(await readOne({ reader: 'argv-json', argv: ['./upper.sh'] })).toEqual(unreadable(/40-hex/));
+    expect(await readOne({ reader: 'argv-json', argv: ['./short.sh'] })).toEqual(unreadable(/^target reader `\.\/short\.sh` printed \{"sha": "abc123"\}; expected .*sha: must be a full commit sha/));
+    expect(await readOne({ reader: 'argv-json', argv: ['./upper.sh'] })).toEqual(unreadable(/40 or 64 lower-case hex/));
     expect(await readOne({ reader: 'argv-json', argv: ['./array.sh'] })).toEqual(unreadable(/expected \{"sha"/));
     expect(await readOne({ reader: 'argv-json', argv: ['./silent.sh'] })).toEqual(unreadable(/printed nothing/));
   });
@@ -130,8 +130,8 @@ describe('file target reader', () => {
     await mkdir(path.join(cwd, 'a-dir'));
     const file = (p: string): string => path.join(cwd, p).replaceAll('.', '\\.');
     expect(await readOne({ reader: 'file', path: 'empty' })).toEqual(unreadable(new RegExp(`^target file ${file('empty')}: is empty`)));
-    expect(await readOne({ reader: 'file', path: 'garbage' })).toEqual(unreadable(/expected a 40-hex commit sha, found "v1\.2\.3\\n"/));
-    expect(await readOne({ reader: 'file', path: 'two' })).toEqual(unreadable(/expected a 40-hex commit sha/));
+    expect(await readOne({ reader: 'file', path: 'garbage' })).toEqual(unreadable(/expected a full commit sha \(40 or 64 hex\), found "v1\.2\.3\\n"/));
+    expect(await readOne({ reader: 'file', path: 'two' })).toEqual(unreadable(/expected a full commit sha/));
     expect(await readOne({ reader: 'file', path: 'huge' })).toEqual(unreadable(/is 10000 bytes/));
     expect(await readOne({ reader: 'file', path: 'a-dir' })).toEqual(unreadable(/is not a regular file|EISDIR/));
   });

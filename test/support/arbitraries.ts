@@ -38,14 +38,34 @@ export const SHA_POOL = [
   '5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d',
 ] as const;
 
+/** The same five commits in a SHA-256 repository (`git init --object-format=sha256`): 64 hex each. */
+export const SHA256_POOL = [
+  '1111111111111111111111111111111111111111111111111111111111111111',
+  '2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a',
+  '3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b',
+  '4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c',
+  '5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d',
+] as const;
+
+/** The pool of a repository's object format. */
+export const shaPool = (format: 'sha1' | 'sha256'): readonly string[] => (format === 'sha256' ? SHA256_POOL : SHA_POOL);
+export const objectFormatArb: fc.Arbitrary<'sha1' | 'sha256'> = fc.constantFrom('sha1' as const, 'sha1' as const, 'sha256' as const);
+
 const HEX = '0123456789abcdef'.split('');
 
-/** Any 40-hex sha. */
-export const anyShaArb: fc.Arbitrary<string> = fc.string({ unit: fc.constantFrom(...HEX), minLength: 40, maxLength: 40 });
+/** Any full sha: 40 hex (SHA-1) or 64 hex (SHA-256). */
+export const anyShaArb: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ unit: fc.constantFrom(...HEX), minLength: 40, maxLength: 40 }),
+  fc.string({ unit: fc.constantFrom(...HEX), minLength: 64, maxLength: 64 }),
+);
 
-/** A sha, mostly from SHA_POOL so that shas meet. */
+/**
+ * A sha, mostly from one pool so that shas meet; now and then from the other object format's
+ * pool or any sha, so a generated state also meets a mirror whose format changed under it.
+ */
 export const shaArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...SHA_POOL) },
+  { weight: 2, arbitrary: fc.constantFrom(...SHA256_POOL) },
   { weight: 1, arbitrary: anyShaArb },
 );
 
@@ -201,6 +221,7 @@ export const sourceObsArb: fc.Arbitrary<SourceObservation> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'missing' as const, repo: 'pikasTech/HWLAB', branch: 'v0.3' }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'unreachable' as const, message: 'connect ECONNREFUSED 10.0.0.7:80' }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'invalid' as const, message: 'hwlab-node-lanes.yaml#lanes.v03.source: key not found' }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'untrusted' as const, message: 'malformed ref advertisement: the body is empty' }) },
 );
 
 export const targetObsArb: fc.Arbitrary<TargetObservation> = fc.oneof(

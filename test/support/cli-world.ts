@@ -54,7 +54,7 @@ mv "targets/$BRANCH_FOLLOWER_ID.sha.tmp" "targets/$BRANCH_FOLLOWER_ID.sha"
 
 export const createWorld = async (
   followers: readonly FollowerDef[],
-  opts: { transport?: 'file' | 'daemon' | 'http'; budgets?: Record<string, number> } = {},
+  opts: { transport?: 'file' | 'daemon' | 'http'; budgets?: Record<string, number>; objectFormat?: 'sha1' | 'sha256' } = {},
 ): Promise<World> => {
   const git = await createGitFixture();
   const dir = join(git.root, 'install');
@@ -66,8 +66,9 @@ export const createWorld = async (
   await chmod(join(configDir, 'deploy.sh'), 0o755);
   let readUrl = git.fileUrl;
   let stop: (() => Promise<void>) | null = null;
+  if (opts.objectFormat) for (const f of followers) await git.createBareRepo(f.repo, { objectFormat: opts.objectFormat });
   if (opts.transport === 'daemon' || opts.transport === 'http') {
-    for (const f of followers) await git.createBareRepo(f.repo);
+    if (!opts.objectFormat) for (const f of followers) await git.createBareRepo(f.repo);
     const server = opts.transport === 'daemon' ? await git.serveDaemon() : await git.serveHttp();
     readUrl = server.url;
     stop = () => server.stop();

@@ -99,8 +99,10 @@ export type GitFixture = {
   fileUrl: string;
   env: NodeJS.ProcessEnv;
   git(args: readonly string[], opts?: { cwd?: string; input?: string; allowFail?: boolean }): Promise<GitRun>;
-  /** Creates an empty bare repository on the mirror; returns its path. */
-  createBareRepo(repo: string): Promise<string>;
+  /** Creates an empty bare repository on the mirror (SHA-1 unless asked); returns its path. */
+  createBareRepo(repo: string, opts?: { objectFormat?: 'sha1' | 'sha256' }): Promise<string>;
+  /** Deletes a repository from the mirror and creates it anew, empty, in `objectFormat` (a mirror converted under its followers). */
+  replaceBareRepo(repo: string, opts: { objectFormat: 'sha1' | 'sha256' }): Promise<string>;
   /** Creates a commit (on `parent`, default the branch's current tip) without pushing it. */
   makeCommit(repo: string, branch: string, opts?: { parent?: string | null; message?: string }): Promise<string>;
   /** Pushes `branch -> sha` for every entry in one push. */
@@ -141,10 +143,10 @@ export const createGitFixture = async (): Promise<GitFixture> => {
   const barePath = (repo: string): string => join(mirrorRoot, bareName(repo));
   const scratches = new Map<string, string>();
 
-  const createBareRepo = async (repo: string): Promise<string> => {
+  const createBareRepo = async (repo: string, opts: { objectFormat?: 'sha1' | 'sha256' } = {}): Promise<string> => {
     const p = barePath(repo);
     await mkdir(dirname(p), { recursive: true });
-    await git(['init', '--quiet', '--bare', p]);
+    await git(['init', '--quiet', '--bare', `--object-format=${opts.objectFormat ?? 'sha1'}`, p]);
     return p;
   };
 
@@ -157,10 +159,20 @@ export const createGitFixture = async (): Promise<GitFixture> => {
     const exists = await git(['--git-dir', bare, 'rev-parse', '--git-dir'], { allowFail: true });
     if (exists.code !== 0) await createBareRepo(repo);
     const dir = join(scratchRoot, repo.replaceAll('/', '__'));
-    await git(['init', '--quiet', dir]);
+    // The scratch clone shares the mirror repository's object format (a SHA-256 mirror takes only SHA-256 objects).
+    const format = (await git(['--git-dir', bare, 'rev-parse', '--show-object-format'])).stdout.trim();
+    await git(['init', '--quiet', `--object-format=${format}`, dir]);
     await git(['remote', 'add', 'origin', bare], { cwd: dir });
     scratches.set(repo, dir);
     return dir;
+  };
+
+  const replaceBareRepo = async (repo: string, opts: { objectFormat: 'sha1' | 'sha256' }): Promise<string> => {
+    await rm(barePath(repo), { recursive: true, force: true });
+    const old = scratches.get(repo);
+    if (old !== undefined) await rm(old, { recursive: true, force: true });
+    scratches.delete(repo);
+    return createBareRepo(repo, opts);
   };
 
   const tip = async (repo: string, branch: string): Promise<string | null> => {
@@ -270,6 +282,7 @@ export const createGitFixture = async (): Promise<GitFixture> => {
     env,
     git,
     createBareRepo,
+    replaceBareRepo,
     makeCommit,
     push,
     commit,

@@ -165,12 +165,13 @@ const assemble = (
   const setPipelineRun = (id: string, sha: string, status: 'True' | 'False' | 'Unknown'): void => {
     const p = wire(id).pipeline;
     if (!p) throw new Error(`k8s-world: follower ${id} has no PipelineRun selection`);
-    const name = `${id}-${sha.slice(0, 10)}`.slice(0, 63);
+    const name = `${id}-${sha.slice(0, 10)}-${sha.slice(-6)}`.slice(0, 63);
     if (!api.store.get('pipelineruns', p.namespace, name)) {
       api.store.put('pipelineruns', {
         apiVersion: 'tekton.dev/v1',
         kind: 'PipelineRun',
-        metadata: { name, namespace: p.namespace, labels: { ...p.labels, [p.shaLabel]: sha } },
+        // As a pipeline labels its runs: the sha cut to a label value's 63 characters, the full sha annotated.
+        metadata: { name, namespace: p.namespace, labels: { ...p.labels, [p.shaLabel]: sha.slice(0, 63) }, annotations: { [p.shaLabel]: sha } },
         spec: { pipelineRef: { name: 'deploy' } },
       });
     }
@@ -210,7 +211,7 @@ const assemble = (
     const now = new Date().toISOString();
     const labels = labelsOf(job);
     const id = labels[LABEL_FOLLOWER] ?? '';
-    const sha = labels[LABEL_SHA] ?? '';
+    const sha = job.metadata?.annotations?.[LABEL_SHA] ?? labels[LABEL_SHA] ?? '';
     if (ok && outcome.deploy) setTarget(id, sha);
     if (outcome.pipeline) setPipelineRun(id, sha, outcome.pipeline);
     const conditions = ok
@@ -311,9 +312,10 @@ const assemble = (
  */
 export const createK8sWorld = async (
   followers: readonly K8sFollowerDef[],
-  opts: { budgets?: Record<string, number> } = {},
+  opts: { budgets?: Record<string, number>; objectFormat?: 'sha1' | 'sha256' } = {},
 ): Promise<K8sWorld> => {
   const git = await createGitFixture();
+  if (opts.objectFormat) for (const f of followers) await git.createBareRepo(f.repo, { objectFormat: opts.objectFormat });
   const api = await startApiServerDouble();
   const configDir = join(git.root, 'install');
   await mkdir(configDir, { recursive: true });

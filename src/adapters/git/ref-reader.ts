@@ -108,7 +108,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
     if (scheme === 'file') {
       const bare = await checkBareRepo(filePathOf(group.url), (gitDir) => run(['--git-dir', gitDir, 'rev-parse', '--is-bare-repository']));
       if (bare.kind === 'absent') return { kind: 'unreachable', message: bare.message };
-      if (bare.kind === 'refused') return { kind: 'invalid', message: `source authority: ${bare.message}` };
+      if (bare.kind === 'refused') return { kind: 'untrusted', message: `source authority: ${bare.message}` };
       url = pathToFileURL(bare.path).href;
     }
     const branches = [...group.branches];
@@ -120,11 +120,11 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
       case 'spawn-error':
         return { kind: 'unreachable', message: `could not run ${gitBinary} ls-remote ${group.url}: ${r.message}` };
       case 'too-large':
-        return { kind: 'invalid', message: `git ls-remote ${group.url} answered more than ${r.limit} bytes; the answer was not trusted` };
+        return { kind: 'untrusted', message: `git ls-remote ${group.url} answered more than ${r.limit} bytes; the answer was not trusted` };
       case 'exit': {
         if (r.code !== 0) return { kind: 'unreachable', message: `git ls-remote ${group.url} failed (exit ${r.code}): ${summarize(r.stderr)}` };
         const parsed = parseLsRemote(r.stdout);
-        if (!parsed.ok) return { kind: 'invalid', message: `git ls-remote ${group.url}: ${parsed.message}` };
+        if (!parsed.ok) return { kind: 'untrusted', message: `git ls-remote ${group.url}: ${parsed.message}` };
         return answerBranches(parsed.refs, branches);
       }
     }

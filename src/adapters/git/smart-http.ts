@@ -14,7 +14,7 @@ import { parseAdvertisement } from './ref-advertisement.ts';
 export type SmartHttpResult =
   | { kind: 'refs'; refs: ReadonlyMap<string, string> }
   | { kind: 'unreachable'; message: string }
-  | { kind: 'invalid'; message: string };
+  | { kind: 'untrusted'; message: string };
 
 export type SmartHttpOptions = {
   timeoutMs: number;
@@ -127,9 +127,9 @@ export const readAdvertisedRefs = async (repoUrl: string, opts: SmartHttpOptions
       );
     }
     const body = await readBody(res, opts.maxBytes);
-    if (body.kind === 'too-large') return { kind: 'invalid', message: `${repoUrl}: the ref advertisement is larger than ${opts.maxBytes} bytes; the answer was not trusted` };
+    if (body.kind === 'too-large') return { kind: 'untrusted', message: `${repoUrl}: the ref advertisement is larger than ${opts.maxBytes} bytes; the answer was not trusted` };
     const ad = parseAdvertisement(body.bytes);
-    if (!ad.ok) return ad.kind === 'unsupported' ? { kind: 'invalid', message: `${repoUrl}: ${ad.message}` } : unreachable(ad.message);
+    if (!ad.ok) return ad.kind === 'unsupported' ? { kind: 'untrusted', message: `${repoUrl}: ${ad.message}` } : unreachable(ad.message);
     return { kind: 'refs', refs: ad.refs };
   } catch (e) {
     if (signal.aborted) return unreachable(`GET info/refs timed out after ${opts.timeoutMs} ms and was aborted`);

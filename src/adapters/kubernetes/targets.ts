@@ -3,6 +3,7 @@ import type { TargetSpec } from '../../core/target-spec.ts';
 import type { TargetReader } from '../ports.ts';
 import { LIST_PAGE, listAll, makeClients, type KubeAccess, type KubeClients } from './client.ts';
 import { describeError } from './errors.ts';
+import { SHA_PATTERN } from '../../core/primitives.ts';
 
 /**
  * The `k8s-annotation` target reader: which sha a workload runs, from an annotation on it.
@@ -15,7 +16,6 @@ export type KubernetesTargetReaderOptions = KubeAccess;
 type AnnotationSpec = Extract<TargetSpec, { reader: 'k8s-annotation' }>;
 type Meta = { name: string; annotations: Record<string, string> };
 
-const SHA = /^[0-9a-f]{40}$/;
 
 type Page = { items: { metadata?: { name?: string; annotations?: Record<string, string> } }[]; metadata?: { _continue?: string } };
 
@@ -45,7 +45,7 @@ export const annotationReading = (spec: AnnotationSpec, obj: Meta | undefined): 
   const value = obj.annotations[spec.annotation];
   if (value === undefined) return { kind: 'ok', sha: null };
   const sha = value.trim().toLowerCase();
-  if (!SHA.test(sha)) return { kind: 'unreadable', message: `${ref}: annotation ${spec.annotation}=${JSON.stringify(value.slice(0, 80))} is not a 40-hex commit sha` };
+  if (!SHA_PATTERN.test(sha)) return { kind: 'unreadable', message: `${ref}: annotation ${spec.annotation}=${JSON.stringify(value.slice(0, 80))} is not a full commit sha (40 or 64 hex)` };
   return { kind: 'ok', sha };
 };
 

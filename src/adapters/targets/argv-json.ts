@@ -6,7 +6,7 @@ import { runArgv } from './run-argv.ts';
 
 /**
  * The `argv-json` target reader: runs the argv (no shell) and expects stdout to be
- * `{"sha": "<40 hex>"}`, or `{"sha": null}` when nothing is deployed. Other keys are ignored.
+ * `{"sha": "<40 or 64 hex>"}`, or `{"sha": null}` when nothing is deployed. Other keys are ignored.
  */
 
 const Output = z.object({ sha: Sha.nullable() });
@@ -32,7 +32,7 @@ export const readArgvJson = async (argv: readonly string[], cwd: string, timeout
     case 'timeout':
       return unreadable(`timed out after ${timeoutMs / 1000}s and was killed${o.stderr.trim() ? `; stderr: ${excerpt(o.stderr)}` : ''}`);
     case 'overflow':
-      return unreadable(`printed more than ${o.limit} bytes; expected {"sha": "<40 hex>"} or {"sha": null}`);
+      return unreadable(`printed more than ${o.limit} bytes; expected {"sha": "<40 or 64 hex>"} or {"sha": null}`);
     case 'exited':
       break;
   }
@@ -41,7 +41,7 @@ export const readArgvJson = async (argv: readonly string[], cwd: string, timeout
     return unreadable(`${how}${o.stderr.trim() ? `; stderr: ${excerpt(o.stderr)}` : ' (no stderr)'}`);
   }
   const stdout = o.stdout.trim();
-  if (stdout === '') return unreadable('printed nothing; expected {"sha": "<40 hex>"} or {"sha": null}');
+  if (stdout === '') return unreadable('printed nothing; expected {"sha": "<40 or 64 hex>"} or {"sha": null}');
   let raw: unknown;
   try {
     raw = JSON.parse(stdout);
@@ -52,7 +52,7 @@ export const readArgvJson = async (argv: readonly string[], cwd: string, timeout
   if (!r.success) {
     const issue = r.error.issues[0];
     const where = issue?.path.map(String).join('.') || '(root)';
-    return unreadable(`printed ${excerpt(stdout, 120)}; expected {"sha": "<40 hex>"} or {"sha": null} (${where}: ${issue?.message ?? 'invalid'})`);
+    return unreadable(`printed ${excerpt(stdout, 120)}; expected {"sha": "<40 or 64 hex>"} or {"sha": null} (${where}: ${issue?.message ?? 'invalid'})`);
   }
   return { kind: 'ok', sha: r.data.sha };
 };

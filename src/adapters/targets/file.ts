@@ -24,11 +24,11 @@ export const readShaFile = async (relPath: string, cwd: string): Promise<TargetO
   try {
     const st = await fh.stat();
     if (!st.isFile()) return unreadable('is not a regular file');
-    if (st.size > MAX_BYTES) return unreadable(`is ${st.size} bytes; expected a 40-hex commit sha`);
+    if (st.size > MAX_BYTES) return unreadable(`is ${st.size} bytes; expected a full commit sha (40 or 64 hex)`);
     const text = await fh.readFile('utf8');
-    if (text.trim() === '') return unreadable('is empty; expected a 40-hex commit sha (remove the file when nothing is deployed)');
-    const m = /^([0-9a-f]{40})\s*$/.exec(text);
-    if (!m) return unreadable(`expected a 40-hex commit sha, found ${JSON.stringify(text.length > 60 ? `${text.slice(0, 59)}…` : text)}`);
+    if (text.trim() === '') return unreadable('is empty; expected a full commit sha (40 or 64 hex) (remove the file when nothing is deployed)');
+    const m = /^([0-9a-f]{40}|[0-9a-f]{64})\s*$/.exec(text);
+    if (!m) return unreadable(`expected a full commit sha (40 or 64 hex), found ${JSON.stringify(text.length > 60 ? `${text.slice(0, 59)}…` : text)}`);
     return { kind: 'ok', sha: m[1] as string };
   } catch (e) {
     return unreadable(`cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);

@@ -1,0 +1,101 @@
+// Real git histories end to end through the CLI: SHA-256 mirrors on both drivers and all three
+// transports, a mirror whose object format changes under its followers, every branch name git
+// accepts, and a mirror that asks for back-pressure.
+import { afterEach, describe, expect, it } from 'vitest';
+import { runName } from '../../src/core/run-name.ts';
+import { createWorld, tickUntil, type World } from '../support/cli-world.ts';
+import { LABEL_SHA, NAMESPACE, createK8sWorld, tickUntil as k8sTickUntil, type K8sWorld } from '../support/k8s-world.ts';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+let worlds: (World | K8sWorld)[] = [];
+afterEach(async () => {
+  await Promise.all(worlds.map((w) => w.cleanup()));
+  worlds = [];
+});
+const local = async (...args: Parameters<typeof createWorld>): Promise<World> => {
+  const w = await createWorld(...args);
+  worlds.push(w);
+  return w;
+};
+const k8s = async (...args: Parameters<typeof createK8sWorld>): Promise<K8sWorld> => {
+  const w = await createK8sWorld(...args);
+  worlds.push(w);
+  return w;
+};
+
+describe('SHA-256 mirrors (git init --bare --object-format=sha256)', () => {
+  const A = { id: 'hwlab-jd01-v03', repo: 'pikasTech/HWLAB', branch: 'v0.3' };
+
+  for (const transport of ['file', 'daemon', 'http'] as const) {
+    it(`local driver over ${transport}: dispatches, closes out and reports the 64-hex sha in status and events`, async () => {
+      const w = await local([A], { transport, objectFormat: 'sha256' });
+      await w.setTarget(A.id, await w.git.commit(A.repo, A.branch));
+      await w.armAll();
+      expect((await w.cli(['tick', 'observer'])).code).toBe(0);
+      expect((await w.row(A.id)).phase).toBe('Noop');
+      const sha = await w.git.commit(A.repo, A.branch);
+      expect(sha).toMatch(SHA256);
+      await tickUntil(w, async () => (await w.row(A.id)).phase === 'Succeeded');
+      const row = await w.row(A.id);
+      expect(row).toMatchObject({ lastSucceededSha: sha, lastTriggeredSha: sha, targetSha: sha, source: { observedSha: sha } });
+      expect(await w.invocations()).toEqual([`${A.id} ${sha} 1`]);
+      const events = JSON.parse((await w.cli(['events', '--follower', A.id, '-o', 'json'])).stdout) as { events: { to: string; sha: string | null }[] };
+      expect(events.events.find((e) => e.to === 'Succeeded')?.sha).toBe(sha);
+      const wide = await w.cli(['status', '-o', 'wide']);
+      expect(wide.stdout).toContain(sha);
+    });
+  }
+
+  it('kubernetes driver: the Job name fits 63 characters, its label selects, the annotation holds the full sha; the PipelineRun is found by both', async () => {
+    const F = { id: 'alpha', repo: 'pikasTech/HWLAB', branch: 'v0.3', checks: ['trigger', 'pipeline', 'target'] };
+    const w = await k8s([F], { objectFormat: 'sha256' });
+    w.setTarget(F.id, await w.git.commit(F.repo, F.branch));
+    w.armDirect();
+    const sha = await w.git.commit(F.repo, F.branch);
+    expect(sha).toMatch(SHA256);
+    // A run of another SHA-256 commit that shares the first 63 digits must never count for this one.
+    const twin = `${sha.slice(0, 63)}${sha.endsWith('0') ? '1' : '0'}`;
+    w.setPipelineRun(F.id, twin, 'False');
+    const trig = await w.tick('observer');
+    expect(trig.code, trig.stderr).toBe(0);
+    const [job] = w.jobs(F.id);
+    expect(job?.metadata?.name).toBe(runName(F.id, sha, 1));
+    expect(job?.metadata?.labels?.[LABEL_SHA]).toBe(sha.slice(0, 63));
+    expect(job?.metadata?.annotations?.[LABEL_SHA]).toBe(sha);
+    w.finishJob(job?.metadata?.name ?? '', { ok: true, deploy: true });
+    const waiting = await w.tick('closer');
+    expect(waiting.followers[0]?.phase).toBe('ClosingOut');
+    expect(waiting.followers[0]?.reason).toContain('pipeline');
+    w.setPipelineRun(F.id, sha, 'True');
+    await k8sTickUntil(w, async () => (await w.row(F.id)).phase === 'Succeeded');
+    expect(w.storedState(F.id)).toMatchObject({ lastSucceededSha: sha, targetSha: sha });
+    const events = w.api.store.list('events', NAMESPACE).filter((e) => e['reason'] === 'Succeeded');
+    expect(events[0]?.metadata?.annotations?.['branch-follower.dev/sha']).toBe(sha);
+  });
+
+  it('a mirror whose object format changes under a follower blocks it with that reason, not a configRef one', async () => {
+    const w = await local([A], { transport: 'http' });
+    const old = await w.git.commit(A.repo, A.branch);
+    await w.setTarget(A.id, old);
+    await w.armAll();
+    await w.cli(['tick', 'observer']);
+    expect((await w.row(A.id)).phase).toBe('Noop');
+    await w.git.replaceBareRepo(A.repo, { objectFormat: 'sha256' });
+    const converted = await w.git.commit(A.repo, A.branch);
+    await w.cli(['tick', 'observer']);
+    const row = await w.row(A.id);
+    expect(row.phase).toBe('Blocked');
+    expect(row.reason).toMatch(/object format changed under this follower: it followed SHA-1 ids .* the mirror now answers SHA-256/);
+    expect(row.reason).toContain('unblock:');
+    expect(row.reason).not.toContain('configRef');
+    expect(row.source.observedSha).toBe(old);
+    expect(converted).toMatch(SHA256);
+    expect(await w.invocations()).toEqual([]);
+    // Another commit in the new format does not clear it: only a person does.
+    await w.git.commit(A.repo, A.branch);
+    await w.cli(['tick', 'observer']);
+    expect((await w.row(A.id)).phase).toBe('Blocked');
+    expect(await w.invocations()).toEqual([]);
+  });
+});
