@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkBranchName } from './branch-name.ts';
 
 /**
  * A full git object id: 40 hex (a SHA-1 repository) or 64 hex (SHA-256, `git init
@@ -32,16 +33,11 @@ export const RepoName = z
   .refine((r) => !r.split('/').some((p) => p === '.' || p === '..'), 'must not contain "." or ".." segments');
 export type RepoName = z.infer<typeof RepoName>;
 
-/** A git branch name as git check-ref-format would accept it (the subset a follower may name). */
-export const BranchName = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9._\/-]+$/, 'must be a plain branch name')
-  .refine(
-    (b) => !b.startsWith('/') && !b.endsWith('/') && !b.endsWith('.lock') && !b.includes('..') && !b.includes('//') && !b.startsWith('-'),
-    'is not a valid git branch name',
-  );
+/** A git branch name: exactly what `git check-ref-format --branch` accepts (see branch-name.ts). */
+export const BranchName = z.string().superRefine((b, ctx) => {
+  const r = checkBranchName(b);
+  if (!r.ok) ctx.addIssue({ code: 'custom', message: `is not a valid git branch name: ${r.rule}` });
+});
 export type BranchName = z.infer<typeof BranchName>;
 
 export const toIso = (ms: number): string => new Date(ms).toISOString();

@@ -31,6 +31,9 @@ let daemon: GitServer;
 let http: HttpGitServer;
 let app: Record<string, string>;
 let sha256: Record<string, string>;
+let odd: Record<string, string>;
+// Valid for git, each odd for one reader: unicode, a unicode space, `@`, `+`, `#`, a long name.
+const ODD_BRANCHES = ['release/ünï', 'feat@x_y.z', 'a+b#c', 'no\u00a0break', '@', `long/${'n'.repeat(150)}`];
 
 const APP_BRANCHES = ['main', 'v0.3', 'feature/v0.3', 'v0.30', 'v0.3.1', 'release/1.x', 'release/1.x.y', 'old/release/1.x'];
 
@@ -41,6 +44,7 @@ beforeAll(async () => {
   await fx.createBareRepo('acme/empty');
   await fx.createBareRepo('acme/sha256', { objectFormat: 'sha256' });
   sha256 = await fx.commitMany('acme/sha256', ['main', 'release/1.x']);
+  odd = await fx.commitMany('acme/odd', ODD_BRANCHES);
   await fx.createBareRepo('acme/empty256', { objectFormat: 'sha256' });
   daemon = await fx.serveDaemon();
   http = await fx.serveHttp();
@@ -80,6 +84,14 @@ describe.each(transports)('reading a %s mirror', (name, urlOf, readerOpts) => {
     expect(get(res, 'acme/sha256', 'release/1.x')).toEqual({ kind: 'ok', sha: sha256['release/1.x'] });
     expect(get(res, 'acme/sha256', 'gone')).toEqual({ kind: 'missing', repo: 'acme/sha256', branch: 'gone' });
     expect(get(res, 'acme/empty256', 'main')).toEqual({ kind: 'missing', repo: 'acme/empty256', branch: 'main' });
+  });
+
+  it('reads every branch name git accepts: unicode, unicode spaces, @, +, #, long names', async () => {
+    const reader = createGitRefReader({ readUrl: urlOf() });
+    const res = await reader.readMany([{ repo: 'acme/odd', branches: [...ODD_BRANCHES, 'release/ün'] }]);
+    for (const b of ODD_BRANCHES) expect(get(res, 'acme/odd', b), b).toEqual({ kind: 'ok', sha: odd[b] });
+    expect(get(res, 'acme/odd', 'release/ün')?.kind).toBe('missing');
+    expect(reader.readsIssued()).toBe(1);
   });
 
   it('answers each branch with its exact sha, one read for three followers sharing a repository', async () => {

@@ -1,6 +1,8 @@
 // Real git histories end to end through the CLI: SHA-256 mirrors on both drivers and all three
 // transports, a mirror whose object format changes under its followers, every branch name git
 // accepts, and a mirror that asks for back-pressure.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runName } from '../../src/core/run-name.ts';
 import { createWorld, tickUntil, type World } from '../support/cli-world.ts';
@@ -97,5 +99,70 @@ describe('SHA-256 mirrors (git init --bare --object-format=sha256)', () => {
     await w.cli(['tick', 'observer']);
     expect((await w.row(A.id)).phase).toBe('Blocked');
     expect(await w.invocations()).toEqual([]);
+  });
+});
+
+describe('every branch name git accepts, never leaking unescaped', () => {
+  // Each valid for git and invalid as something the controller makes: a Kubernetes name (upper
+  // case, unicode, "/", "+", "#"), a label value (longer than 63, unicode), a ConfigMap key and a
+  // file name ("/", unicode), and shell syntax that must stay one argv element.
+  const F = [
+    { id: 'uni', repo: 'acme/app', branch: 'Release/Ünï+x#1' },
+    { id: 'long', repo: 'acme/app', branch: `feat@x_y.z/${'ü'.repeat(70)}` },
+    { id: 'shell', repo: 'acme/app', branch: 'x/$(touch${IFS}pwned)`id`;a|b&c' },
+  ];
+
+  it('local driver over http: each follows its branch, the deploy gets the name exactly, no file is named after it', async () => {
+    const w = await local(F, { transport: 'http' });
+    // The deploy records the branch it was given (quoted: the shell here is the test's, not the controller's).
+    await w.writeRegistry((reg) => {
+      for (const f of reg.followers as { command: string[] }[]) f.command = ['sh', '-c', 'printf %s "$BRANCH_FOLLOWER_BRANCH" > "branch-$BRANCH_FOLLOWER_ID.txt" && exec ./deploy.sh'];
+    });
+    const shas: Record<string, string> = {};
+    for (const f of F) shas[f.id] = await w.git.commit(f.repo, f.branch);
+    await w.armAll();
+    await tickUntil(w, async () => (await w.statusJson()).every((r) => r.phase === 'Succeeded'));
+    for (const f of F) {
+      const row = await w.row(f.id);
+      expect(row.source).toEqual({ repo: f.repo, branch: f.branch, observedSha: shas[f.id] });
+      expect(row.lastSucceededSha).toBe(shas[f.id]);
+      expect(await readFile(join(w.configDir, `branch-${f.id}.txt`), 'utf8')).toBe(f.branch);
+    }
+    expect((await w.invocations()).sort()).toEqual(F.map((f) => `${f.id} ${shas[f.id]} 1`).sort());
+    // Nothing ran the branch name as shell, and no file of the state is named after a branch.
+    await expect(readFile(join(w.configDir, 'pwned'))).rejects.toThrow();
+    await expect(readFile(join(w.dir, 'pwned'))).rejects.toThrow();
+    const files = [...(await w.snapshotState()).keys()];
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) for (const f of F) for (const part of f.branch.split('/').filter((p) => p.length > 3)) expect(file).not.toContain(part);
+    for (const file of files) expect(file).toMatch(/^[A-Za-z0-9._/-]+$/);
+  });
+
+  it('kubernetes driver: every object the API server validates (Job and ConfigMap names, labels, keys) is accepted; the branch is only in the pod env', async () => {
+    const w = await k8s(F.map((f) => ({ ...f, checks: ['trigger', 'target'] })));
+    const shas: Record<string, string> = {};
+    for (const f of F) {
+      shas[f.id] = await w.git.commit(f.repo, f.branch);
+      w.setTarget(f.id, null);
+    }
+    w.armDirect();
+    const t = await w.tick('observer');
+    expect(t.code, t.stderr).toBe(0);
+    for (const f of F) {
+      const line = t.followers.find((l) => l.id === f.id);
+      expect(line?.phase, line?.reason).toBe('Triggering');
+      expect(line?.error).toBeNull();
+      const [job] = w.jobs(f.id);
+      expect(job?.metadata?.name).toBe(runName(f.id, shas[f.id] ?? '', 1));
+      const env = (job?.['spec'] as { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } }).template.spec.containers[0]?.env ?? [];
+      expect(env).toContainEqual({ name: 'BRANCH_FOLLOWER_BRANCH', value: f.branch });
+      const labelsAndKeys = [...Object.entries(job?.metadata?.labels ?? {}).flat(), ...Object.keys(w.stateConfigMap(f.id)?.['data'] as object)];
+      for (const v of labelsAndKeys) expect(v).not.toContain(f.branch.split('/')[0]);
+    }
+    // The API server refused nothing the controller wrote.
+    expect(w.api.requests.all().filter((r) => r.status === 422)).toEqual([]);
+    w.settleJobs({ ok: true, deploy: true });
+    await k8sTickUntil(w, async () => (await w.statusJson()).every((r) => r.phase === 'Succeeded'));
+    for (const f of F) expect(w.storedState(f.id)?.lastSucceededSha).toBe(shas[f.id]);
   });
 });

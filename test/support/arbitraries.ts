@@ -69,6 +69,22 @@ export const shaArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: anyShaArb },
 );
 
+/**
+ * Branch-name candidates, valid and not, built from the pieces git's rules are about: separators,
+ * dots, `.lock`, `@` and `{`, the forbidden ASCII, control characters, space, and unicode (letters,
+ * a no-break space, a right-to-left override, an emoji). NUL is left out: no argv can carry it.
+ */
+const BRANCH_PIECES = [
+  'a', 'Z', '0', 'release', 'v0.3', 'feat', 'x_y', '-', '_', '+', '#', '=', ',', '!', '%', '&', "'", '"', '<', '>', '|', '(', ')', '$', ';', '`',
+  '/', '/', '.', '.', '..', '.lock', 'lock', '@', '@', '{', '}', '@{', 'HEAD', 'ü', 'ünï', '中文', 'ключ', '\u00a0', '\u202e', '😀', 'é',
+  '~', '^', ':', '?', '*', '[', ']', '\\', ' ', '\t', '\n', '\u0001', '\u001f', '\u007f',
+] as const;
+export const branchCandidateArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 6, arbitrary: fc.array(fc.constantFrom(...BRANCH_PIECES), { minLength: 1, maxLength: 8 }).map((p) => p.join('')) },
+  // Long names: git has no length limit of its own.
+  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 64, max: 200 }), fc.constantFrom('a', 'ü', 'x/')).map(([n, c]) => `r/${c.repeat(n)}z`) },
+);
+
 export const SEED_IDS = ['hwlab-jd01-v03', 'agentrun-jd01-v02', 'web-probe-sentinel-master'] as const;
 
 /** A valid follower id: a DNS-1123 label of at most 40 characters. */

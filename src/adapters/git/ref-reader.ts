@@ -2,7 +2,8 @@ import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BranchName, RepoName } from '../../core/primitives.ts';
+import { checkBranchName } from '../../core/branch-name.ts';
+import { RepoName } from '../../core/primitives.ts';
 import type { SourceObservation } from '../../core/observe.ts';
 import type { RefReader, RepoRequest } from '../ports.ts';
 import { checkBareRepo } from './bare-check.ts';
@@ -155,8 +156,9 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
             perRepo.set(branch, { kind: 'invalid', message: repoProblem ?? 'invalid repository' });
             continue;
           }
-          if (!BranchName.safeParse(branch).success) {
-            perRepo.set(branch, { kind: 'invalid', message: `branch ${JSON.stringify(branch)} of ${repo} is not a valid branch name` });
+          const named = checkBranchName(branch);
+          if (!named.ok) {
+            perRepo.set(branch, { kind: 'invalid', message: `branch ${JSON.stringify(branch)} of ${repo} is not a valid git branch name: ${named.rule}` });
             continue;
           }
           const group = groups.get(url) ?? { url, keys: new Map<string, Set<string>>(), branches: new Set<string>() };
