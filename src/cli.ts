@@ -189,7 +189,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         const output = (str('output') ?? 'table') as 'table' | 'wide' | 'json' | 'yaml';
         if (!['table', 'wide', 'json', 'yaml'].includes(output)) throw new UsageError(`-o must be table, wide, json or yaml, not ${JSON.stringify(output)}`);
         const r = await status(await ctxFor(true), { live: flag('live'), only: followerFlag() });
-        out(renderStatus(r.rows, output, paint));
+        out(renderStatus(r.rows, output, paint, r.mirror));
         for (const p of r.problems) err(p);
         return r.problems.some((p) => p.includes('corrupt')) ? 2 : 0;
       }

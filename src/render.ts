@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import type { Phase } from './core/phases.ts';
 import { shortSha } from './core/primitives.ts';
-import type { StatusRow } from './core/status-view.ts';
+import type { MirrorStatus, StatusRow } from './core/status-view.ts';
 
 export type Paint = (phase: Phase | string, text: string) => string;
 
@@ -27,9 +27,9 @@ export const table = (header: string[], rows: string[][], paintCol?: { index: nu
 
 const inFlightCell = (r: StatusRow): string => (r.inFlight ? `${r.inFlight.kind}/${r.inFlight.name}` : '-');
 
-export const renderStatus = (rows: StatusRow[], output: 'table' | 'wide' | 'json' | 'yaml', paint: Paint): string => {
-  if (output === 'json') return JSON.stringify({ followers: rows }, null, 2);
-  if (output === 'yaml') return stringify({ followers: rows }).trimEnd();
+export const renderStatus = (rows: StatusRow[], output: 'table' | 'wide' | 'json' | 'yaml', paint: Paint, mirror: MirrorStatus = { held: 0, holds: [] }): string => {
+  if (output === 'json') return JSON.stringify({ followers: rows, mirror }, null, 2);
+  if (output === 'yaml') return stringify({ followers: rows, mirror }).trimEnd();
   const wide = output === 'wide';
   const sha = wide ? (s: string | null) => s ?? '-' : shortSha;
   const header = ['ID', 'PHASE', 'ADAPTER', 'SOURCE', 'OBSERVED', 'TARGET', 'TRIGGERED', 'SUCCEEDED', 'IN-FLIGHT', 'BUDGET'];
@@ -51,5 +51,7 @@ export const renderStatus = (rows: StatusRow[], output: 'table' | 'wide' | 'json
     return cells;
   });
   const next = rows.flatMap((r) => [`${r.id}: ${r.reason}`, ...r.next.map((n) => `  next: ${n}`)]);
-  return `${table(header, body, { index: 1, paint })}\n\n${next.join('\n')}`;
+  const held = mirror.holds.map((h) => `  ${h.repo}: not read before ${h.until} (since ${h.since}): ${h.reason}`);
+  const pressure = mirror.held > 0 ? `\n\ngit mirror back-pressure: ${mirror.held} repositor${mirror.held === 1 ? 'y' : 'ies'} held\n${held.join('\n')}` : '';
+  return `${table(header, body, { index: 1, paint })}\n\n${next.join('\n')}${pressure}`;
 };

@@ -17,6 +17,8 @@ export type SourceObservation =
   | { kind: 'ok'; sha: string }
   | { kind: 'missing'; repo: string; branch: string }
   | { kind: 'unreachable'; message: string }
+  /** The mirror asked (HTTP 429/503 with Retry-After) not to be read before `until`; it is not, by any tick. */
+  | { kind: 'throttled'; until: string; message: string }
   /** The mirror answered, but not something to decide on (a malformed answer, not a bare repository). */
   | { kind: 'untrusted'; message: string; unblock?: string }
   /** The follower's source configRef does not resolve to a repository and branch. */
@@ -155,6 +157,8 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
       );
     case 'unreachable':
       return transition(s, s.phase === 'PendingTrigger' ? 'Observed' : s.phase, `git mirror unreachable: ${src.message}; state left as it was`, now);
+    case 'throttled':
+      return transition(s, 'Observed', `git mirror back-pressure: not read again before ${src.until} (${src.message}); nothing decided until then`, now);
     case 'ok':
       break;
   }

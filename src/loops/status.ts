@@ -1,12 +1,13 @@
 import { gateFor } from '../core/arming.ts';
-import { statusRow, type StatusRow } from '../core/status-view.ts';
+import { NO_HOLDS } from '../core/mirror-holds.ts';
+import { mirrorStatus, statusRow, type MirrorStatus, type StatusRow } from '../core/status-view.ts';
 import type { FollowerState } from '../core/state.ts';
 import { entryOf } from './cas.ts';
 import type { LoopContext } from './context.ts';
 import { prepareFollowers } from './prepare.ts';
 import { runOnce } from './run-once.ts';
 
-export type StatusResult = { rows: StatusRow[]; problems: string[] };
+export type StatusResult = { rows: StatusRow[]; problems: string[]; mirror: MirrorStatus };
 
 /**
  * The status view. By default it reads only the state store (and the arming data); `live`
@@ -14,8 +15,10 @@ export type StatusResult = { rows: StatusRow[]; problems: string[] };
  */
 export const status = async (ctx: LoopContext, o: { live: boolean; only?: ReadonlySet<string> }): Promise<StatusResult> => {
   const prepared = await prepareFollowers(ctx, o.only);
-  const [stored, arming] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read()]);
+  const [stored, arming, holdsRead] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read(), ctx.ports.holds.read()]);
   const problems: string[] = [];
+  if ('corrupt' in holdsRead) problems.push(`mirror holds unreadable: ${holdsRead.corrupt.where}: ${holdsRead.corrupt.message}`);
+  const mirror = mirrorStatus('holds' in holdsRead ? holdsRead.holds : NO_HOLDS, ctx.now());
   const states = new Map<string, FollowerState | null>();
   for (const s of stored) {
     const e = entryOf(s);
@@ -40,5 +43,5 @@ export const status = async (ctx: LoopContext, o: { live: boolean; only?: Readon
       gate: gateFor(arming.read, p.follower.id),
     }),
   );
-  return { rows, problems };
+  return { rows, problems, mirror };
 };

@@ -112,9 +112,9 @@ describe.each(transports)('reading a %s mirror', (name, urlOf, readerOpts) => {
     if (name.startsWith('http-backend')) {
       const asked = http.requests.slice(before).filter((r) => r.path.endsWith('/info/refs'));
       expect(asked).toHaveLength(1);
-      // The smart-HTTP reader needs the advertisement only; git's protocol v2 asks ls-refs by POST.
+      // Both speak protocol v2: the capabilities by GET, then one ls-refs by POST.
       const posts = http.requests.slice(before).filter((r) => r.method === 'POST');
-      expect(posts).toHaveLength(readerOpts.httpTransport === 'git' ? 1 : 0);
+      expect(posts).toHaveLength(1);
     }
   });
 
@@ -186,8 +186,8 @@ describe('one read per repository', () => {
     expect(reader.readsIssued()).toBe(10);
     const served = http.requests.slice(before).filter((r) => r.method === 'GET' && r.path.endsWith('/info/refs'));
     expect(served).toHaveLength(10);
-    // Ten HTTP requests in all: no second round trip per repository.
-    expect(http.requests.slice(before)).toHaveLength(10);
+    // Twenty HTTP requests in all: per repository the v2 capabilities and one ls-refs, nothing more.
+    expect(http.requests.slice(before)).toHaveLength(20);
     let checked = 0;
     for (const [repo, refs] of expected) {
       for (const [b, sha] of Object.entries(refs)) {
@@ -753,7 +753,7 @@ describe('reading an http mirror over smart HTTP', () => {
     for (const m of fakes.splice(0)) await m.stop();
   });
 
-  it('asks for the upload-pack advertisement as git does, without credentials or protocol v2', async () => {
+  it('asks for the upload-pack advertisement as git does, without credentials, offering protocol v2 (a v0 answer is read as such)', async () => {
     const m = await serve((_req, res) => serveAdvertisement(res, ok));
     const reader = createGitRefReader({ readUrl: m.url });
     const res = await reader.readMany([{ repo: 'acme/app', branches: ['main', 'v0.3', 'gone'] }]);
@@ -768,7 +768,7 @@ describe('reading an http mirror over smart HTTP', () => {
     expect(req?.headers['cache-control']).toBe('no-cache');
     expect(req?.headers.authorization).toBeUndefined();
     expect(req?.headers.cookie).toBeUndefined();
-    expect(req?.headers['git-protocol']).toBeUndefined();
+    expect(req?.headers['git-protocol']).toBe('version=2');
   });
 
   it('never follows a redirect, even to a repository that would answer', async () => {
@@ -993,7 +993,7 @@ describe('when git must read an http mirror', () => {
       const start = http.requests.length;
       const read = get(await exempt.readMany([{ repo: 'acme/lib', branches: ['main'] }]), 'acme/lib', 'main');
       expect(read, noProxy).toEqual({ kind: 'ok', sha: await fx.tip('acme/lib', 'main') });
-      expect(http.requests.slice(start).map((r) => r.method), noProxy).toEqual(['GET']);
+      expect(http.requests.slice(start).map((r) => r.method), noProxy).toEqual(['GET', 'POST']);
     }
   });
 
@@ -1030,5 +1030,68 @@ describe('when git must read an http mirror', () => {
 
   it('refuses an unknown transport', () => {
     expect(() => createGitRefReader({ readUrl: 'http://m.local/git', httpTransport: 'curl' as 'git' })).toThrow(/httpTransport/);
+  });
+});
+
+describe('smart HTTP protocol v2 and mirror back-pressure, on git http-backend', () => {
+  let many: Record<string, string>;
+  const PULLS = 5000;
+  beforeAll(async () => {
+    many = await fx.commitMany('acme/forge', ['main', 'v0.3', 'v0.30']);
+    await fx.addPullRefs('acme/forge', PULLS, many.main!);
+  });
+
+  it('asks ls-refs for just the followed heads: the same answer as v0 with a small fraction of the bytes', async () => {
+    const server = await fx.serveHttp();
+    const v2 = createReader({ readUrl: server.url });
+    const v0 = createReader({ readUrl: server.url, smartHttpProtocol: 'v0' });
+    const want = [{ repo: 'acme/forge', branches: ['main', 'v0.3'] }];
+    const a = await v2.readMany(want);
+    const v2Requests = server.requests.splice(0);
+    const b = await v0.readMany(want);
+    const v0Requests = server.requests.splice(0);
+    for (const br of ['main', 'v0.3']) {
+      expect(get(a, 'acme/forge', br)).toEqual({ kind: 'ok', sha: many[br] });
+      expect(get(b, 'acme/forge', br)).toEqual(get(a, 'acme/forge', br));
+    }
+    expect(v2Requests.map((r) => `${r.method} ${r.path} ${r.protocol}`)).toEqual([
+      'GET /git/acme/forge.git/info/refs version=2',
+      'POST /git/acme/forge.git/git-upload-pack version=2',
+    ]);
+    expect(v0Requests.map((r) => `${r.method} ${r.path} ${r.protocol}`)).toEqual(['GET /git/acme/forge.git/info/refs null']);
+    const bytes = (rs: { bytes: number }[]): number => rs.reduce((n, r) => n + r.bytes, 0);
+    // 5,500 refs of ~60 bytes each in v0; v2 moves its capabilities and three lines.
+    expect(bytes(v0Requests)).toBeGreaterThan(PULLS * 50);
+    expect(bytes(v2Requests)).toBeLessThan(1000);
+    expect(v2.bytesReceived()).toBe(bytes(v2Requests));
+    expect(v0.bytesReceived()).toBe(bytes(v0Requests));
+    expect(v2.readsIssued()).toBe(1);
+  });
+
+  it('falls back to v0 on a server that ignores Git-Protocol, and reads SHA-256 repositories over v2', async () => {
+    const old = await fx.serveHttp({ v0Only: true });
+    const r = createReader({ readUrl: old.url });
+    expect(get(await r.readMany([{ repo: 'acme/forge', branches: ['v0.30'] }]), 'acme/forge', 'v0.30')).toEqual({ kind: 'ok', sha: many['v0.30'] });
+    expect(old.requests.map((q) => q.method)).toEqual(['GET']);
+    const modern = await fx.serveHttp();
+    const s = createReader({ readUrl: modern.url });
+    const res = await s.readMany([{ repo: 'acme/sha256', branches: ['main', 'release/1.x'] }]);
+    expect(get(res, 'acme/sha256', 'main')).toEqual({ kind: 'ok', sha: sha256.main });
+    expect(get(res, 'acme/sha256', 'release/1.x')).toEqual({ kind: 'ok', sha: sha256['release/1.x'] });
+    expect(modern.requests.map((q) => q.method)).toEqual(['GET', 'POST']);
+  });
+
+  it.each([
+    [429, '120', '2026-01-01T00:02:00.000Z'],
+    [503, 'Thu, 01 Jan 2026 01:00:00 GMT', '2026-01-01T01:00:00.000Z'],
+  ])('a %i with Retry-After reads throttled until then; without Retry-After it is only unreachable', async (status, retryAfter, until) => {
+    const now = Date.parse('2026-01-01T00:00:00.000Z');
+    const server = await fx.serveHttp({ throttle: (p) => (p.includes('/forge.git/') ? { status, retryAfter } : p.includes('/lib.git/') ? { status, retryAfter: null } : null) });
+    const r = createReader({ readUrl: server.url, now: () => now });
+    const res = await r.readMany([{ repo: 'acme/forge', branches: ['main'] }, { repo: 'acme/lib', branches: ['main'] }]);
+    const t = get(res, 'acme/forge', 'main');
+    expect(t).toMatchObject({ kind: 'throttled', until });
+    expect(t?.kind === 'throttled' && t.message).toContain(`HTTP ${status}`);
+    expect(get(res, 'acme/lib', 'main')?.kind).toBe('unreachable');
   });
 });

@@ -31,12 +31,18 @@ export type GitRefReaderOptions = {
    * would get keeps the read with git, which honours them.
    */
   httpTransport?: 'smart-http' | 'git';
+  /** Which smart-HTTP protocol: `auto` (default) speaks v2 where offered, `v0` reads the whole advertisement. */
+  smartHttpProtocol?: 'auto' | 'v0';
+  /** The clock a mirror's Retry-After counts from. */
+  now?: () => number;
 };
 
 export type GitRefReader = RefReader & {
   readonly readUrl: string;
-  /** How many repository reads (a `git ls-remote` or an info/refs GET) were started, over the reader's lifetime. */
+  /** How many repository reads (a `git ls-remote` or a smart-HTTP read) were started, over the reader's lifetime. */
   readsIssued(): number;
+  /** Response bytes the smart-HTTP reads received, over the reader's lifetime. */
+  bytesReceived(): number;
 };
 
 export const DEFAULT_TIMEOUT_MS = 20_000;
@@ -85,6 +91,8 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
   if (httpTransport !== 'smart-http' && httpTransport !== 'git') throw new MirrorUrlError(`httpTransport must be smart-http or git, got ${String(httpTransport)}`);
   const readUrl = opts.readUrl;
   let reads = 0;
+  let bytes = 0;
+  const now = opts.now ?? Date.now;
 
   const answerBranches = (refs: ReadonlyMap<string, string>, branches: readonly string[]): Map<string, SourceObservation> => {
     const out = new Map<string, SourceObservation>();
@@ -97,8 +105,11 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
 
   const readGroupSmartHttp = async (group: RepoGroup): Promise<Map<string, SourceObservation> | SourceObservation> => {
     reads++;
-    const r = await readAdvertisedRefs(group.url, { timeoutMs, maxBytes: MAX_OUTPUT_BYTES });
-    return r.kind === 'refs' ? answerBranches(r.refs, [...group.branches]) : r;
+    const branches = [...group.branches];
+    const r = await readAdvertisedRefs(group.url, { timeoutMs, maxBytes: MAX_OUTPUT_BYTES, branches, protocol: opts.smartHttpProtocol ?? 'auto', now });
+    bytes += r.kind === 'refs' ? r.bytes : 0;
+    if (r.kind === 'throttled') return { kind: 'throttled', until: new Date(r.until).toISOString(), message: r.message };
+    return r.kind === 'refs' ? answerBranches(r.refs, branches) : r;
   };
 
   const readGroup = async (
@@ -134,6 +145,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
   return {
     readUrl,
     readsIssued: () => reads,
+    bytesReceived: () => bytes,
     async readMany(requests: readonly RepoRequest[]) {
       const result = new Map<string, Map<string, SourceObservation>>();
       const groups = new Map<string, RepoGroup>();

@@ -1,6 +1,7 @@
 import type { KubeConfig, V1ResourceRequirements } from '@kubernetes/client-node';
-import type { ArmingStore, Dispatcher, EventSink, LogReader, PipelineReader, StateStore, TargetReader } from '../ports.ts';
+import type { ArmingStore, Dispatcher, EventSink, LogReader, MirrorHoldStore, PipelineReader, StateStore, TargetReader } from '../ports.ts';
 import { createKubernetesArmingStore } from './arming-store.ts';
+import { createKubernetesMirrorHoldStore } from './mirror-hold-store.ts';
 import type { KubeCallOptions } from './client.ts';
 import { createKubernetesDispatcher } from './dispatcher.ts';
 import { createKubernetesEventSink } from './events.ts';
@@ -32,6 +33,7 @@ export type KubernetesDriver = {
   kc: KubeConfig;
   store: StateStore;
   arming: ArmingStore;
+  holds: MirrorHoldStore;
   dispatcher: Dispatcher;
   pipelines: PipelineReader;
   /** k8s-annotation targets only: hand it to the generic target reader as its `k8s` option. */
@@ -63,6 +65,7 @@ export const createKubernetesDriver = (o: KubernetesDriverOptions): KubernetesDr
     kc,
     store: createKubernetesStateStore({ ...access, namespace }),
     arming: createKubernetesArmingStore({ ...access, namespace }),
+    holds: createKubernetesMirrorHoldStore({ ...access, namespace }),
     dispatcher: createKubernetesDispatcher({
       ...access,
       namespace,
