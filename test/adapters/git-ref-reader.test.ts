@@ -1066,6 +1066,10 @@ describe('smart HTTP protocol v2 and mirror back-pressure, on git http-backend',
     expect(v2.bytesReceived()).toBe(bytes(v2Requests));
     expect(v0.bytesReceived()).toBe(bytes(v0Requests));
     expect(v2.readsIssued()).toBe(1);
+    // The git path too: `ls-remote --heads` sends ref-prefix refs/heads/, patterns alone list every ref.
+    const git = createReader({ readUrl: server.url, httpTransport: 'git' });
+    expect(get(await git.readMany(want), 'acme/forge', 'main')).toEqual({ kind: 'ok', sha: many.main });
+    expect(bytes(server.requests.splice(0))).toBeLessThan(2000);
   });
 
   it('falls back to v0 on a server that ignores Git-Protocol, and reads SHA-256 repositories over v2', async () => {

@@ -166,3 +166,75 @@ describe('every branch name git accepts, never leaking unescaped', () => {
     for (const f of F) expect(w.storedState(f.id)?.lastSucceededSha).toBe(shas[f.id]);
   });
 });
+
+describe('mirror back-pressure: a 429 or 503 with Retry-After', () => {
+  const A = { id: 'app-main', repo: 'acme/app', branch: 'main' };
+  const B = { id: 'lib-main', repo: 'acme/lib', branch: 'main' };
+  const HOLD_SECONDS = 20;
+
+  it('local driver over http: no tick reads the repository before that time; its followers stay Observed with the reason and time; status counts it', async () => {
+    let throttling = false;
+    const w = await local([A, B], { transport: 'http', http: { throttle: (p) => (throttling && p.includes('/acme/app.git/') ? { status: 429, retryAfter: String(HOLD_SECONDS) } : null) } });
+    const appReads = (): number => w.http!.requests.filter((r) => r.path.includes('/acme/app.git/')).length;
+    for (const f of [A, B]) await w.setTarget(f.id, await w.git.commit(f.repo, f.branch));
+    await w.armAll();
+    await w.cli(['tick', 'observer']);
+    expect((await w.statusJson()).map((r) => r.phase)).toEqual(['Noop', 'Noop']);
+
+    throttling = true;
+    const next = await w.git.commit(A.repo, A.branch);
+    const before = Date.now();
+    const readsBefore = appReads();
+    await w.cli(['tick', 'observer']);
+    const row = await w.row(A.id);
+    expect(row.phase).toBe('Observed');
+    const until = /not read again before (\S+) /.exec(row.reason)?.[1] ?? '';
+    expect(Date.parse(until)).toBeGreaterThanOrEqual(before + (HOLD_SECONDS - 1) * 1000);
+    expect(row.reason).toContain('HTTP 429');
+    expect((await w.row(B.id)).phase).toBe('Noop');
+    const asked = appReads();
+    // One request, answered 429: the v2 capabilities GET.
+    expect(asked - readsBefore).toBe(1);
+
+    // Every later tick, a live status and a run-once leave the repository alone until then.
+    throttling = false;
+    await w.cli(['tick', 'observer']);
+    await w.cli(['tick', 'closer']);
+    await w.cli(['status', '--live']);
+    await w.cli(['run-once', '--all', '--dry-run']);
+    const status = JSON.parse((await w.cli(['status', '-o', 'json'])).stdout) as { mirror: { held: number; holds: { repo: string; until: string }[] } };
+    // (HOLD_SECONDS is far longer than these five CLI runs take, even on a loaded machine.)
+    expect(appReads()).toBe(asked);
+    expect(status.mirror).toMatchObject({ held: 1, holds: [{ repo: A.repo, until }] });
+    expect((await w.cli(['status'])).stdout).toContain(`git mirror back-pressure: 1 repository held\n  ${A.repo}: not read before ${until}`);
+    expect(await w.invocations()).toEqual([]);
+    // After it, the next tick reads it and deploys the new commit.
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(until) - Date.now() + 100)));
+    await tickUntil(w, async () => (await w.row(A.id)).phase === 'Succeeded');
+    expect(await w.invocations()).toEqual([`${A.id} ${next} 1`]);
+    expect(appReads()).toBeGreaterThan(asked);
+    expect((JSON.parse((await w.cli(['status', '-o', 'json'])).stdout) as { mirror: { held: number } }).mirror.held).toBe(0);
+  });
+
+  it('kubernetes driver: the hold lives in a ConfigMap of the controller namespace and later ticks honour it', async () => {
+    let throttling = true;
+    const w = (await k8s([{ ...A, checks: ['trigger'] }], { http: { throttle: (p) => (throttling && p.includes('/acme/app.git/') ? { status: 503, retryAfter: String(HOLD_SECONDS * 6) } : null) } })) as K8sWorld & { http: { requests: { path: string }[] } };
+    await w.git.commit(A.repo, A.branch);
+    w.armDirect();
+    const t1 = await w.tick('observer');
+    expect(t1.code, t1.stderr).toBe(0);
+    expect(t1.followers[0]?.phase).toBe('Observed');
+    expect(t1.followers[0]?.reason).toMatch(/git mirror back-pressure: not read again before \S+ .*HTTP 503/);
+    const cm = w.api.store.get('configmaps', NAMESPACE, 'branch-follower-mirror-holds');
+    const holds = JSON.parse((cm?.['data'] as Record<string, string>)['holds.json'] ?? '{}') as { holds: Record<string, { until: string }> };
+    expect(Object.keys(holds.holds)).toEqual([A.repo]);
+    throttling = false;
+    const reads = w.http.requests.length;
+    await w.tick('observer');
+    await w.tick('observer');
+    expect(w.http.requests.length).toBe(reads);
+    expect(w.jobs()).toEqual([]);
+    const status = JSON.parse((await w.cli(['status', '-o', 'json'])).stdout) as { mirror: { held: number } };
+    expect(status.mirror.held).toBe(1);
+  });
+});

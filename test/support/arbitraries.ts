@@ -238,6 +238,7 @@ export const sourceObsArb: fc.Arbitrary<SourceObservation> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'unreachable' as const, message: 'connect ECONNREFUSED 10.0.0.7:80' }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'invalid' as const, message: 'hwlab-node-lanes.yaml#lanes.v03.source: key not found' }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'untrusted' as const, message: 'malformed ref advertisement: the body is empty' }) },
+  { weight: 1, arbitrary: isoTimeArb.map((until) => ({ kind: 'throttled' as const, until, message: 'mirror answered HTTP 429 with Retry-After' })) },
 );
 
 export const targetObsArb: fc.Arbitrary<TargetObservation> = fc.oneof(

@@ -14,7 +14,7 @@ import { FollowerState } from '../../src/core/state.ts';
 import type { StatusRow } from '../../src/core/status-view.ts';
 import { startApiServerDouble, type ApiServerDouble, type KubeObject } from './apiserver-double.ts';
 import { CLI, type CliResult } from './cli-world.ts';
-import { createGitFixture, type GitFixture } from './git-fixtures.ts';
+import { createGitFixture, type GitFixture, type HttpGitServer, type HttpServeOptions } from './git-fixtures.ts';
 import { genericRegistry } from './registry-doc.ts';
 
 export const NAMESPACE = 'branch-follower';
@@ -312,9 +312,12 @@ const assemble = (
  */
 export const createK8sWorld = async (
   followers: readonly K8sFollowerDef[],
-  opts: { budgets?: Record<string, number>; objectFormat?: 'sha1' | 'sha256' } = {},
-): Promise<K8sWorld> => {
+  opts: { budgets?: Record<string, number>; objectFormat?: 'sha1' | 'sha256'; http?: HttpServeOptions } = {},
+): Promise<K8sWorld & { http: HttpGitServer | null }> => {
   const git = await createGitFixture();
+  // Over http the repositories must exist before they are served; file:// creates them on the first push.
+  if (opts.http && !opts.objectFormat) for (const f of followers) await git.createBareRepo(f.repo);
+  const http = opts.http ? await git.serveHttp(opts.http) : null;
   if (opts.objectFormat) for (const f of followers) await git.createBareRepo(f.repo, { objectFormat: opts.objectFormat });
   const api = await startApiServerDouble();
   const configDir = join(git.root, 'install');
@@ -334,14 +337,14 @@ export const createK8sWorld = async (
       genericRegistry({
         driver: 'kubernetes',
         namespace: NAMESPACE,
-        readUrl: git.fileUrl,
+        readUrl: http?.url ?? git.fileUrl,
         budgets: { triggerSeconds: 300, closeoutSeconds: 600, maxAttempts: 2, ...opts.budgets },
         followers,
         command: (id) => ['deploy', '--follower', id, '--confirm'],
       }),
     ),
   );
-  return assemble(api, git, configDir, registryPath, wiring, {}, undefined);
+  return { ...assemble(api, git, configDir, registryPath, wiring, {}, undefined), http };
 };
 
 /** The shipped config directory (the registry and its owning configs). */

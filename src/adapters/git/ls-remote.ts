@@ -18,10 +18,11 @@ export const lsRemoteArgv = (url: string, scheme: MirrorScheme, branches: readon
   '-c', 'credential.helper=',
   '-c', 'core.askPass=',
   '-c', 'http.followRedirects=false',
+  // --heads always: git turns it into protocol v2's `ref-prefix refs/heads/`, while patterns
+  // alone (tail matches) make it list every ref of the mirror, pull refs and tags included.
   'ls-remote',
-  ...(branches.length > PATTERN_LIMIT
-    ? ['--heads', '--', url]
-    : ['--', url, ...branches.map((b) => `refs/heads/${b}`)]),
+  '--heads',
+  ...(branches.length > PATTERN_LIMIT ? ['--', url] : ['--', url, ...branches.map((b) => `refs/heads/${b}`)]),
 ];
 
 export type LsRemoteRefs = { ok: true; refs: ReadonlyMap<string, string> } | { ok: false; message: string };
