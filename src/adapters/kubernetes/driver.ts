@@ -8,7 +8,7 @@ import { createKubernetesEventSink } from './events.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { createKubernetesLogReader } from './logs.ts';
 import { createKubernetesPipelineReader } from './pipelines.ts';
-import { createKubernetesStateStore } from './state-store.ts';
+import { createKubernetesStateStore, createStateListing } from './state-store.ts';
 import { createKubernetesTargetReader } from './targets.ts';
 
 /** Everything the loops need on Kubernetes, from one kubeconfig, for the composition root to wire. */
@@ -61,11 +61,13 @@ export const createKubernetesDriver = (o: KubernetesDriverOptions): KubernetesDr
     ...(o.onRetry ? { onRetry: o.onRetry } : {}),
   };
   const namespace = o.namespace;
+  // States and mirror holds come from one LIST, shared while it is in flight.
+  const listing = createStateListing({ ...access, namespace });
   return {
     kc,
-    store: createKubernetesStateStore({ ...access, namespace }),
+    store: createKubernetesStateStore({ ...access, namespace, listing }),
     arming: createKubernetesArmingStore({ ...access, namespace }),
-    holds: createKubernetesMirrorHoldStore({ ...access, namespace }),
+    holds: createKubernetesMirrorHoldStore({ ...access, namespace, listing }),
     dispatcher: createKubernetesDispatcher({
       ...access,
       namespace,

@@ -4,13 +4,15 @@ import { ConflictError, type MirrorHoldStore } from '../ports.ts';
 import { makeClients, type KubeAccess } from './client.ts';
 import { describeError, isConflict, isNotFound } from './errors.ts';
 import { componentLabels } from './labels.ts';
+import type { StateListing } from './state-store.ts';
 
 /**
  * Mirror back-pressure holds as the `branch-follower-mirror-holds` ConfigMap, key `holds.json`;
- * compare-and-swap on the resourceVersion.
+ * compare-and-swap on the resourceVersion. It carries the state labels (but no follower), so the
+ * states' LIST returns it too: read through a shared listing, an idle tick costs no extra request.
  */
 
-export type KubernetesMirrorHoldStoreOptions = KubeAccess & { namespace: string };
+export type KubernetesMirrorHoldStoreOptions = KubeAccess & { namespace: string; listing?: StateListing };
 
 export const HOLDS_KEY = 'holds.json';
 
@@ -21,13 +23,16 @@ export const createKubernetesMirrorHoldStore = (o: KubernetesMirrorHoldStoreOpti
   const at = `configmap ${namespace}/${name}`;
   return {
     async read() {
-      let cm: V1ConfigMap;
-      try {
-        cm = await c.call(() => c.core.readNamespacedConfigMap({ name, namespace }));
-      } catch (e) {
-        if (isNotFound(e)) return { holds: { schemaVersion: 1, holds: {} }, version: null };
-        throw e;
+      let cm: V1ConfigMap | undefined;
+      if (o.listing) cm = (await o.listing()).find((x) => x.metadata?.name === name);
+      else {
+        try {
+          cm = await c.call(() => c.core.readNamespacedConfigMap({ name, namespace }));
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
       }
+      if (cm === undefined) return { holds: { schemaVersion: 1, holds: {} }, version: null };
       const version = cm.metadata?.resourceVersion ?? null;
       const text = cm.data?.[HOLDS_KEY];
       if (text === undefined) return { corrupt: { where: `${at}: data.${HOLDS_KEY}`, message: 'missing' }, version };
@@ -48,7 +53,7 @@ export const createKubernetesMirrorHoldStore = (o: KubernetesMirrorHoldStoreOpti
       const body: V1ConfigMap = {
         apiVersion: 'v1',
         kind: 'ConfigMap',
-        metadata: { name, namespace, labels: componentLabels('mirror'), ...(version !== null ? { resourceVersion: version } : {}) },
+        metadata: { name, namespace, labels: componentLabels('state'), ...(version !== null ? { resourceVersion: version } : {}) },
         data: { [HOLDS_KEY]: JSON.stringify(MirrorHolds.parse(holds)) },
       };
       try {
