@@ -7,6 +7,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchCore } from './core.ts';
+import { benchLargeMirror, refsTable } from './refs.ts';
 import { bundleCli, type Bundle } from './lib/bundle.ts';
 import { describeMachine } from './lib/machine.ts';
 import { hasGnuTime } from './lib/proc.ts';
@@ -73,6 +74,9 @@ const main = async (): Promise<void> => {
       if ('cleanup' in bundle) await bundle.cleanup();
     }
 
+    log('5. large mirror: one branch of a 70,000-ref repository, smart-HTTP v2 vs v0 vs git ls-remote');
+    const largeMirror = await benchLargeMirror({ refs: 70_000, reps: quick ? 3 : 7, log });
+
     const big = scale.find((r) => r.n === 1000 && r.driver === 'kubernetes') ?? scale.at(-1);
     const floorPerFollowerUs = big ? (big.floor.unbounded.median * 1000) / big.n : null;
     const verdicts = goals(scale, startup);
@@ -97,6 +101,7 @@ const main = async (): Promise<void> => {
       scale,
       startup,
       core,
+      largeMirror,
       floorPerFollowerUs,
       goals: verdicts,
     };
@@ -116,6 +121,8 @@ const main = async (): Promise<void> => {
     for (const note of startup.notes) print(`note: ${note}`);
     print(`\n4. Core throughput (in process, ${core.inputs} generated inputs, after a warm-up)\n`);
     print(coreTable(core, floorPerFollowerUs));
+    print(`\n5. Large mirror: one branch of a repository with ${largeMirror.refs} refs (pull refs and tags), ${largeMirror.reps} reads each after a warm-up\n`);
+    print(refsTable(largeMirror));
     print(`\nGoals\n`);
     print(goalTable(verdicts));
     print(`\nJSON: ${out} (${results.durationSeconds} s in all)`);

@@ -1,6 +1,7 @@
 import type { ArmingRead, Arming } from '../core/arming.ts';
 import type { Budgets } from '../core/budgets.ts';
 import type { StageReading } from '../core/fold.ts';
+import type { MirrorHolds } from '../core/mirror-holds.ts';
 import type { Notification } from '../core/notifications.ts';
 import type { SourceObservation, TargetObservation } from '../core/observe.ts';
 import type { CheckLabel } from '../core/registry.ts';
@@ -45,6 +46,15 @@ export interface ArmingStore {
   read(): Promise<{ read: ArmingRead; version: string | null }>;
   /** Compare-and-swap; `version: null` creates it and fails with ConflictError if it exists. */
   write(arming: Arming, version: string | null): Promise<void>;
+}
+
+/** Mirror back-pressure holds (core/mirror-holds.ts), one document per installation. */
+export type HoldsRead = { holds: MirrorHolds; version: string | null } | { corrupt: { where: string; message: string }; version: string | null };
+
+export interface MirrorHoldStore {
+  read(): Promise<HoldsRead>;
+  /** Compare-and-swap; `version: null` creates it and fails with ConflictError if it exists. */
+  write(holds: MirrorHolds, version: string | null): Promise<void>;
 }
 
 export type DispatchRequest = {

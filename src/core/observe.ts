@@ -1,6 +1,6 @@
 import type { Gate } from './arming.ts';
 import { PENDING_LEASE_SECONDS, type Policy } from './policy.ts';
-import { fromIso, shortSha, toIso } from './primitives.ts';
+import { OBJECT_FORMAT_NAME, fromIso, objectFormatOf, shortSha, toIso } from './primitives.ts';
 import { expandRevision } from './revision.ts';
 import { runName } from './run-name.ts';
 import {
@@ -20,6 +20,11 @@ export type SourceObservation =
   | { kind: 'ok'; sha: string }
   | { kind: 'missing'; repo: string; branch: string }
   | { kind: 'unreachable'; message: string }
+  /** The mirror asked (HTTP 429/503 with Retry-After) not to be read before `until`; it is not, by any tick. */
+  | { kind: 'throttled'; until: string; message: string }
+  /** The mirror answered, but not something to decide on (a malformed answer, not a bare repository). */
+  | { kind: 'untrusted'; message: string; unblock?: string }
+  /** The follower's source configRef does not resolve to a repository and branch. */
   | { kind: 'invalid'; message: string };
 
 export type TargetObservation =
@@ -57,7 +62,7 @@ const concluded = (r: CheckResult | undefined): boolean => r === 'SUCCESS' || r 
  */
 export const observe = (
   prev: FollowerState | null,
-  obs: Observation,
+  observation: Observation,
   gate: Gate,
   policy: Policy,
   now: number,
@@ -70,6 +75,7 @@ export const observe = (
     return { state: next, decision: decision ?? decide(next, effects), effects };
   };
 
+  const obs: Observation = { ...observation, source: sameObjectFormat(before, observation.source) };
   if (obs.source.kind === 'ok') s = observeSha(s, obs.source.sha);
   // An abbreviated report is stored as the full sha it stands for, when the follower knows one:
   // every comparison below is then plain equality, and status shows the whole id.
@@ -125,11 +131,32 @@ export const observe = (
   return done(settle(s, obs, gate, policy, now, effects));
 };
 
+/**
+ * A follower never mixes object formats: once it has followed SHA-1 ids, a SHA-256 id from the
+ * mirror (or the other way round) means the repository was converted or replaced under it, and
+ * its attempts, runs and succeeded sha no longer name the same commits. That needs a person.
+ */
+const sameObjectFormat = (s: FollowerState, src: SourceObservation): SourceObservation => {
+  const known = s.observedSha ?? s.lastTriggeredSha ?? s.lastSucceededSha;
+  if (src.kind !== 'ok' || known === null || objectFormatOf(known) === objectFormatOf(src.sha)) return src;
+  const was = OBJECT_FORMAT_NAME[objectFormatOf(known)];
+  const now = OBJECT_FORMAT_NAME[objectFormatOf(src.sha)];
+  return {
+    kind: 'untrusted',
+    message:
+      `the mirror's object format changed under this follower: it followed ${was} ids (last ${shortSha(known)}), the mirror now answers ${now} (${shortSha(src.sha)}); ` +
+      'a follower never mixes formats',
+    unblock: `restore the ${was} repository on the mirror, or remove ${s.id}'s stored state to follow the ${now} repository from scratch`,
+  };
+};
+
 /** Nothing pending or in flight: decide for the newest sha. */
 const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, now: number, effects: Effect[]): FollowerState => {
   const src = obs.source;
   const unblockConfig = `fix it, then check with: branch-follower plan`;
   switch (src.kind) {
+    case 'untrusted':
+      return transition(s, 'Blocked', `git mirror answer not used: ${src.message}; unblock: ${src.unblock ?? 'fix the repository on the git mirror, then check with: branch-follower status --live'}`, now);
     case 'invalid':
       return transition(s, 'Blocked', `source configRef unresolvable: ${src.message}; unblock: ${unblockConfig}`, now);
     case 'missing':
@@ -141,6 +168,8 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
       );
     case 'unreachable':
       return transition(s, s.phase === 'PendingTrigger' ? 'Observed' : s.phase, `git mirror unreachable: ${src.message}; state left as it was`, now);
+    case 'throttled':
+      return transition(s, 'Observed', `git mirror back-pressure: not read again before ${src.until} (${src.message}); nothing decided until then`, now);
     case 'ok':
       break;
   }

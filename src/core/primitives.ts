@@ -1,8 +1,18 @@
 import { z } from 'zod';
+import { checkBranchName } from './branch-name.ts';
 
-/** A full 40-hex git commit id; abbreviated shas are never trusted for decisions. */
-export const Sha = z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-hex commit sha');
+/**
+ * A full git object id: 40 hex (a SHA-1 repository) or 64 hex (SHA-256, `git init
+ * --object-format=sha256`); abbreviated shas are never trusted for decisions.
+ */
+export const SHA_PATTERN = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+export const Sha = z.string().regex(SHA_PATTERN, 'must be a full commit sha (40 or 64 lower-case hex)');
 export type Sha = z.infer<typeof Sha>;
+
+export type ObjectFormat = 'sha1' | 'sha256';
+/** The object format a full sha belongs to: its length says it. */
+export const objectFormatOf = (sha: string): ObjectFormat => (sha.length === 64 ? 'sha256' : 'sha1');
+export const OBJECT_FORMAT_NAME: Readonly<Record<ObjectFormat, string>> = { sha1: 'SHA-1', sha256: 'SHA-256' };
 
 /** Follower ids become parts of Kubernetes names and labels, hence DNS-1123 labels of at most 40. */
 export const FollowerId = z
@@ -23,16 +33,11 @@ export const RepoName = z
   .refine((r) => !r.split('/').some((p) => p === '.' || p === '..'), 'must not contain "." or ".." segments');
 export type RepoName = z.infer<typeof RepoName>;
 
-/** A git branch name as git check-ref-format would accept it (the subset a follower may name). */
-export const BranchName = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9._\/-]+$/, 'must be a plain branch name')
-  .refine(
-    (b) => !b.startsWith('/') && !b.endsWith('/') && !b.endsWith('.lock') && !b.includes('..') && !b.includes('//') && !b.startsWith('-'),
-    'is not a valid git branch name',
-  );
+/** A git branch name: exactly what `git check-ref-format --branch` accepts (see branch-name.ts). */
+export const BranchName = z.string().superRefine((b, ctx) => {
+  const r = checkBranchName(b);
+  if (!r.ok) ctx.addIssue({ code: 'custom', message: `is not a valid git branch name: ${r.rule}` });
+});
 export type BranchName = z.infer<typeof BranchName>;
 
 export const toIso = (ms: number): string => new Date(ms).toISOString();

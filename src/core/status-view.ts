@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Gate } from './arming.ts';
 import type { ResolvedBudgets } from './budgets.ts';
 import { Phase } from './phases.ts';
+import { activeHolds, type MirrorHolds } from './mirror-holds.ts';
 import { IsoTime, Sha } from './primitives.ts';
 import { ReportedSha } from './revision.ts';
 import type { FollowerState } from './state.ts';
@@ -29,8 +30,19 @@ export const StatusRow = z
   .strict();
 export type StatusRow = z.infer<typeof StatusRow>;
 
-export const StatusDoc = z.object({ followers: z.array(StatusRow) }).strict();
+/** Repositories held by mirror back-pressure (HTTP 429/503 with Retry-After): not read before `until`. */
+export const MirrorStatus = z
+  .object({ held: z.number().int().min(0), holds: z.array(z.object({ repo: z.string(), until: IsoTime, since: IsoTime, reason: z.string() }).strict()) })
+  .strict();
+export type MirrorStatus = z.infer<typeof MirrorStatus>;
+
+export const StatusDoc = z.object({ followers: z.array(StatusRow), mirror: MirrorStatus.optional() }).strict();
 export type StatusDoc = z.infer<typeof StatusDoc>;
+
+export const mirrorStatus = (h: MirrorHolds, now: number): MirrorStatus => {
+  const holds = [...activeHolds(h, now)].map(([repo, hold]) => ({ repo, ...hold }));
+  return { held: holds.length, holds };
+};
 
 export type StatusInput = {
   id: string;

@@ -4,6 +4,7 @@ import { createLocalArmingStore } from '../adapters/local/arming-store.ts';
 import { createLocalDispatcher } from '../adapters/local/dispatcher.ts';
 import { createLocalEventSink } from '../adapters/local/events.ts';
 import { createLocalLogReader } from '../adapters/local/logs.ts';
+import { createLocalMirrorHoldStore } from '../adapters/local/mirror-hold-store.ts';
 import { createLocalStateStore } from '../adapters/local/state-store.ts';
 import { createWebhookNotifier } from '../adapters/notify/webhook.ts';
 import type { PipelineReader, TargetReader } from '../adapters/ports.ts';
@@ -80,13 +81,14 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
   let ports: Ports;
   if (driver === 'kubernetes') {
     const d = await k8s();
-    ports = { ...common, store: d.store, arming: d.arming, dispatcher: d.dispatcher, events: d.events, logs: d.logs };
+    ports = { ...common, store: d.store, arming: d.arming, holds: d.holds, dispatcher: d.dispatcher, events: d.events, logs: d.logs };
   } else {
     const stateDir = localStateDir(o.loaded, o.stateDir);
     ports = {
       ...common,
       store: createLocalStateStore(stateDir),
       arming: createLocalArmingStore(stateDir),
+      holds: createLocalMirrorHoldStore(stateDir),
       // The webhook URL is a secret of the controller's, not the deploy command's.
       dispatcher: createLocalDispatcher({ stateDir, cwd: o.loaded.dir, env: webhookEnv ? { ...env, [webhookEnv]: undefined } : env }),
       events: createLocalEventSink(stateDir),

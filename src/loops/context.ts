@@ -4,6 +4,7 @@ import type {
   Dispatcher,
   EventSink,
   LogReader,
+  MirrorHoldStore,
   Notifier,
   PipelineReader,
   RefReader,
@@ -14,6 +15,8 @@ import type {
 export type Ports = {
   store: StateStore;
   arming: ArmingStore;
+  /** Mirror back-pressure holds: repositories no tick reads before a time. */
+  holds: MirrorHoldStore;
   dispatcher: Dispatcher;
   targets: TargetReader;
   pipelines: PipelineReader;

@@ -15,6 +15,7 @@ const refuse = (what: string) => (): never => {
 export const guardWrites = (p: Ports): Ports => ({
   store: { list: () => p.store.list(), get: (id) => p.store.get(id), create: refuse('create a state'), update: refuse('update a state') },
   arming: { read: () => p.arming.read(), write: refuse('write arming data') },
+  holds: { read: () => p.holds.read(), write: refuse('write mirror holds') },
   dispatcher: { kind: p.dispatcher.kind, statuses: (n) => p.dispatcher.statuses(n), dispatch: refuse('dispatch'), cancel: refuse('cancel a dispatch') },
   targets: p.targets,
   pipelines: p.pipelines,

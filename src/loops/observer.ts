@@ -3,7 +3,8 @@ import { gateFor, type ArmingRead, type Gate } from '../core/arming.ts';
 import { dispatched, dispatchFailed, observe, type Decision, type Effect, type Observation, type SourceObservation, type TargetObservation } from '../core/observe.ts';
 import type { FollowerState } from '../core/state.ts';
 import type { SourceSection } from '../core/target-spec.ts';
-import type { RepoRequest, TargetRequest } from '../adapters/ports.ts';
+import { activeHolds, nextHolds, NO_HOLDS, type FreshHold, type MirrorHold } from '../core/mirror-holds.ts';
+import { ConflictError, type HoldsRead, type RepoRequest, type TargetRequest } from '../adapters/ports.ts';
 import { casApply, entryOf, type Entry } from './cas.ts';
 import type { LoopContext } from './context.ts';
 import { prepareFollowers, type Prepared } from './prepare.ts';
@@ -33,7 +34,7 @@ const runName = (s: FollowerState | null): string | null => s?.pending?.name ?? 
  */
 export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>): Promise<TickReport> => {
   const prepared = await prepareFollowers(ctx, only);
-  const [stored, arming] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read()]);
+  const [stored, arming, holdsRead] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read(), ctx.ports.holds.read()]);
   const byId = new Map(stored.map((s) => [s.id, s]));
   const ok = prepared.flatMap((p) => (p.resolution.ok ? [{ p, spec: p.resolution.spec }] : []));
 
@@ -49,7 +50,7 @@ export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>)
   const targetRequests: TargetRequest[] = ok.map(({ p, spec }) => ({ key: p.follower.id, spec: spec.target }));
   const names = stored.flatMap((s) => ('state' in s ? [runName(s.state)].filter((n): n is string => n !== null) : []));
   const [refs, targets, statuses] = await Promise.all([
-    ctx.ports.refs.readMany(repoRequests),
+    readRefs(ctx, repoRequests, holdsRead),
     ctx.ports.targets.readMany(targetRequests),
     ctx.ports.dispatcher.statuses(names),
   ]);
@@ -95,6 +96,49 @@ export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>)
     }
   }
   return { loop: 'observer', followers: reports, stoppedAtDeadline };
+};
+
+/**
+ * The refs of every repository not held by mirror back-pressure; a held one answers `throttled`
+ * without being read. A mirror that asks for back-pressure in this read is remembered in the
+ * state store (compare-and-swap, re-read once on a conflict), so no tick reads it before then.
+ */
+const readRefs = async (ctx: LoopContext, requests: readonly RepoRequest[], holdsRead: HoldsRead): Promise<Map<string, Map<string, SourceObservation>>> => {
+  const now = ctx.now();
+  if ('corrupt' in holdsRead) ctx.log(`mirror holds unreadable, every repository is read: ${holdsRead.corrupt.where}: ${holdsRead.corrupt.message}`);
+  const held = 'holds' in holdsRead ? activeHolds(holdsRead.holds, now) : new Map<string, MirrorHold>();
+  const refs = await ctx.ports.refs.readMany(requests.filter((r) => !held.has(r.repo)));
+  for (const r of requests) {
+    const hold = held.get(r.repo);
+    if (hold) refs.set(r.repo, new Map(r.branches.map((b) => [b, { kind: 'throttled', until: hold.until, message: hold.reason }])));
+  }
+  const fresh: FreshHold[] = [];
+  for (const [repo, answers] of refs) {
+    if (held.has(repo)) continue;
+    const t = [...answers.values()].find((o) => o.kind === 'throttled');
+    if (t?.kind === 'throttled') fresh.push({ repo, until: t.until, reason: t.message });
+  }
+  if (fresh.length > 0 && !ctx.dryRun) await rememberHolds(ctx, holdsRead, fresh);
+  return refs;
+};
+
+const rememberHolds = async (ctx: LoopContext, first: HoldsRead, fresh: readonly FreshHold[]): Promise<void> => {
+  let read = first;
+  for (let round = 0; round < 2; round++) {
+    const base = 'holds' in read ? read.holds : NO_HOLDS;
+    const next = nextHolds(base, fresh, ctx.now());
+    if (next === null) return;
+    try {
+      await ctx.ports.holds.write(next, read.version);
+      return;
+    } catch (e) {
+      if (!(e instanceof ConflictError) || round > 0) {
+        ctx.log(`could not remember mirror back-pressure (${(e as Error).message}); the next tick may read those repositories early`);
+        return;
+      }
+      read = await ctx.ports.holds.read();
+    }
+  }
 };
 
 const sourceSection = (p: Prepared): SourceSection | null =>

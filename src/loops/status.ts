@@ -1,5 +1,6 @@
 import { gateFor, type ArmingRead } from '../core/arming.ts';
-import { statusRow, type StatusRow } from '../core/status-view.ts';
+import { NO_HOLDS } from '../core/mirror-holds.ts';
+import { mirrorStatus, statusRow, type MirrorStatus, type StatusRow } from '../core/status-view.ts';
 import type { FollowerState } from '../core/state.ts';
 import { entryOf } from './cas.ts';
 import type { LoopContext } from './context.ts';
@@ -8,7 +9,7 @@ import { runOnce } from './run-once.ts';
 
 /** `corrupt`: stored state that fails its schema, left for a person (bad input); `error`: a live read failed. */
 export type StatusProblem = { kind: 'corrupt' | 'error'; text: string };
-export type StatusResult = { rows: StatusRow[]; problems: StatusProblem[]; arming: ArmingRead };
+export type StatusResult = { rows: StatusRow[]; problems: StatusProblem[]; arming: ArmingRead; mirror: MirrorStatus };
 
 /**
  * The status view. By default it reads only the state store (and the arming data); `live`
@@ -16,8 +17,10 @@ export type StatusResult = { rows: StatusRow[]; problems: StatusProblem[]; armin
  */
 export const status = async (ctx: LoopContext, o: { live: boolean; only?: ReadonlySet<string> }): Promise<StatusResult> => {
   const prepared = await prepareFollowers(ctx, o.only);
-  const [stored, arming] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read()]);
+  const [stored, arming, holdsRead] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read(), ctx.ports.holds.read()]);
   const problems: StatusProblem[] = [];
+  if ('corrupt' in holdsRead) problems.push({ kind: 'corrupt', text: `mirror holds unreadable: ${holdsRead.corrupt.where}: ${holdsRead.corrupt.message}` });
+  const mirror = mirrorStatus('holds' in holdsRead ? holdsRead.holds : NO_HOLDS, ctx.now());
   const states = new Map<string, FollowerState | null>();
   for (const s of stored) {
     const e = entryOf(s);
@@ -42,5 +45,5 @@ export const status = async (ctx: LoopContext, o: { live: boolean; only?: Readon
       gate: gateFor(arming.read, p.follower.id),
     }),
   );
-  return { rows, problems, arming: arming.read };
+  return { rows, problems, arming: arming.read, mirror };
 };

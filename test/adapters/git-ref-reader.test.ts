@@ -30,6 +30,10 @@ let fx: GitFixture;
 let daemon: GitServer;
 let http: HttpGitServer;
 let app: Record<string, string>;
+let sha256: Record<string, string>;
+let odd: Record<string, string>;
+// Valid for git, each odd for one reader: unicode, a unicode space, `@`, `+`, `#`, a long name.
+const ODD_BRANCHES = ['release/ünï', 'feat@x_y.z', 'a+b#c', 'no\u00a0break', '@', `long/${'n'.repeat(150)}`];
 
 const APP_BRANCHES = ['main', 'v0.3', 'feature/v0.3', 'v0.30', 'v0.3.1', 'release/1.x', 'release/1.x.y', 'old/release/1.x'];
 
@@ -38,6 +42,10 @@ beforeAll(async () => {
   app = await fx.commitMany('acme/app', APP_BRANCHES);
   await fx.commitMany('acme/lib', ['main']);
   await fx.createBareRepo('acme/empty');
+  await fx.createBareRepo('acme/sha256', { objectFormat: 'sha256' });
+  sha256 = await fx.commitMany('acme/sha256', ['main', 'release/1.x']);
+  odd = await fx.commitMany('acme/odd', ODD_BRANCHES);
+  await fx.createBareRepo('acme/empty256', { objectFormat: 'sha256' });
   daemon = await fx.serveDaemon();
   http = await fx.serveHttp();
 });
@@ -68,6 +76,24 @@ describe.each(transports)('reading a %s mirror', (name, urlOf, readerOpts) => {
   // Every reader of this block reads over the transport the block is named for.
   const createGitRefReader = (o: GitRefReaderOptions): GitRefReader => createReader({ ...readerOpts, ...o });
 
+  it('reads a SHA-256 repository (git init --object-format=sha256): its 64-hex ids, an empty one as missing', async () => {
+    const reader = createGitRefReader({ readUrl: urlOf() });
+    const res = await reader.readMany([{ repo: 'acme/sha256', branches: ['main', 'release/1.x', 'gone'] }, { repo: 'acme/empty256', branches: ['main'] }]);
+    expect(sha256.main).toMatch(/^[0-9a-f]{64}$/);
+    expect(get(res, 'acme/sha256', 'main')).toEqual({ kind: 'ok', sha: sha256.main });
+    expect(get(res, 'acme/sha256', 'release/1.x')).toEqual({ kind: 'ok', sha: sha256['release/1.x'] });
+    expect(get(res, 'acme/sha256', 'gone')).toEqual({ kind: 'missing', repo: 'acme/sha256', branch: 'gone' });
+    expect(get(res, 'acme/empty256', 'main')).toEqual({ kind: 'missing', repo: 'acme/empty256', branch: 'main' });
+  });
+
+  it('reads every branch name git accepts: unicode, unicode spaces, @, +, #, long names', async () => {
+    const reader = createGitRefReader({ readUrl: urlOf() });
+    const res = await reader.readMany([{ repo: 'acme/odd', branches: [...ODD_BRANCHES, 'release/ün'] }]);
+    for (const b of ODD_BRANCHES) expect(get(res, 'acme/odd', b), b).toEqual({ kind: 'ok', sha: odd[b] });
+    expect(get(res, 'acme/odd', 'release/ün')?.kind).toBe('missing');
+    expect(reader.readsIssued()).toBe(1);
+  });
+
   it('answers each branch with its exact sha, one read for three followers sharing a repository', async () => {
     const reader = createGitRefReader({ readUrl: urlOf() });
     const before = http.requests.length;
@@ -86,9 +112,9 @@ describe.each(transports)('reading a %s mirror', (name, urlOf, readerOpts) => {
     if (name.startsWith('http-backend')) {
       const asked = http.requests.slice(before).filter((r) => r.path.endsWith('/info/refs'));
       expect(asked).toHaveLength(1);
-      // The smart-HTTP reader needs the advertisement only; git's protocol v2 asks ls-refs by POST.
+      // Both speak protocol v2: the capabilities by GET, then one ls-refs by POST.
       const posts = http.requests.slice(before).filter((r) => r.method === 'POST');
-      expect(posts).toHaveLength(readerOpts.httpTransport === 'git' ? 1 : 0);
+      expect(posts).toHaveLength(1);
     }
   });
 
@@ -160,8 +186,8 @@ describe('one read per repository', () => {
     expect(reader.readsIssued()).toBe(10);
     const served = http.requests.slice(before).filter((r) => r.method === 'GET' && r.path.endsWith('/info/refs'));
     expect(served).toHaveLength(10);
-    // Ten HTTP requests in all: no second round trip per repository.
-    expect(http.requests.slice(before)).toHaveLength(10);
+    // Twenty HTTP requests in all: per repository the v2 capabilities and one ls-refs, nothing more.
+    expect(http.requests.slice(before)).toHaveLength(20);
     let checked = 0;
     for (const [repo, refs] of expected) {
       for (const [b, sha] of Object.entries(refs)) {
@@ -367,8 +393,8 @@ describe('source authority', () => {
     };
     for (const [n, reason] of Object.entries(reasons)) {
       const obs = get(res, `local/${n}`, 'main');
-      expect(obs?.kind, n).toBe('invalid');
-      expect(obs?.kind === 'invalid' && obs.message, n).toMatch(reason);
+      expect(obs?.kind, n).toBe('untrusted');
+      expect(obs?.kind === 'untrusted' && obs.message, n).toMatch(reason);
     }
     expect(reader.readsIssued()).toBe(0);
   });
@@ -434,7 +460,7 @@ describe('ls-remote output', () => {
     [`${a.toUpperCase()}\trefs/heads/main\n`, /line 1/],
     [`${a} refs/heads/main\n`, /line 1/],
     [`${a}\trefs/heads/main\nwarning: something\n`, /line 2/],
-    [`${'c'.repeat(64)}\trefs/heads/main\n`, /SHA-256/],
+    [`${'c'.repeat(64)}\trefs/heads/main\n${a}\trefs/heads/v0.3\n`, /mixed 64- and 40-hex object ids \(line 2\)/],
     [`${a}\trefs/heads/main\n${b}\trefs/heads/main\n`, /twice/],
     [`${a}\trefs/heads/main\r\n`, /line 1/],
   ])('refuses malformed output %#', (stdout, reason) => {
@@ -690,17 +716,27 @@ describe('ref advertisement', () => {
     expect(!ad.ok && ad.message).toMatch(reason);
   });
 
-  it('refuses a SHA-256 repository as unsupported', () => {
+  it('reads a SHA-256 repository: 64-hex ids, as its object-format capability says', () => {
     const d = 'd'.repeat(64);
-    for (const body of [
-      withLines(`${d} refs/heads/main\0${CAPS.replace('sha1', 'sha256')}\n`),
-      withLines(`${'0'.repeat(64)} capabilities^{}\0object-format=sha256\n`),
-      withLines(`${d} refs/heads/main\0multi_ack\n`),
-    ]) {
-      const ad = parseAdvertisement(body);
-      expect(!ad.ok && ad.kind).toBe('unsupported');
-      expect(!ad.ok && ad.message).toMatch(/SHA-256/);
-    }
+    const ad = parseAdvertisement(withLines(`${d} refs/heads/main\0${CAPS.replace('sha1', 'sha256')}\n`, `${'e'.repeat(64)} refs/heads/ünï\u00a0x\n`));
+    expect(ad.ok && [...ad.refs]).toEqual([['refs/heads/main', d], ['refs/heads/ünï\u00a0x', 'e'.repeat(64)]]);
+    const empty = parseAdvertisement(withLines(`${'0'.repeat(64)} capabilities^{}\0object-format=sha256\n`));
+    expect(empty.ok && empty.refs.size).toBe(0);
+  });
+
+  it.each([
+    ['a 64-hex id without the sha256 capability', withLines(`${'d'.repeat(64)} refs/heads/main\0multi_ack\n`), /64-hex id in a repository of 40-hex ids/],
+    ['a 40-hex id in a sha256 repository', withLines(`${'d'.repeat(64)} HEAD\0object-format=sha256\n`, `${a} refs/heads/main\n`), /40-hex id in a repository of 64-hex ids/],
+  ])('refuses %s as malformed', (_name, body, reason) => {
+    const ad = parseAdvertisement(body);
+    expect(!ad.ok && ad.kind).toBe('malformed');
+    expect(!ad.ok && ad.message).toMatch(reason);
+  });
+
+  it('refuses an unknown object format as unsupported', () => {
+    const ad = parseAdvertisement(withLines(`${'d'.repeat(64)} refs/heads/main\0object-format=sha3\n`));
+    expect(!ad.ok && ad.kind).toBe('unsupported');
+    expect(!ad.ok && ad.message).toMatch(/object format "sha3"/);
   });
 });
 
@@ -717,7 +753,7 @@ describe('reading an http mirror over smart HTTP', () => {
     for (const m of fakes.splice(0)) await m.stop();
   });
 
-  it('asks for the upload-pack advertisement as git does, without credentials or protocol v2', async () => {
+  it('asks for the upload-pack advertisement as git does, without credentials, offering protocol v2 (a v0 answer is read as such)', async () => {
     const m = await serve((_req, res) => serveAdvertisement(res, ok));
     const reader = createGitRefReader({ readUrl: m.url });
     const res = await reader.readMany([{ repo: 'acme/app', branches: ['main', 'v0.3', 'gone'] }]);
@@ -732,7 +768,7 @@ describe('reading an http mirror over smart HTTP', () => {
     expect(req?.headers['cache-control']).toBe('no-cache');
     expect(req?.headers.authorization).toBeUndefined();
     expect(req?.headers.cookie).toBeUndefined();
-    expect(req?.headers['git-protocol']).toBeUndefined();
+    expect(req?.headers['git-protocol']).toBe('version=2');
   });
 
   it('never follows a redirect, even to a repository that would answer', async () => {
@@ -801,23 +837,25 @@ describe('reading an http mirror over smart HTTP', () => {
     expect(get(await reader.readMany([{ repo: 'acme/app', branches: ['main'] }]), 'acme/app', 'main')).toEqual({ kind: 'ok', sha: main });
   });
 
-  it('reads malformed and SHA-256 advertisements per repository, the others unharmed', async () => {
+  it('reads malformed, unknown-format and SHA-256 advertisements per repository, the others unharmed', async () => {
     const m = await serve((req, res) => {
       if (req.path.includes('/truncated.git/')) serveAdvertisement(res, ok.subarray(0, ok.length - 10));
       else if (req.path.includes('/html.git/')) serveAdvertisement(res, Buffer.from('<html><body>Sign in</body></html>'));
       else if (req.path.includes('/sha256.git/')) serveAdvertisement(res, advertisement([['d'.repeat(64), 'refs/heads/main']], { caps: 'object-format=sha256' }));
+      else if (req.path.includes('/sha3.git/')) serveAdvertisement(res, advertisement([['d'.repeat(64), 'refs/heads/main']], { caps: 'object-format=sha3' }));
       else serveAdvertisement(res, ok);
     });
     const reader = createGitRefReader({ readUrl: m.url });
-    const res = await reader.readMany(['acme/truncated', 'acme/html', 'acme/sha256', 'acme/app'].map((repo) => ({ repo, branches: ['main'] })));
+    const res = await reader.readMany(['acme/truncated', 'acme/html', 'acme/sha256', 'acme/sha3', 'acme/app'].map((repo) => ({ repo, branches: ['main'] })));
     expect(get(res, 'acme/truncated', 'main')?.kind).toBe('unreachable');
     expect(messageOf(get(res, 'acme/truncated', 'main'))).toMatch(/acme\/truncated\.git: malformed ref advertisement: truncated pkt-line/);
     expect(get(res, 'acme/html', 'main')?.kind).toBe('unreachable');
     expect(messageOf(get(res, 'acme/html', 'main'))).toMatch(/malformed ref advertisement: bad pkt-line length "<htm"/);
-    expect(get(res, 'acme/sha256', 'main')?.kind).toBe('invalid');
-    expect(messageOf(get(res, 'acme/sha256', 'main'))).toMatch(/SHA-256/);
+    expect(get(res, 'acme/sha256', 'main')).toEqual({ kind: 'ok', sha: 'd'.repeat(64) });
+    expect(get(res, 'acme/sha3', 'main')?.kind).toBe('untrusted');
+    expect(messageOf(get(res, 'acme/sha3', 'main'))).toMatch(/object format "sha3"/);
     expect(get(res, 'acme/app', 'main')).toEqual({ kind: 'ok', sha: main });
-    expect(reader.readsIssued()).toBe(4);
+    expect(reader.readsIssued()).toBe(5);
   });
 
   it('does not trust an advertisement larger than the limit, announced or streamed', async () => {
@@ -831,7 +869,7 @@ describe('reading an http mirror over smart HTTP', () => {
     });
     for (const repo of ['acme/sized', 'acme/chunked']) {
       const r = await readAdvertisedRefs(`${m.url}/${repo}.git`, { timeoutMs: 10_000, maxBytes: big.length - 1 });
-      expect(r.kind, repo).toBe('invalid');
+      expect(r.kind, repo).toBe('untrusted');
       expect(r.kind !== 'refs' && r.message, repo).toMatch(new RegExp(`${repo}\\.git: the ref advertisement is larger than ${big.length - 1} bytes`));
       const whole = await readAdvertisedRefs(`${m.url}/${repo}.git`, { timeoutMs: 10_000, maxBytes: big.length });
       expect(whole.kind === 'refs' && whole.refs.size, repo).toBe(400);
@@ -955,7 +993,7 @@ describe('when git must read an http mirror', () => {
       const start = http.requests.length;
       const read = get(await exempt.readMany([{ repo: 'acme/lib', branches: ['main'] }]), 'acme/lib', 'main');
       expect(read, noProxy).toEqual({ kind: 'ok', sha: await fx.tip('acme/lib', 'main') });
-      expect(http.requests.slice(start).map((r) => r.method), noProxy).toEqual(['GET']);
+      expect(http.requests.slice(start).map((r) => r.method), noProxy).toEqual(['GET', 'POST']);
     }
   });
 
@@ -992,5 +1030,72 @@ describe('when git must read an http mirror', () => {
 
   it('refuses an unknown transport', () => {
     expect(() => createGitRefReader({ readUrl: 'http://m.local/git', httpTransport: 'curl' as 'git' })).toThrow(/httpTransport/);
+  });
+});
+
+describe('smart HTTP protocol v2 and mirror back-pressure, on git http-backend', () => {
+  let many: Record<string, string>;
+  const PULLS = 5000;
+  beforeAll(async () => {
+    many = await fx.commitMany('acme/forge', ['main', 'v0.3', 'v0.30']);
+    await fx.addPullRefs('acme/forge', PULLS, many.main!);
+  });
+
+  it('asks ls-refs for just the followed heads: the same answer as v0 with a small fraction of the bytes', async () => {
+    const server = await fx.serveHttp();
+    const v2 = createReader({ readUrl: server.url });
+    const v0 = createReader({ readUrl: server.url, smartHttpProtocol: 'v0' });
+    const want = [{ repo: 'acme/forge', branches: ['main', 'v0.3'] }];
+    const a = await v2.readMany(want);
+    const v2Requests = server.requests.splice(0);
+    const b = await v0.readMany(want);
+    const v0Requests = server.requests.splice(0);
+    for (const br of ['main', 'v0.3']) {
+      expect(get(a, 'acme/forge', br)).toEqual({ kind: 'ok', sha: many[br] });
+      expect(get(b, 'acme/forge', br)).toEqual(get(a, 'acme/forge', br));
+    }
+    expect(v2Requests.map((r) => `${r.method} ${r.path} ${r.protocol}`)).toEqual([
+      'GET /git/acme/forge.git/info/refs version=2',
+      'POST /git/acme/forge.git/git-upload-pack version=2',
+    ]);
+    expect(v0Requests.map((r) => `${r.method} ${r.path} ${r.protocol}`)).toEqual(['GET /git/acme/forge.git/info/refs null']);
+    const bytes = (rs: { bytes: number }[]): number => rs.reduce((n, r) => n + r.bytes, 0);
+    // 5,500 refs of ~60 bytes each in v0; v2 moves its capabilities and three lines.
+    expect(bytes(v0Requests)).toBeGreaterThan(PULLS * 50);
+    expect(bytes(v2Requests)).toBeLessThan(1000);
+    expect(v2.bytesReceived()).toBe(bytes(v2Requests));
+    expect(v0.bytesReceived()).toBe(bytes(v0Requests));
+    expect(v2.readsIssued()).toBe(1);
+    // The git path too: `ls-remote --heads` sends ref-prefix refs/heads/, patterns alone list every ref.
+    const git = createReader({ readUrl: server.url, httpTransport: 'git' });
+    expect(get(await git.readMany(want), 'acme/forge', 'main')).toEqual({ kind: 'ok', sha: many.main });
+    expect(bytes(server.requests.splice(0))).toBeLessThan(2000);
+  });
+
+  it('falls back to v0 on a server that ignores Git-Protocol, and reads SHA-256 repositories over v2', async () => {
+    const old = await fx.serveHttp({ v0Only: true });
+    const r = createReader({ readUrl: old.url });
+    expect(get(await r.readMany([{ repo: 'acme/forge', branches: ['v0.30'] }]), 'acme/forge', 'v0.30')).toEqual({ kind: 'ok', sha: many['v0.30'] });
+    expect(old.requests.map((q) => q.method)).toEqual(['GET']);
+    const modern = await fx.serveHttp();
+    const s = createReader({ readUrl: modern.url });
+    const res = await s.readMany([{ repo: 'acme/sha256', branches: ['main', 'release/1.x'] }]);
+    expect(get(res, 'acme/sha256', 'main')).toEqual({ kind: 'ok', sha: sha256.main });
+    expect(get(res, 'acme/sha256', 'release/1.x')).toEqual({ kind: 'ok', sha: sha256['release/1.x'] });
+    expect(modern.requests.map((q) => q.method)).toEqual(['GET', 'POST']);
+  });
+
+  it.each([
+    [429, '120', '2026-01-01T00:02:00.000Z'],
+    [503, 'Thu, 01 Jan 2026 01:00:00 GMT', '2026-01-01T01:00:00.000Z'],
+  ])('a %i with Retry-After reads throttled until then; without Retry-After it is only unreachable', async (status, retryAfter, until) => {
+    const now = Date.parse('2026-01-01T00:00:00.000Z');
+    const server = await fx.serveHttp({ throttle: (p) => (p.includes('/forge.git/') ? { status, retryAfter } : p.includes('/lib.git/') ? { status, retryAfter: null } : null) });
+    const r = createReader({ readUrl: server.url, now: () => now });
+    const res = await r.readMany([{ repo: 'acme/forge', branches: ['main'] }, { repo: 'acme/lib', branches: ['main'] }]);
+    const t = get(res, 'acme/forge', 'main');
+    expect(t).toMatchObject({ kind: 'throttled', until });
+    expect(t?.kind === 'throttled' && t.message).toContain(`HTTP ${status}`);
+    expect(get(res, 'acme/lib', 'main')?.kind).toBe('unreachable');
   });
 });

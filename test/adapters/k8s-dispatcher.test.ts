@@ -130,6 +130,25 @@ describe('kubernetes dispatcher', () => {
     expect(suite.api.store.list('jobs', namespace)).toHaveLength(1);
   });
 
+  it('dispatches a SHA-256 sha: a 63-character label that selects, the full sha in an annotation; adopts only its own sha', async () => {
+    const namespace = freshNamespace();
+    const d = createKubernetesDispatcher({ ...access(), namespace, image: 'img:1' });
+    const sha256 = `${'ab'.repeat(31)}c0`;
+    const req = request({ sha: sha256, name: runName('hwlab-jd01-v03', sha256, 1, 1) });
+    expect(req.name.length).toBeLessThanOrEqual(63);
+    await d.dispatch(req);
+    const job = suite.api.store.get('jobs', namespace, req.name);
+    expect(job?.metadata?.labels?.[LABEL_SHA]).toBe(sha256.slice(0, 63));
+    expect(job?.metadata?.annotations?.[LABEL_SHA]).toBe(sha256);
+    const pod = (job?.['spec'] as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata;
+    expect(pod.annotations[LABEL_SHA]).toBe(sha256);
+    expect((await d.dispatch(req)).adopted).toBe(true);
+    // A sha differing only in the digit the label cuts off selects the same label value: the annotation tells them apart.
+    const twin = `${sha256.slice(0, 63)}1`;
+    await expect(d.dispatch({ ...req, sha: twin })).rejects.toThrow(/exists but is not the dispatch/);
+    expect(suite.api.store.list('jobs', namespace)).toHaveLength(1);
+  });
+
   it('reads statuses from Job conditions with one labelled LIST', async () => {
     const namespace = freshNamespace();
     const d = createKubernetesDispatcher({ ...access(), namespace, image: 'img:1' });

@@ -58,6 +58,35 @@ describe('kubernetes pipeline reader', () => {
     expect(new URLSearchParams(suite.api.requests.last()?.query).get('labelSelector')).toBe('app=hwlab');
   });
 
+  it('finds SHA-256 runs by their 63-character label and checks the full sha in the annotation', async () => {
+    const namespace = freshNamespace();
+    const reader = createKubernetesPipelineReader(access());
+    const spec = { namespace, labels: { app: 'hwlab' }, shaLabel: 'hwlab.dev/sha' };
+    const full = `${'9f'.repeat(31)}e0`;
+    const twin = `${full.slice(0, 63)}1`;
+    const put = (name: string, s: string | null, created: string, status: string): void => {
+      suite.api.store.put('pipelineruns', {
+        apiVersion: 'tekton.dev/v1',
+        kind: 'PipelineRun',
+        metadata: { name, namespace, labels: { app: 'hwlab', 'hwlab.dev/sha': full.slice(0, 63) }, ...(s ? { annotations: { 'hwlab.dev/sha': s } } : {}), creationTimestamp: created },
+        spec: { pipelineRef: { name: 'deploy' } },
+        status: { conditions: [{ type: 'Succeeded', status }] },
+      });
+    };
+    // Newer runs of the twin sha, and one without the annotation, share the label value: never this sha's.
+    put('mine', full, '2026-01-01T00:00:00Z', 'True');
+    put('twin', twin, '2026-01-01T01:00:00Z', 'False');
+    put('unannotated', null, '2026-01-01T02:00:00Z', 'False');
+    const got = await reader.readMany([
+      { key: 'full', spec, sha: full },
+      { key: 'twin', spec, sha: twin },
+      { key: 'other', spec, sha: `${'0'.repeat(63)}1` },
+    ]);
+    expect(got.get('full')).toEqual({ result: 'SUCCESS', detail: `PipelineRun ${namespace}/mine succeeded` });
+    expect(got.get('twin')).toEqual({ result: 'FAILURE', detail: `PipelineRun ${namespace}/twin failed` });
+    expect(got.get('other')?.detail).toContain(`labelled app=hwlab,hwlab.dev/sha=${'0'.repeat(63)} and annotated hwlab.dev/sha=${'0'.repeat(63)}1`);
+  });
+
   it('lists once per namespace, and one namespace failing leaves the others readable', async () => {
     const a = freshNamespace();
     const b = freshNamespace();

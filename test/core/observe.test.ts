@@ -1,4 +1,5 @@
 // Example tests of the observer's pure decision, phase by phase, on the three seed followers.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dispatched, dispatchFailed, observe } from '../../src/core/observe.ts';
 import { PENDING_LEASE_SECONDS, type Policy } from '../../src/core/policy.ts';
@@ -26,6 +27,7 @@ import {
   startRun,
   withRun,
 } from './fixtures.ts';
+import { observeInputArb } from '../support/arbitraries.ts';
 
 const SEEDS = [HWLAB, AGENTRUN, SENTINEL] as const;
 
@@ -595,5 +597,42 @@ describe('a target that reports an abbreviated sha', () => {
     const done = close(startRun(policy, A, at(0)), checks, { trigger: 'SUCCESS', pipeline: 'SUCCESS', target: 'SUCCESS' }, policy, at(60)).state;
     const r = observe(done, obs(A, A.slice(0, 8)), ARMED, policy, at(120));
     expect(r.state).toBe(done);
+  });
+});
+
+describe('object formats: a follower never mixes SHA-1 and SHA-256 ids', () => {
+  it('property: an observed sha of the other format than the state followed never dispatches and ends Blocked, naming both formats', () => {
+    fc.assert(
+      fc.property(observeInputArb('armed'), ({ prev, obs: o, gate, policy, now }) => {
+        const known = prev?.observedSha ?? prev?.lastTriggeredSha ?? prev?.lastSucceededSha ?? null;
+        fc.pre(o.source.kind === 'ok' && known !== null && known.length !== o.source.sha.length);
+        const r = observe(prev, o, gate, policy, now);
+        expect(r.effects.filter((e) => e.kind === 'dispatch')).toEqual([]);
+        // The followed sha stays: the new format's ids are never recorded as observed.
+        expect(r.state.observedSha).toBe(prev!.observedSha);
+        // A run in flight, or a dispatch written ahead within its lease, is left to its owner first.
+        if (!r.state.inFlight && !r.state.pending) {
+          expect(r.state.phase).toBe('Blocked');
+          expect(r.state.reason).toMatch(/object format changed.*SHA-(1|256) ids.*SHA-(256|1)/);
+          expect(r.state.reason).not.toMatch(/configRef/);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a SHA-256 follower from no state dispatches its 64-hex sha under a name of at most 63 characters', () => {
+    const sha = 'ab'.repeat(32);
+    const r = observe(null, { source: { kind: 'ok', sha }, target: { kind: 'ok', sha: null } }, ARMED, policyFor(HWLAB), at(0));
+    expect(r.effects).toEqual([{ kind: 'dispatch', sha, episode: 1, attempt: 1, name: runName(HWLAB, sha, 1, 1) }]);
+    expect(runName(HWLAB, sha, 1, 1).length).toBeLessThanOrEqual(63);
+    expect(FollowerState.safeParse(r.state).success).toBe(true);
+  });
+
+  it('a mirror answer that is not trusted blocks with a mirror reason, not a configRef one', () => {
+    const r = observe(null, { source: { kind: 'untrusted', message: 'malformed ref advertisement: the body is empty' }, target: { kind: 'ok', sha: null } }, ARMED, policyFor(HWLAB), at(0));
+    expect(r.state.phase).toBe('Blocked');
+    expect(r.state.reason).toMatch(/^git mirror answer not used: malformed ref advertisement/);
+    expect(r.state.reason).not.toMatch(/configRef/);
   });
 });

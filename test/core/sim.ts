@@ -14,7 +14,7 @@ import type { CheckLabel } from '../../src/core/registry.ts';
 import { runName } from '../../src/core/run-name.ts';
 import type { CheckResult, FollowerState, Run } from '../../src/core/state.ts';
 import { transitionProblems } from './helpers.ts';
-import { checkLabelsArb, onSupersedeArb, SEED_IDS, SHA_POOL, T0 } from '../support/arbitraries.ts';
+import { checkLabelsArb, onSupersedeArb, SEED_IDS, objectFormatArb, SHA_POOL, shaPool, T0 } from '../support/arbitraries.ts';
 
 export type ObserverCrash = 'none' | 'beforeWrite' | 'afterWrite' | 'afterDispatch';
 export type CloserCrash = 'none' | 'beforeWrite';
@@ -42,6 +42,8 @@ export type SimConfig = {
   armed: boolean;
   source: number;
   deployed: number | null;
+  /** The mirror repository's object format: which pool of shas the whole history uses. */
+  format?: 'sha1' | 'sha256';
   /** Finished dispatches are garbage-collected this long after they end (a Job's TTL). */
   gcAfterSeconds: number;
 };
@@ -103,12 +105,14 @@ export class World {
   private readonly succeededShas = new Set<string>();
   readonly cfg: SimConfig;
   readonly policy: Policy;
+  readonly pool: readonly string[];
 
   constructor(cfg: SimConfig) {
     this.cfg = cfg;
     this.policy = cfg.policy;
-    this.sourceSha = SHA_POOL[cfg.source] as string;
-    this.deployed = cfg.deployed === null ? null : (SHA_POOL[cfg.deployed] as string);
+    this.pool = shaPool(cfg.format ?? 'sha1');
+    this.sourceSha = this.pool[cfg.source] as string;
+    this.deployed = cfg.deployed === null ? null : (this.pool[cfg.deployed] as string);
     this.armed = cfg.armed;
   }
 
@@ -324,7 +328,7 @@ export class World {
         this.now += st.seconds * 1000;
         return;
       case 'push':
-        this.sourceSha = SHA_POOL[st.sha] as string;
+        this.sourceSha = this.pool[st.sha] as string;
         this.sourceKind = 'ok';
         this.sourceFaultTicks = 0;
         return;
@@ -346,7 +350,7 @@ export class World {
         this.targetFaultTicks = st.ticks;
         return;
       case 'drift':
-        this.deployed = st.sha === null ? null : (SHA_POOL[st.sha] as string);
+        this.deployed = st.sha === null ? null : (this.pool[st.sha] as string);
         return;
       case 'arm':
         this.armed = st.armed;
@@ -361,7 +365,7 @@ export class World {
         return;
       }
       case 'pipeline':
-        this.pipeline.set(SHA_POOL[st.sha] as string, st.result);
+        this.pipeline.set(this.pool[st.sha] as string, st.result);
         return;
       case 'gc':
         for (const d of this.dispatches.values()) {
@@ -419,6 +423,7 @@ export const simConfigArb: fc.Arbitrary<SimConfig> = fc.record({
   armed: fc.constantFrom(true, true, true, false),
   source: shaIndexArb,
   deployed: fc.option(shaIndexArb, { nil: null }),
+  format: objectFormatArb,
   gcAfterSeconds: fc.constantFrom(600, 3600, 86_400),
 });
 

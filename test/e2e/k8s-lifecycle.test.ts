@@ -429,7 +429,7 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     expect(many.closer).toEqual(few.closer);
     expect(many.oTotal).toBe(few.oTotal);
     expect(many.cTotal).toBe(few.cTotal);
-    // One LIST of the states, one GET of the arming gate, one LIST of the targets' namespace.
+    // One LIST of the states (and the mirror holds beside them), one GET of the arming gate, one LIST of the targets' namespace.
     expect(few.observer).toEqual({ list: 2, get: 1 });
     expect(few.closer).toEqual({ list: 1 });
   });

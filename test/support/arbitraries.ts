@@ -38,15 +38,51 @@ export const SHA_POOL = [
   '5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d',
 ] as const;
 
+/** The same five commits in a SHA-256 repository (`git init --object-format=sha256`): 64 hex each. */
+export const SHA256_POOL = [
+  '1111111111111111111111111111111111111111111111111111111111111111',
+  '2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a',
+  '3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b',
+  '4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c',
+  '5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d',
+] as const;
+
+/** The pool of a repository's object format. */
+export const shaPool = (format: 'sha1' | 'sha256'): readonly string[] => (format === 'sha256' ? SHA256_POOL : SHA_POOL);
+export const objectFormatArb: fc.Arbitrary<'sha1' | 'sha256'> = fc.constantFrom('sha1' as const, 'sha1' as const, 'sha256' as const);
+
 const HEX = '0123456789abcdef'.split('');
 
-/** Any 40-hex sha. */
-export const anyShaArb: fc.Arbitrary<string> = fc.string({ unit: fc.constantFrom(...HEX), minLength: 40, maxLength: 40 });
+/** Any full sha: 40 hex (SHA-1) or 64 hex (SHA-256). */
+export const anyShaArb: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ unit: fc.constantFrom(...HEX), minLength: 40, maxLength: 40 }),
+  fc.string({ unit: fc.constantFrom(...HEX), minLength: 64, maxLength: 64 }),
+);
 
-/** A sha, mostly from SHA_POOL so that shas meet. */
+/**
+ * A sha, mostly from one pool so that shas meet; now and then from the other object format's
+ * pool or any sha, so a generated state also meets a mirror whose format changed under it.
+ */
 export const shaArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...SHA_POOL) },
+  { weight: 2, arbitrary: fc.constantFrom(...SHA256_POOL) },
   { weight: 1, arbitrary: anyShaArb },
+);
+
+/**
+ * Branch-name candidates, valid and not, built from the pieces git's rules are about: separators,
+ * dots, `.lock`, `@` and `{`, the forbidden ASCII, control characters, space, and unicode (letters,
+ * a no-break space, a right-to-left override, an emoji). NUL is left out: no argv can carry it.
+ */
+const BRANCH_PIECES = [
+  'a', 'Z', '0', 'release', 'v0.3', 'feat', 'x_y', '-', '_', '+', '#', '=', ',', '!', '%', '&', "'", '"', '<', '>', '|', '(', ')', '$', ';', '`',
+  '/', '/', '.', '.', '..', '.lock', 'lock', '@', '@', '{', '}', '@{', 'HEAD', 'ü', 'ünï', '中文', 'ключ', '\u00a0', '\u202e', '😀', 'é',
+  '~', '^', ':', '?', '*', '[', ']', '\\', ' ', '\t', '\n', '\u0001', '\u001f', '\u007f',
+] as const;
+export const branchCandidateArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 6, arbitrary: fc.array(fc.constantFrom(...BRANCH_PIECES), { minLength: 1, maxLength: 8 }).map((p) => p.join('')) },
+  // Long names: git has no length limit of its own.
+  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 64, max: 200 }), fc.constantFrom('a', 'ü', 'x/')).map(([n, c]) => `r/${c.repeat(n)}z`) },
 );
 
 export const SEED_IDS = ['hwlab-jd01-v03', 'agentrun-jd01-v02', 'web-probe-sentinel-master'] as const;
@@ -203,6 +239,8 @@ export const sourceObsArb: fc.Arbitrary<SourceObservation> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'missing' as const, repo: 'pikasTech/HWLAB', branch: 'v0.3' }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'unreachable' as const, message: 'connect ECONNREFUSED 10.0.0.7:80' }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'invalid' as const, message: 'hwlab-node-lanes.yaml#lanes.v03.source: key not found' }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'untrusted' as const, message: 'malformed ref advertisement: the body is empty' }) },
+  { weight: 1, arbitrary: isoTimeArb.map((until) => ({ kind: 'throttled' as const, until, message: 'mirror answered HTTP 429 with Retry-After' })) },
 );
 
 export const targetObsArb: fc.Arbitrary<TargetObservation> = fc.oneof(

@@ -6,7 +6,7 @@ import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/pr
 import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import type { StatusRow } from '../../src/core/status-view.ts';
-import { createGitFixture, type GitFixture } from './git-fixtures.ts';
+import { createGitFixture, type GitFixture, type HttpGitServer, type HttpServeOptions } from './git-fixtures.ts';
 import { genericRegistry } from './registry-doc.ts';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
@@ -21,6 +21,8 @@ export type World = {
   configDir: string;
   stateDir: string;
   readUrl: string;
+  /** The http-backend bridge, on the http transport (its requests, bytes answered). */
+  http: HttpGitServer | null;
   cli(args: readonly string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult>;
   statusJson(): Promise<StatusRow[]>;
   row(id: string): Promise<StatusRow>;
@@ -54,7 +56,7 @@ mv "targets/$BRANCH_FOLLOWER_ID.sha.tmp" "targets/$BRANCH_FOLLOWER_ID.sha"
 
 export const createWorld = async (
   followers: readonly FollowerDef[],
-  opts: { transport?: 'file' | 'daemon' | 'http'; budgets?: Record<string, number> } = {},
+  opts: { transport?: 'file' | 'daemon' | 'http'; budgets?: Record<string, number>; objectFormat?: 'sha1' | 'sha256'; http?: HttpServeOptions } = {},
 ): Promise<World> => {
   const git = await createGitFixture();
   const dir = join(git.root, 'install');
@@ -66,9 +68,11 @@ export const createWorld = async (
   await chmod(join(configDir, 'deploy.sh'), 0o755);
   let readUrl = git.fileUrl;
   let stop: (() => Promise<void>) | null = null;
+  let httpServer: HttpGitServer | null = null;
+  if (opts.objectFormat) for (const f of followers) await git.createBareRepo(f.repo, { objectFormat: opts.objectFormat });
   if (opts.transport === 'daemon' || opts.transport === 'http') {
-    for (const f of followers) await git.createBareRepo(f.repo);
-    const server = opts.transport === 'daemon' ? await git.serveDaemon() : await git.serveHttp();
+    if (!opts.objectFormat) for (const f of followers) await git.createBareRepo(f.repo);
+    const server = opts.transport === 'daemon' ? await git.serveDaemon() : (httpServer = await git.serveHttp(opts.http));
     readUrl = server.url;
     stop = () => server.stop();
   }
@@ -136,6 +140,7 @@ export const createWorld = async (
     configDir,
     stateDir,
     readUrl,
+    http: httpServer,
     cli,
     statusJson,
     async row(id) {

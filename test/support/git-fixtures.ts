@@ -76,8 +76,8 @@ export type GitServer = {
 };
 
 export type HttpGitServer = GitServer & {
-  /** Requests the bridge received, e.g. to count `info/refs` round trips. */
-  requests: { method: string; path: string }[];
+  /** Requests the bridge received, e.g. to count `info/refs` round trips; `bytes`: body bytes answered. */
+  requests: { method: string; path: string; bytes: number; protocol: string | null }[];
   /** The largest number of requests being served at once. */
   maxInFlight(): number;
   /** Client connections currently open (a killed client's connection closes). */
@@ -89,6 +89,10 @@ export type HttpServeOptions = {
   hang?: (path: string) => boolean;
   /** Milliseconds to hold every request before serving it. */
   delayMs?: number;
+  /** Answers a matching request with this status (429, 503) and Retry-After, instead of serving it. */
+  throttle?: (path: string) => { status: number; retryAfter: string | null } | null;
+  /** Drops the Git-Protocol header: a server that speaks only protocol v0. */
+  v0Only?: boolean;
 };
 
 export type GitFixture = {
@@ -99,10 +103,17 @@ export type GitFixture = {
   fileUrl: string;
   env: NodeJS.ProcessEnv;
   git(args: readonly string[], opts?: { cwd?: string; input?: string; allowFail?: boolean }): Promise<GitRun>;
-  /** Creates an empty bare repository on the mirror; returns its path. */
-  createBareRepo(repo: string): Promise<string>;
+  /** Creates an empty bare repository on the mirror (SHA-1 unless asked); returns its path. */
+  createBareRepo(repo: string, opts?: { objectFormat?: 'sha1' | 'sha256' }): Promise<string>;
+  /** Deletes a repository from the mirror and creates it anew, empty, in `objectFormat` (a mirror converted under its followers). */
+  replaceBareRepo(repo: string, opts: { objectFormat: 'sha1' | 'sha256' }): Promise<string>;
   /** Creates a commit (on `parent`, default the branch's current tip) without pushing it. */
   makeCommit(repo: string, branch: string, opts?: { parent?: string | null; message?: string }): Promise<string>;
+  /**
+   * Adds `count` refs under `refs/pull/<n>/head` (and a tag each tenth), all at `sha`, written
+   * straight into packed-refs: a forge mirror's many refs, in milliseconds.
+   */
+  addPullRefs(repo: string, count: number, sha: string): Promise<void>;
   /** Pushes `branch -> sha` for every entry in one push. */
   push(repo: string, refs: Readonly<Record<string, string>>, opts?: { force?: boolean }): Promise<void>;
   /** Makes a new commit on `branch` and pushes it; creates the repository if needed. */
@@ -141,10 +152,10 @@ export const createGitFixture = async (): Promise<GitFixture> => {
   const barePath = (repo: string): string => join(mirrorRoot, bareName(repo));
   const scratches = new Map<string, string>();
 
-  const createBareRepo = async (repo: string): Promise<string> => {
+  const createBareRepo = async (repo: string, opts: { objectFormat?: 'sha1' | 'sha256' } = {}): Promise<string> => {
     const p = barePath(repo);
     await mkdir(dirname(p), { recursive: true });
-    await git(['init', '--quiet', '--bare', p]);
+    await git(['init', '--quiet', '--bare', `--object-format=${opts.objectFormat ?? 'sha1'}`, p]);
     return p;
   };
 
@@ -157,10 +168,20 @@ export const createGitFixture = async (): Promise<GitFixture> => {
     const exists = await git(['--git-dir', bare, 'rev-parse', '--git-dir'], { allowFail: true });
     if (exists.code !== 0) await createBareRepo(repo);
     const dir = join(scratchRoot, repo.replaceAll('/', '__'));
-    await git(['init', '--quiet', dir]);
+    // The scratch clone shares the mirror repository's object format (a SHA-256 mirror takes only SHA-256 objects).
+    const format = (await git(['--git-dir', bare, 'rev-parse', '--show-object-format'])).stdout.trim();
+    await git(['init', '--quiet', `--object-format=${format}`, dir]);
     await git(['remote', 'add', 'origin', bare], { cwd: dir });
     scratches.set(repo, dir);
     return dir;
+  };
+
+  const replaceBareRepo = async (repo: string, opts: { objectFormat: 'sha1' | 'sha256' }): Promise<string> => {
+    await rm(barePath(repo), { recursive: true, force: true });
+    const old = scratches.get(repo);
+    if (old !== undefined) await rm(old, { recursive: true, force: true });
+    scratches.delete(repo);
+    return createBareRepo(repo, opts);
   };
 
   const tip = async (repo: string, branch: string): Promise<string | null> => {
@@ -226,6 +247,23 @@ export const createGitFixture = async (): Promise<GitFixture> => {
     return refs;
   };
 
+  const addPullRefs = async (repo: string, count: number, sha: string): Promise<void> => {
+    const bare = barePath(repo);
+    // Fold loose refs into packed-refs first, then append (sorted order is kept by the final pack-refs).
+    await git(['--git-dir', bare, 'pack-refs', '--all']);
+    const packed = join(bare, 'packed-refs');
+    const lines: string[] = [];
+    for (let n = 1; n <= count; n++) {
+      lines.push(`${sha} refs/pull/${n}/head`);
+      if (n % 10 === 0) lines.push(`${sha} refs/tags/t${n}`);
+    }
+    const { readFile: read } = await import('node:fs/promises');
+    const existing = (await read(packed, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    // No header: git then sorts the file itself on reading; pack-refs writes it back sorted.
+    await writeFile(packed, `${[...existing, ...lines].join('\n')}\n`);
+    await git(['--git-dir', bare, 'pack-refs', '--all']);
+  };
+
   const forcePush = (repo: string, branch: string, sha: string): Promise<void> => push(repo, { [branch]: sha }, { force: true });
 
   const deleteBranch = async (repo: string, branch: string): Promise<void> => {
@@ -270,8 +308,10 @@ export const createGitFixture = async (): Promise<GitFixture> => {
     env,
     git,
     createBareRepo,
+    replaceBareRepo,
     makeCommit,
     push,
+    addPullRefs,
     commit,
     commitMany,
     forcePush,
@@ -414,7 +454,7 @@ const splitCgi = (buf: Buffer): { headers: [string, string][]; status: number; b
  * variables and stream its answer back.
  */
 export const startGitHttpBackend = async (root: string, env: NodeJS.ProcessEnv, opts: HttpServeOptions = {}): Promise<HttpGitServer> => {
-  const requests: { method: string; path: string }[] = [];
+  const requests: { method: string; path: string; bytes: number; protocol: string | null }[] = [];
   const sockets = new Set<Socket>();
   const children = new Set<ChildProcess>();
   let inFlight = 0;
@@ -442,7 +482,7 @@ export const startGitHttpBackend = async (root: string, env: NodeJS.ProcessEnv, 
         SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
         ...(req.headers['content-length'] !== undefined ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
         ...(req.headers['content-encoding'] !== undefined ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
-        ...(typeof req.headers['git-protocol'] === 'string' ? { GIT_PROTOCOL: req.headers['git-protocol'] } : {}),
+        ...(typeof req.headers['git-protocol'] === 'string' && !opts.v0Only ? { GIT_PROTOCOL: req.headers['git-protocol'] } : {}),
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -478,8 +518,20 @@ export const startGitHttpBackend = async (root: string, env: NodeJS.ProcessEnv, 
 
   const server = createHttpServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    requests.push({ method: req.method ?? 'GET', path });
+    const record = { method: req.method ?? 'GET', path, bytes: 0, protocol: typeof req.headers['git-protocol'] === 'string' ? req.headers['git-protocol'] : null };
+    requests.push(record);
+    // Count the body bytes answered (what the client downloads), whatever writes them.
+    const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    res.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (typeof chunk === 'string' || chunk instanceof Uint8Array) record.bytes += Buffer.byteLength(chunk);
+      return write(chunk, ...rest);
+    }) as typeof res.write;
     if (opts.hang?.(path)) return;
+    const throttled = opts.throttle?.(path);
+    if (throttled) {
+      res.writeHead(throttled.status, { 'Content-Type': 'text/plain', ...(throttled.retryAfter !== null ? { 'Retry-After': throttled.retryAfter } : {}) }).end('slow down\n');
+      return;
+    }
     inFlight += 1;
     maxInFlight = Math.max(maxInFlight, inFlight);
     res.on('close', () => {

@@ -14,7 +14,7 @@ import { FollowerState } from '../../src/core/state.ts';
 import type { StatusRow } from '../../src/core/status-view.ts';
 import { startApiServerDouble, type ApiServerDouble, type ApiServerDoubleOptions, type KubeObject } from './apiserver-double.ts';
 import { CLI, type CliResult } from './cli-world.ts';
-import { createGitFixture, type GitFixture } from './git-fixtures.ts';
+import { createGitFixture, type GitFixture, type HttpGitServer, type HttpServeOptions } from './git-fixtures.ts';
 import { genericRegistry } from './registry-doc.ts';
 
 export const NAMESPACE = 'branch-follower';
@@ -165,12 +165,13 @@ const assemble = (
   const setPipelineRun = (id: string, sha: string, status: 'True' | 'False' | 'Unknown'): void => {
     const p = wire(id).pipeline;
     if (!p) throw new Error(`k8s-world: follower ${id} has no PipelineRun selection`);
-    const name = `${id}-${sha.slice(0, 10)}`.slice(0, 63);
+    const name = `${id}-${sha.slice(0, 10)}-${sha.slice(-6)}`.slice(0, 63);
     if (!api.store.get('pipelineruns', p.namespace, name)) {
       api.store.put('pipelineruns', {
         apiVersion: 'tekton.dev/v1',
         kind: 'PipelineRun',
-        metadata: { name, namespace: p.namespace, labels: { ...p.labels, [p.shaLabel]: sha } },
+        // As a pipeline labels its runs: the sha cut to a label value's 63 characters, the full sha annotated.
+        metadata: { name, namespace: p.namespace, labels: { ...p.labels, [p.shaLabel]: sha.slice(0, 63) }, annotations: { [p.shaLabel]: sha } },
         spec: { pipelineRef: { name: 'deploy' } },
       });
     }
@@ -210,7 +211,7 @@ const assemble = (
     const now = new Date().toISOString();
     const labels = labelsOf(job);
     const id = labels[LABEL_FOLLOWER] ?? '';
-    const sha = labels[LABEL_SHA] ?? '';
+    const sha = job.metadata?.annotations?.[LABEL_SHA] ?? labels[LABEL_SHA] ?? '';
     if (ok && outcome.deploy) setTarget(id, sha);
     if (outcome.pipeline) setPipelineRun(id, sha, outcome.pipeline);
     const conditions = ok
@@ -311,9 +312,13 @@ const assemble = (
  */
 export const createK8sWorld = async (
   followers: readonly K8sFollowerDef[],
-  opts: { budgets?: Record<string, number>; api?: ApiServerDoubleOptions } = {},
-): Promise<K8sWorld> => {
+  opts: { budgets?: Record<string, number>; api?: ApiServerDoubleOptions; objectFormat?: 'sha1' | 'sha256'; http?: HttpServeOptions } = {},
+): Promise<K8sWorld & { http: HttpGitServer | null }> => {
   const git = await createGitFixture();
+  // Over http the repositories must exist before they are served; file:// creates them on the first push.
+  if (opts.http && !opts.objectFormat) for (const f of followers) await git.createBareRepo(f.repo);
+  const http = opts.http ? await git.serveHttp(opts.http) : null;
+  if (opts.objectFormat) for (const f of followers) await git.createBareRepo(f.repo, { objectFormat: opts.objectFormat });
   const api = await startApiServerDouble(opts.api);
   const configDir = join(git.root, 'install');
   await mkdir(configDir, { recursive: true });
@@ -332,14 +337,14 @@ export const createK8sWorld = async (
       genericRegistry({
         driver: 'kubernetes',
         namespace: NAMESPACE,
-        readUrl: git.fileUrl,
+        readUrl: http?.url ?? git.fileUrl,
         budgets: { triggerSeconds: 300, closeoutSeconds: 600, maxAttempts: 2, ...opts.budgets },
         followers,
         command: (id) => ['deploy', '--follower', id, '--confirm'],
       }),
     ),
   );
-  return assemble(api, git, configDir, registryPath, wiring, {}, undefined);
+  return { ...assemble(api, git, configDir, registryPath, wiring, {}, undefined), http };
 };
 
 /** The shipped config directory (the registry and its owning configs). */

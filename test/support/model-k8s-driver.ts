@@ -122,7 +122,7 @@ export const createK8sModelWorld = async (api: ApiServerDouble, kc: KubeConfig, 
           if (describeError(error) === 'request timed out') lateRisk = true;
         },
       });
-      return { store: d.store, arming: d.arming, dispatcher: d.dispatcher, events: d.events, logs: d.logs };
+      return { store: d.store, arming: d.arming, holds: d.holds, dispatcher: d.dispatcher, events: d.events, logs: d.logs };
     },
     runs: (): RunView[] =>
       api.store.list('jobs', namespace).map((j) => {

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadedRegistry } from '../../src/adapters/config/registry-file.ts';
+import { createLocalMirrorHoldStore } from '../../src/adapters/local/mirror-hold-store.ts';
 import { createLocalArmingStore } from '../../src/adapters/local/arming-store.ts';
 import { createLocalEventSink } from '../../src/adapters/local/events.ts';
 import { createLocalStateStore } from '../../src/adapters/local/state-store.ts';
@@ -89,6 +90,7 @@ export const createLocalModelWorld = async (loaded: LoadedRegistry, figures: Fig
     ports: () => ({
       store: createLocalStateStore(stateDir),
       arming: createLocalArmingStore(stateDir),
+      holds: createLocalMirrorHoldStore(stateDir),
       dispatcher,
       events: createLocalEventSink(stateDir),
       logs: { logs: async () => '' },

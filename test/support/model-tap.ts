@@ -161,6 +161,7 @@ const wrapPort = <T extends object>(name: string, port: T, tick: TickCtx, l: Tap
 export const tapPorts = (ports: Ports, tick: TickCtx, l: TapListener): Ports => ({
   store: wrapPort('store', ports.store, tick, l),
   arming: wrapPort('arming', ports.arming, tick, l),
+  holds: wrapPort('holds', ports.holds, tick, l),
   dispatcher: wrapPort('dispatcher', ports.dispatcher, tick, l),
   targets: wrapPort('targets', ports.targets, tick, l),
   pipelines: wrapPort('pipelines', ports.pipelines, tick, l),

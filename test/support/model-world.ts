@@ -77,7 +77,7 @@ export type RawStored = { id: string; version: string; state: FollowerState } | 
 export interface ModelDriver {
   readonly kind: 'local' | 'kubernetes';
   /** Fresh adapters, as a restarted process builds them. */
-  ports(): Pick<Ports, 'store' | 'arming' | 'dispatcher' | 'events' | 'logs'>;
+  ports(): Pick<Ports, 'store' | 'arming' | 'holds' | 'dispatcher' | 'events' | 'logs'>;
   /** Every dispatch that exists. */
   runs(): RunView[];
   /** The model moves a run: its trigger succeeds or fails. */

@@ -11,21 +11,30 @@ import { parsePktLines, type Pkt } from './pkt-line.ts';
  *   *PKT("shallow" SP sha LF)
  *   FLUSH
  *
- * The trailing LF of a packet is optional, as the protocol allows. Anything else (another
- * service, a protocol v2 answer, a line that is not `<sha> <ref>`, bytes after the last flush)
- * rejects the whole advertisement.
+ * The trailing LF of a packet is optional, as the protocol allows. The `object-format`
+ * capability says how long the object ids are (absent: SHA-1, 40 hex; `sha256`: 64 hex); an id
+ * of the other length, like anything else (another service, a line that is not `<sha> <ref>`,
+ * bytes after the last flush), rejects the whole advertisement.
  */
 
 export type Advertisement =
   | { ok: true; refs: ReadonlyMap<string, string>; capabilities: readonly string[] }
-  /** `unsupported`: well formed, but not something the reader can use (a SHA-256 repository). */
+  /** `unsupported`: well formed, but not something the reader can use (an unknown object format). */
   | { ok: false; kind: 'malformed' | 'unsupported'; message: string };
 
-const ZERO_ID = '0'.repeat(40);
-const REF_LINE = /^([0-9a-f]{40}) ([^\s\0]+)$/;
-const SHALLOW_LINE = /^shallow [0-9a-f]{40}$/;
-const SHA256_LINE = /^[0-9a-f]{64} /;
-const SHA256_MESSAGE = 'the repository uses SHA-256 object ids: only SHA-1 mirrors are supported';
+/** Hex digits of an object id per `object-format` capability value. */
+export const OBJECT_ID_WIDTH: Readonly<Record<string, number>> = { sha1: 40, sha256: 64 };
+
+/** The object id width an `object-format=` capability announces (SHA-1 when absent), or null for one not known. */
+export const objectIdWidth = (capabilities: readonly string[]): number | null => {
+  const cap = capabilities.find((c) => c.startsWith('object-format='));
+  return cap === undefined ? 40 : (OBJECT_ID_WIDTH[cap.slice('object-format='.length)] ?? null);
+};
+
+// A ref name holds no control character, space or NUL, but may hold any other byte (unicode
+// spaces included): only the ASCII space separates.
+const REF_LINE = /^([0-9a-f]{40}|[0-9a-f]{64}) ([^\x00-\x20\x7f]+)$/;
+const SHALLOW_LINE = /^shallow ([0-9a-f]+)$/;
 
 const text = (payload: Buffer): string => {
   const s = payload.toString('utf8');
@@ -57,6 +66,7 @@ export const parseAdvertisement = (body: Uint8Array): Advertisement => {
   const refs = new Map<string, string>();
   let capabilities: string[] = [];
   let first = true;
+  let width = 40;
   let empty = false;
   let shallow = false;
   for (; i < pkts.length; i++) {
@@ -65,8 +75,10 @@ export const parseAdvertisement = (body: Uint8Array): Advertisement => {
     if (p.kind !== 'data') return malformed(`unexpected ${p.kind} packet in the ref list`);
     let line = text(p.payload);
     if (line === '') return malformed('an empty packet in the ref list');
-    if (SHALLOW_LINE.test(line)) {
+    const sh = SHALLOW_LINE.exec(line);
+    if (sh !== null) {
       if (first) return malformed('a shallow line before any ref or capability line');
+      if (sh[1]!.length !== width) return malformed(`a shallow id of ${sh[1]!.length} hex digits in a repository of ${width}-hex ids`);
       shallow = true;
       continue;
     }
@@ -75,20 +87,28 @@ export const parseAdvertisement = (body: Uint8Array): Advertisement => {
     const nul = line.indexOf('\0');
     if (first) {
       if (nul < 0) return malformed(`the first ref line carries no capabilities: ${show(line)}`);
-      capabilities = line.slice(nul + 1).split(' ').filter((c) => c !== '');
-      if (capabilities.includes('object-format=sha256')) return { ok: false, kind: 'unsupported', message: SHA256_MESSAGE };
+      const caps = line.slice(nul + 1);
+      if (/[\x00-\x1f\x7f]/.test(caps)) return malformed(`not a "<sha> <ref>" line: a control character among the capabilities: ${show(line)}`);
+      capabilities = caps.split(' ').filter((c) => c !== '');
+      const w = objectIdWidth(capabilities);
+      if (w === null) {
+        const cap = capabilities.find((c) => c.startsWith('object-format='))!;
+        return { ok: false, kind: 'unsupported', message: `the repository uses object format ${show(cap.slice('object-format='.length))}: only sha1 and sha256 are known` };
+      }
+      width = w;
       line = line.slice(0, nul);
     } else if (nul >= 0) return malformed(`a NUL in a ref line other than the first: ${show(line.slice(0, nul))}`);
-    if (SHA256_LINE.test(line)) return { ok: false, kind: 'unsupported', message: SHA256_MESSAGE };
     const m = REF_LINE.exec(line);
     if (m === null) return malformed(`not a "<sha> <ref>" line: ${show(line)}`);
     const sha = m[1]!;
     const ref = m[2]!;
+    if (sha.length !== width) return malformed(`${ref} is advertised with a ${sha.length}-hex id in a repository of ${width}-hex ids (object-format ${width === 64 ? 'sha256' : 'sha1'})`);
+    const zero = /^0+$/.test(sha);
     if (ref === 'capabilities^{}') {
-      if (!first || sha !== ZERO_ID) return malformed(`"capabilities^{}" must be the only line, with the zero id: ${show(line)}`);
+      if (!first || !zero) return malformed(`"capabilities^{}" must be the only line, with the zero id: ${show(line)}`);
       empty = true;
     } else {
-      if (sha === ZERO_ID) return malformed(`${ref} is advertised with the zero id`);
+      if (zero) return malformed(`${ref} is advertised with the zero id`);
       const seen = refs.get(ref);
       if (seen !== undefined && seen !== sha) return malformed(`${ref} advertised twice with different shas (${seen}, ${sha})`);
       refs.set(ref, sha);

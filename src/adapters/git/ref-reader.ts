@@ -2,7 +2,8 @@ import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BranchName, RepoName } from '../../core/primitives.ts';
+import { checkBranchName } from '../../core/branch-name.ts';
+import { RepoName } from '../../core/primitives.ts';
 import type { SourceObservation } from '../../core/observe.ts';
 import type { RefReader, RepoRequest } from '../ports.ts';
 import { checkBareRepo } from './bare-check.ts';
@@ -30,12 +31,18 @@ export type GitRefReaderOptions = {
    * would get keeps the read with git, which honours them.
    */
   httpTransport?: 'smart-http' | 'git';
+  /** Which smart-HTTP protocol: `auto` (default) speaks v2 where offered, `v0` reads the whole advertisement. */
+  smartHttpProtocol?: 'auto' | 'v0';
+  /** The clock a mirror's Retry-After counts from. */
+  now?: () => number;
 };
 
 export type GitRefReader = RefReader & {
   readonly readUrl: string;
-  /** How many repository reads (a `git ls-remote` or an info/refs GET) were started, over the reader's lifetime. */
+  /** How many repository reads (a `git ls-remote` or a smart-HTTP read) were started, over the reader's lifetime. */
   readsIssued(): number;
+  /** Response bytes the smart-HTTP reads received, over the reader's lifetime. */
+  bytesReceived(): number;
 };
 
 export const DEFAULT_TIMEOUT_MS = 20_000;
@@ -84,6 +91,8 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
   if (httpTransport !== 'smart-http' && httpTransport !== 'git') throw new MirrorUrlError(`httpTransport must be smart-http or git, got ${String(httpTransport)}`);
   const readUrl = opts.readUrl;
   let reads = 0;
+  let bytes = 0;
+  const now = opts.now ?? Date.now;
 
   const answerBranches = (refs: ReadonlyMap<string, string>, branches: readonly string[]): Map<string, SourceObservation> => {
     const out = new Map<string, SourceObservation>();
@@ -96,8 +105,11 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
 
   const readGroupSmartHttp = async (group: RepoGroup): Promise<Map<string, SourceObservation> | SourceObservation> => {
     reads++;
-    const r = await readAdvertisedRefs(group.url, { timeoutMs, maxBytes: MAX_OUTPUT_BYTES });
-    return r.kind === 'refs' ? answerBranches(r.refs, [...group.branches]) : r;
+    const branches = [...group.branches];
+    const r = await readAdvertisedRefs(group.url, { timeoutMs, maxBytes: MAX_OUTPUT_BYTES, branches, protocol: opts.smartHttpProtocol ?? 'auto', now });
+    bytes += r.kind === 'refs' ? r.bytes : 0;
+    if (r.kind === 'throttled') return { kind: 'throttled', until: new Date(r.until).toISOString(), message: r.message };
+    return r.kind === 'refs' ? answerBranches(r.refs, branches) : r;
   };
 
   const readGroup = async (
@@ -108,7 +120,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
     if (scheme === 'file') {
       const bare = await checkBareRepo(filePathOf(group.url), (gitDir) => run(['--git-dir', gitDir, 'rev-parse', '--is-bare-repository']));
       if (bare.kind === 'absent') return { kind: 'unreachable', message: bare.message };
-      if (bare.kind === 'refused') return { kind: 'invalid', message: `source authority: ${bare.message}` };
+      if (bare.kind === 'refused') return { kind: 'untrusted', message: `source authority: ${bare.message}` };
       url = pathToFileURL(bare.path).href;
     }
     const branches = [...group.branches];
@@ -120,11 +132,11 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
       case 'spawn-error':
         return { kind: 'unreachable', message: `could not run ${gitBinary} ls-remote ${group.url}: ${r.message}` };
       case 'too-large':
-        return { kind: 'invalid', message: `git ls-remote ${group.url} answered more than ${r.limit} bytes; the answer was not trusted` };
+        return { kind: 'untrusted', message: `git ls-remote ${group.url} answered more than ${r.limit} bytes; the answer was not trusted` };
       case 'exit': {
         if (r.code !== 0) return { kind: 'unreachable', message: `git ls-remote ${group.url} failed (exit ${r.code}): ${summarize(r.stderr)}` };
         const parsed = parseLsRemote(r.stdout);
-        if (!parsed.ok) return { kind: 'invalid', message: `git ls-remote ${group.url}: ${parsed.message}` };
+        if (!parsed.ok) return { kind: 'untrusted', message: `git ls-remote ${group.url}: ${parsed.message}` };
         return answerBranches(parsed.refs, branches);
       }
     }
@@ -133,6 +145,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
   return {
     readUrl,
     readsIssued: () => reads,
+    bytesReceived: () => bytes,
     async readMany(requests: readonly RepoRequest[]) {
       const result = new Map<string, Map<string, SourceObservation>>();
       const groups = new Map<string, RepoGroup>();
@@ -155,8 +168,9 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
             perRepo.set(branch, { kind: 'invalid', message: repoProblem ?? 'invalid repository' });
             continue;
           }
-          if (!BranchName.safeParse(branch).success) {
-            perRepo.set(branch, { kind: 'invalid', message: `branch ${JSON.stringify(branch)} of ${repo} is not a valid branch name` });
+          const named = checkBranchName(branch);
+          if (!named.ok) {
+            perRepo.set(branch, { kind: 'invalid', message: `branch ${JSON.stringify(branch)} of ${repo} is not a valid git branch name: ${named.rule}` });
             continue;
           }
           const group = groups.get(url) ?? { url, keys: new Map<string, Set<string>>(), branches: new Set<string>() };

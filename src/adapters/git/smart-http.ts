@@ -1,8 +1,10 @@
+import { REQUEST_TYPE, RESULT_TYPE, lsRefsRequest, parseLsRefs, parseV2Capabilities } from './protocol-v2.ts';
 import { parseAdvertisement } from './ref-advertisement.ts';
 
 /**
  * Reads an http(s) mirror repository's refs over git's smart-HTTP protocol from this process:
- * one `GET <repo>/info/refs?service=git-upload-pack`, protocol v0. Forking `git ls-remote` for
+ * protocol v2 (`ls-refs` for just the wanted heads) where offered, else the v0 advertisement of
+ * `GET <repo>/info/refs?service=git-upload-pack`. Forking `git ls-remote` for
  * each repository cost a tick most of its time at scale (each fork copies the page tables of a
  * large Node process, synchronously); the advertisement is all `ls-remote` reads anyway.
  *
@@ -12,12 +14,22 @@ import { parseAdvertisement } from './ref-advertisement.ts';
  */
 
 export type SmartHttpResult =
-  | { kind: 'refs'; refs: ReadonlyMap<string, string> }
+  /** `bytes`: response bytes received, over every request of the read. */
+  | { kind: 'refs'; refs: ReadonlyMap<string, string>; protocol: 'v0' | 'v2'; bytes: number }
+  /** The mirror asked (HTTP 429 or 503 with Retry-After) not to be read again before `until` (epoch ms). */
+  | { kind: 'throttled'; until: number; message: string }
   | { kind: 'unreachable'; message: string }
-  | { kind: 'invalid'; message: string };
+  | { kind: 'untrusted'; message: string };
 
 export type SmartHttpOptions = {
+  /** One deadline for the whole read (both requests of a v2 read). */
   timeoutMs: number;
+  /** The branches wanted: with them, protocol v2 asks for just their heads; without, every ref is read. */
+  branches?: readonly string[];
+  /** `auto` (default) speaks v2 when the mirror offers it; `v0` never asks for it. */
+  protocol?: 'auto' | 'v0';
+  /** The clock a Retry-After in seconds counts from. */
+  now?: () => number;
   /** Past this many body bytes the answer is not trusted. */
   maxBytes: number;
 };
@@ -85,22 +97,45 @@ const readBody = async (res: Response, maxBytes: number): Promise<Body> => {
   return { kind: 'body', bytes: Buffer.concat(chunks) };
 };
 
+/** When a 429 or 503 answer's `Retry-After` (seconds, or an HTTP date) says to come back, or null. */
+export const retryAfter = (value: string | null, now: number): number | null => {
+  if (value === null) return null;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return now + Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(at, now) : null;
+};
+
+type Exchange = { kind: 'body'; bytes: Buffer } | Exclude<SmartHttpResult, { kind: 'refs' }>;
+
+/**
+ * Reads a repository's refs over smart HTTP: protocol v2 when the mirror offers it (the
+ * capability advertisement, then one `ls-refs` with a `ref-prefix` per wanted branch), else the
+ * v0 ref advertisement that the same first GET answers. `branches` undefined reads every ref.
+ */
 export const readAdvertisedRefs = async (repoUrl: string, opts: SmartHttpOptions): Promise<SmartHttpResult> => {
-  const url = infoRefsUrl(repoUrl);
   const signal = AbortSignal.timeout(opts.timeoutMs);
-  const unreachable = (why: string): SmartHttpResult => ({ kind: 'unreachable', message: `${repoUrl}: ${why}` });
-  try {
+  const now = opts.now ?? Date.now;
+  const unreachable = (why: string): { kind: 'unreachable'; message: string } => ({ kind: 'unreachable', message: `${repoUrl}: ${why}` });
+  const v2 = (opts.protocol ?? 'auto') === 'auto' && opts.branches !== undefined;
+  let moved = 0;
+  let step = 'GET info/refs';
+
+  const exchange = async (what: string, url: string, type: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: Buffer }): Promise<Exchange> => {
+    step = what;
     const res = await fetch(url, {
-      method: 'GET',
+      method: init.method,
       redirect: 'manual',
       signal,
       headers: {
         'User-Agent': USER_AGENT,
-        Accept: ADVERTISEMENT_TYPE,
+        Accept: type,
         // A cache between us and the mirror must not answer with yesterday's branch tips.
         'Cache-Control': 'no-cache',
         Pragma: 'no-cache',
+        ...init.headers,
       },
+      ...(init.body !== undefined ? { body: init.body } : {}),
     });
     if (res.status >= 300 && res.status < 400) {
       const location = res.headers.get('location');
@@ -117,23 +152,52 @@ export const readAdvertisedRefs = async (repoUrl: string, opts: SmartHttpOptions
       if (res.status === 401 || res.status === 403) {
         return unreachable(`mirror refused the read (HTTP ${res.status}); the read URL must allow anonymous reads, no credentials are sent`);
       }
-      return unreachable(`mirror answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+      const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+      if (res.status === 429 || res.status === 503) {
+        const until = retryAfter(res.headers.get('retry-after'), now());
+        if (until !== null) return { kind: 'throttled', until, message: `${repoUrl}: mirror answered ${status} to ${what} with Retry-After until ${new Date(until).toISOString()}` };
+      }
+      return unreachable(`mirror answered ${status} to ${what}`);
     }
-    const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== ADVERTISEMENT_TYPE) {
+    const got = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (got !== type) {
       await discard(res);
       return unreachable(
-        `mirror answered Content-Type ${type === '' ? '(none)' : JSON.stringify(type)}, not ${ADVERTISEMENT_TYPE}: not a smart-HTTP git server (a dumb-HTTP server, or not a git mirror at this URL)`,
+        `mirror answered ${what} with Content-Type ${got === '' ? '(none)' : JSON.stringify(got)}, not ${type}: not a smart-HTTP git server (a dumb-HTTP server, or not a git mirror at this URL)`,
       );
     }
     const body = await readBody(res, opts.maxBytes);
-    if (body.kind === 'too-large') return { kind: 'invalid', message: `${repoUrl}: the ref advertisement is larger than ${opts.maxBytes} bytes; the answer was not trusted` };
-    const ad = parseAdvertisement(body.bytes);
-    if (!ad.ok) return ad.kind === 'unsupported' ? { kind: 'invalid', message: `${repoUrl}: ${ad.message}` } : unreachable(ad.message);
-    return { kind: 'refs', refs: ad.refs };
+    if (body.kind === 'too-large') return { kind: 'untrusted', message: `${repoUrl}: ${type === RESULT_TYPE ? 'the ls-refs answer' : 'the ref advertisement'} is larger than ${opts.maxBytes} bytes; the answer was not trusted` };
+    moved += body.bytes.length;
+    return body;
+  };
+
+  try {
+    const first = await exchange('GET info/refs', infoRefsUrl(repoUrl), ADVERTISEMENT_TYPE, { method: 'GET', ...(v2 ? { headers: { 'Git-Protocol': 'version=2' } } : {}) });
+    if (first.kind !== 'body') return first;
+    const caps = v2 ? parseV2Capabilities(first.bytes) : null;
+    if (caps !== null && opts.branches !== undefined) {
+      if (!caps.ok) return unreachable(caps.message);
+      if (caps.value.lsRefs) {
+        const answer = await exchange('POST git-upload-pack', `${repoUrl}/git-upload-pack`, RESULT_TYPE, {
+          method: 'POST',
+          headers: { 'Git-Protocol': 'version=2', 'Content-Type': REQUEST_TYPE },
+          body: lsRefsRequest(caps.value, opts.branches),
+        });
+        if (answer.kind !== 'body') return answer;
+        const refs = parseLsRefs(answer.bytes, caps.value.objectFormat);
+        return refs.ok ? { kind: 'refs', refs: refs.value, protocol: 'v2', bytes: moved } : unreachable(refs.message);
+      }
+    }
+    // No v2 (or no ls-refs in it): the v0 advertisement, asked for plainly if the first answer was v2.
+    const v0 = caps === null ? first : await exchange('GET info/refs', infoRefsUrl(repoUrl), ADVERTISEMENT_TYPE, { method: 'GET' });
+    if (v0.kind !== 'body') return v0;
+    const ad = parseAdvertisement(v0.bytes);
+    if (!ad.ok) return ad.kind === 'unsupported' ? { kind: 'untrusted', message: `${repoUrl}: ${ad.message}` } : unreachable(ad.message);
+    return { kind: 'refs', refs: ad.refs, protocol: 'v0', bytes: moved };
   } catch (e) {
-    if (signal.aborted) return unreachable(`GET info/refs timed out after ${opts.timeoutMs} ms and was aborted`);
-    return unreachable(`GET info/refs failed: ${causeOf(e)}`);
+    if (signal.aborted) return unreachable(`${step} timed out after ${opts.timeoutMs} ms and was aborted`);
+    return unreachable(`${step} failed: ${causeOf(e)}`);
   }
 };
 

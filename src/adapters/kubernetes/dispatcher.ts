@@ -4,7 +4,7 @@ import type { Dispatcher, DispatchRequest, DispatchResult } from '../ports.ts';
 import { LIST_PAGE, isoTime, listAll, makeClients, type KubeAccess } from './client.ts';
 import { describeError, isAlreadyExists, isNotFound } from './errors.ts';
 import { dispatchJob, dispatchLabels, type DispatchJobOptions } from './job-spec.ts';
-import { DISPATCH_SELECTOR } from './labels.ts';
+import { DISPATCH_SELECTOR, LABEL_SHA, carriesSha } from './labels.ts';
 
 /**
  * Dispatch as a batch/v1 Job under the name the core computed. Creating it twice answers
@@ -37,7 +37,7 @@ export const jobReading = (job: V1Job): StageReading => {
 const sameDispatch = (job: V1Job, req: DispatchRequest): boolean => {
   const want = dispatchLabels(req);
   const have = job.metadata?.labels ?? {};
-  return Object.entries(want).every(([k, v]) => have[k] === v);
+  return Object.entries(want).every(([k, v]) => have[k] === v) && carriesSha(job.metadata ?? {}, LABEL_SHA, req.sha);
 };
 
 export const createKubernetesDispatcher = (o: KubernetesDispatcherOptions): Dispatcher => {
@@ -50,7 +50,7 @@ export const createKubernetesDispatcher = (o: KubernetesDispatcherOptions): Disp
       // A name clash with something that is not this dispatch: never adopt it, never rename.
       throw new Error(
         `Job ${namespace}/${req.name} exists but is not the dispatch of ${req.followerId} ${req.sha} attempt ${req.attempt} ` +
-          `(labels ${JSON.stringify(job.metadata?.labels ?? {})}); delete it or let it expire, then the dispatch is retried under the same name`,
+          `(labels ${JSON.stringify(job.metadata?.labels ?? {})}, sha annotation ${JSON.stringify(job.metadata?.annotations?.[LABEL_SHA] ?? null)}); delete it or let it expire, then the dispatch is retried under the same name`,
       );
     }
     return { name: req.name, kind: 'Job', startedAt: isoTime(job.metadata?.creationTimestamp) ?? new Date().toISOString(), adopted: true };

@@ -1,13 +1,14 @@
 import type { KubeConfig, V1ResourceRequirements } from '@kubernetes/client-node';
-import type { ArmingStore, Dispatcher, EventSink, LogReader, PipelineReader, StateStore, TargetReader } from '../ports.ts';
+import type { ArmingStore, Dispatcher, EventSink, LogReader, MirrorHoldStore, PipelineReader, StateStore, TargetReader } from '../ports.ts';
 import { createKubernetesArmingStore } from './arming-store.ts';
+import { createKubernetesMirrorHoldStore } from './mirror-hold-store.ts';
 import type { KubeCallOptions } from './client.ts';
 import { createKubernetesDispatcher } from './dispatcher.ts';
 import { createKubernetesEventSink } from './events.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { createKubernetesLogReader } from './logs.ts';
 import { createKubernetesPipelineReader } from './pipelines.ts';
-import { createKubernetesStateStore } from './state-store.ts';
+import { createKubernetesStateStore, createStateListing } from './state-store.ts';
 import { createKubernetesTargetReader } from './targets.ts';
 
 /** Everything the loops need on Kubernetes, from one kubeconfig, for the composition root to wire. */
@@ -32,6 +33,7 @@ export type KubernetesDriver = {
   kc: KubeConfig;
   store: StateStore;
   arming: ArmingStore;
+  holds: MirrorHoldStore;
   dispatcher: Dispatcher;
   pipelines: PipelineReader;
   /** k8s-annotation targets only: hand it to the generic target reader as its `k8s` option. */
@@ -59,10 +61,13 @@ export const createKubernetesDriver = (o: KubernetesDriverOptions): KubernetesDr
     ...(o.onRetry ? { onRetry: o.onRetry } : {}),
   };
   const namespace = o.namespace;
+  // States and mirror holds come from one LIST, shared while it is in flight.
+  const listing = createStateListing({ ...access, namespace });
   return {
     kc,
-    store: createKubernetesStateStore({ ...access, namespace }),
+    store: createKubernetesStateStore({ ...access, namespace, listing }),
     arming: createKubernetesArmingStore({ ...access, namespace }),
+    holds: createKubernetesMirrorHoldStore({ ...access, namespace, listing }),
     dispatcher: createKubernetesDispatcher({
       ...access,
       namespace,

@@ -1,6 +1,6 @@
 import type { V1Job, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { DispatchRequest } from '../ports.ts';
-import { LABEL_ATTEMPT, LABEL_SHA, followerLabels } from './labels.ts';
+import { ANNOTATION_SHA, LABEL_ATTEMPT, LABEL_SHA, followerLabels, shaLabelValue } from './labels.ts';
 import { containerSecurity, podSecurity } from './manifests.ts';
 
 /**
@@ -32,23 +32,27 @@ export const DEFAULT_TRIGGER_RESOURCES: V1ResourceRequirements = Object.freeze({
 /** Labels of a dispatch Job and its pods: the follower's, plus which sha and attempt it deploys. */
 export const dispatchLabels = (req: Pick<DispatchRequest, 'followerId' | 'sha' | 'attempt'>): Record<string, string> => ({
   ...followerLabels('dispatch', req.followerId),
-  [LABEL_SHA]: req.sha,
+  [LABEL_SHA]: shaLabelValue(req.sha),
   [LABEL_ATTEMPT]: String(req.attempt),
 });
 
+/** Annotations of a dispatch Job and its pods: the full sha, which a 63-character label cannot always hold. */
+export const dispatchAnnotations = (req: Pick<DispatchRequest, 'sha'>): Record<string, string> => ({ [ANNOTATION_SHA]: req.sha });
+
 export const dispatchJob = (req: DispatchRequest, o: DispatchJobOptions): V1Job => {
   const labels = dispatchLabels(req);
+  const annotations = dispatchAnnotations(req);
   const resources = o.resources ?? DEFAULT_TRIGGER_RESOURCES;
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: req.name, namespace: o.namespace, labels },
+    metadata: { name: req.name, namespace: o.namespace, labels, annotations },
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: req.budgets.triggerSeconds,
       ttlSecondsAfterFinished: o.ttlSecondsAfterFinished ?? DEFAULT_TTL_SECONDS,
       template: {
-        metadata: { labels },
+        metadata: { labels, annotations },
         spec: {
           restartPolicy: 'Never',
           enableServiceLinks: false,

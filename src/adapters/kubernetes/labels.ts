@@ -12,8 +12,32 @@ export const APP = 'branch-follower';
 
 /** Per-follower objects (state ConfigMaps, dispatch Jobs, their pods and events) carry the follower id. */
 export const LABEL_FOLLOWER = 'branch-follower.dev/follower';
-/** Dispatch Jobs carry the full 40-hex sha they deploy (a valid label value: 40 ≤ 63 characters). */
+/**
+ * Dispatch Jobs carry the sha they deploy under this key twice: as a label that selects (the sha
+ * cut to the 63 characters a label value holds: a SHA-1 id whole, a SHA-256 id less its last
+ * digit) and as an annotation with the full id, which a reader checks after selecting.
+ */
 export const LABEL_SHA = 'branch-follower.dev/sha';
+export const ANNOTATION_SHA = LABEL_SHA;
+export const LABEL_VALUE_MAX = 63;
+
+/** The label value that selects objects of `sha`. */
+export const shaLabelValue = (sha: string): string => sha.slice(0, LABEL_VALUE_MAX);
+
+/**
+ * Whether an object's labels and annotations name exactly `sha` under `key`: the label selects,
+ * the annotation decides. An object without the annotation counts only when its label can hold
+ * the whole sha (objects labelled before SHA-256 support, or by tools that label SHA-1 ids).
+ */
+export const carriesSha = (
+  meta: { labels?: Readonly<Record<string, string>> | undefined; annotations?: Readonly<Record<string, string>> | undefined },
+  key: string,
+  sha: string,
+): boolean => {
+  if (meta.labels?.[key] !== shaLabelValue(sha)) return false;
+  const full = meta.annotations?.[key];
+  return full === undefined ? sha.length <= LABEL_VALUE_MAX : full === sha;
+};
 /** Dispatch Jobs carry their attempt number, as a decimal string. */
 export const LABEL_ATTEMPT = 'branch-follower.dev/attempt';
 

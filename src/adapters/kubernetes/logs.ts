@@ -58,7 +58,7 @@ export const createKubernetesLogReader = (o: KubernetesLogReaderOptions): LogRea
       const job = await newestJob(id);
       if (!job?.metadata?.name) return `no dispatch Jobs of ${id} in namespace ${namespace} (finished Jobs are removed after their ttlSecondsAfterFinished)\n`;
       const labels = job.metadata.labels ?? {};
-      const header = `# newest Job ${namespace}/${job.metadata.name} (${shortSha(labels[LABEL_SHA])} attempt ${labels[LABEL_ATTEMPT] ?? '?'}, created ${isoTime(job.metadata.creationTimestamp) ?? '?'})\n`;
+      const header = `# newest Job ${namespace}/${job.metadata.name} (${shortSha(job.metadata.annotations?.[LABEL_SHA] ?? labels[LABEL_SHA])} attempt ${labels[LABEL_ATTEMPT] ?? '?'}, created ${isoTime(job.metadata.creationTimestamp) ?? '?'})\n`;
       return podLog(job.metadata.name, header);
     },
   };

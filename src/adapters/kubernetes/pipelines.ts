@@ -3,11 +3,14 @@ import type { StageReading } from '../../core/fold.ts';
 import type { PipelineReader, PipelineRequest } from '../ports.ts';
 import { LIST_PAGE, listAll, makeClients, type KubeAccess } from './client.ts';
 import { describeError } from './errors.ts';
+import { carriesSha, shaLabelValue } from './labels.ts';
 
 /**
  * The `pipeline` closeout check: the Tekton PipelineRuns labelled with a follower's fixed
  * labels and the run's sha. One LIST per namespace, whatever the number of followers there,
  * with a selector on the labels they all share; each follower's runs are picked out here.
+ * A label value holds 63 characters, so a SHA-256 run is labelled with its sha cut to 63 and
+ * carries the full sha in an annotation under the same key: both must match.
  */
 
 export type KubernetesPipelineReaderOptions = KubeAccess;
@@ -22,6 +25,7 @@ export const PipelineRunView = z.object({
     name: z.string(),
     namespace: z.string().optional(),
     labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
     creationTimestamp: z.string().optional(),
   }),
   status: z.object({ conditions: z.array(Condition).optional() }).optional(),
@@ -48,7 +52,7 @@ export const sharedLabels = (requests: readonly PipelineRequest[]): Record<strin
 
 const matches = (run: PipelineRunView, r: PipelineRequest): boolean => {
   const labels = run.metadata.labels ?? {};
-  return labels[r.spec.shaLabel] === r.sha && Object.entries(r.spec.labels).every(([k, v]) => labels[k] === v);
+  return carriesSha(run.metadata, r.spec.shaLabel, r.sha) && Object.entries(r.spec.labels).every(([k, v]) => labels[k] === v);
 };
 
 const newestFirst = (a: PipelineRunView, b: PipelineRunView): number => {
@@ -62,7 +66,7 @@ const newestFirst = (a: PipelineRunView, b: PipelineRunView): number => {
 export const pipelineReading = (r: PipelineRequest, runs: readonly PipelineRunView[]): StageReading => {
   const mine = runs.filter((run) => matches(run, r)).sort(newestFirst);
   const run = mine[0];
-  if (!run) return { result: 'NONE', detail: clip(`no PipelineRun in ${r.spec.namespace} labelled ${selectorOf({ ...r.spec.labels, [r.spec.shaLabel]: r.sha })}`) };
+  if (!run) return { result: 'NONE', detail: clip(`no PipelineRun in ${r.spec.namespace} labelled ${selectorOf({ ...r.spec.labels, [r.spec.shaLabel]: shaLabelValue(r.sha) })}${r.sha.length > shaLabelValue(r.sha).length ? ` and annotated ${r.spec.shaLabel}=${r.sha}` : ''}`) };
   const ref = `PipelineRun ${r.spec.namespace}/${run.metadata.name}${mine.length > 1 ? ` (newest of ${mine.length})` : ''}`;
   const c = run.status?.conditions?.find((x) => x.type === 'Succeeded');
   const why = [c?.reason, c?.message].filter((x): x is string => !!x).join(': ');

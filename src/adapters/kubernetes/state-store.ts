@@ -21,7 +21,25 @@ export const STATE_MAX_BYTES = 900 * 1024;
 
 export const stateConfigMapName = (id: string): string => `${STATE_CONFIGMAP_PREFIX}${id}`;
 
-export type KubernetesStateStoreOptions = KubeAccess & { namespace: string };
+export type KubernetesStateStoreOptions = KubeAccess & { namespace: string; listing?: StateListing };
+
+/**
+ * The one labelled LIST of the controller's state ConfigMaps (the follower states, and the mirror
+ * holds beside them). Calls made while a LIST is in flight share it: a tick reads its states and
+ * its mirror holds with one request.
+ */
+export type StateListing = () => Promise<V1ConfigMap[]>;
+
+export const createStateListing = (o: KubeAccess & { namespace: string }): StateListing => {
+  const c = makeClients(o);
+  let inFlight: Promise<V1ConfigMap[]> | null = null;
+  return () =>
+    (inFlight ??= listAll(c, (cont) =>
+      c.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: STATE_SELECTOR, limit: LIST_PAGE, ...(cont ? { _continue: cont } : {}) }),
+    ).finally(() => {
+      inFlight = null;
+    }));
+};
 
 const checkId = (id: string): string => {
   const r = FollowerId.safeParse(id);
@@ -89,6 +107,7 @@ export const stateConfigMap = (namespace: string, state: FollowerState, resource
 export const createKubernetesStateStore = (o: KubernetesStateStoreOptions): StateStore => {
   const c = makeClients(o);
   const { namespace } = o;
+  const listing = o.listing ?? createStateListing(o);
   const versionOf = (cm: V1ConfigMap, what: string): string => {
     const v = cm.metadata?.resourceVersion;
     if (!v) throw new Error(`${what}: the API server answered without a resourceVersion`);
@@ -110,9 +129,7 @@ export const createKubernetesStateStore = (o: KubernetesStateStoreOptions): Stat
 
   return {
     async list() {
-      const items = await listAll(c, (cont) =>
-        c.core.listNamespacedConfigMap({ namespace, labelSelector: STATE_SELECTOR, limit: LIST_PAGE, ...(cont ? { _continue: cont } : {}) }),
-      );
+      const items = await listing();
       return items.flatMap((cm) => readStateConfigMap(namespace, cm) ?? []).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     },
 

@@ -1,4 +1,4 @@
-import type { StatusRow } from '../../core/status-view.ts';
+import type { MirrorStatus, StatusRow } from '../../core/status-view.ts';
 import { status as readStatus, type StatusResult } from '../../loops/status.ts';
 import { UsageError } from '../errors.ts';
 import { abbrev, table, TABLE_WIDTH, toJson, toYaml, wrap, type Paint } from '../format.ts';
@@ -16,9 +16,15 @@ const withFlags = (s: Session, cmd: string): string => {
   return m ? `${s.hint(m[1] ?? '')}${m[2] ?? ''}` : cmd;
 };
 
-export const renderStatus = (rows: StatusRow[], output: Output, paint: Paint, hint: (cmd: string) => string = (c) => c): string => {
-  if (output === 'json') return toJson({ followers: rows });
-  if (output === 'yaml') return toYaml({ followers: rows });
+export const renderStatus = (
+  rows: StatusRow[],
+  output: Output,
+  paint: Paint,
+  hint: (cmd: string) => string = (c) => c,
+  mirror: MirrorStatus = { held: 0, holds: [] },
+): string => {
+  if (output === 'json') return toJson({ followers: rows, mirror });
+  if (output === 'yaml') return toYaml({ followers: rows, mirror });
   const wide = output === 'wide';
   const sha = wide ? (x: string | null) => x ?? '-' : abbrev;
   const header = wide
@@ -32,14 +38,17 @@ export const renderStatus = (rows: StatusRow[], output: Output, paint: Paint, hi
     return wide ? [r.id, r.phase, r.adapter, source, ...shas, inFlight, r.budget.source, r.reason] : [r.id, r.phase, source, ...shas, inFlight];
   });
   const next = rows.flatMap((r) => [wrap(`${r.id}: ${r.reason}`), ...r.next.map((n) => `  next: ${hint(n)}`)]);
-  return `${table(header, body, { paint: { index: 1, paint }, ...(wide ? {} : { width: TABLE_WIDTH, shrink: [2] }) })}\n\n${next.join('\n')}`;
+  // A repository the mirror asked us to leave alone (429/503 with Retry-After) is not read before its time.
+  const held = mirror.holds.map((h) => `  ${wrap(`${h.repo}: not read before ${h.until} (since ${h.since}): ${h.reason}`, TABLE_WIDTH - 2, '    ')}`);
+  const pressure = mirror.held > 0 ? `\n\ngit mirror back-pressure: ${mirror.held} repositor${mirror.held === 1 ? 'y' : 'ies'} held\n${held.join('\n')}` : '';
+  return `${table(header, body, { paint: { index: 1, paint }, ...(wide ? {} : { width: TABLE_WIDTH, shrink: [2] }) })}\n\n${next.join('\n')}${pressure}`;
 };
 
 const renderAll = (s: Session, r: StatusResult, output: Output): { text: string; problems: string[] } => {
   const problems = r.problems.map((p) => p.text);
   const arming = armingProblem(r.arming);
   if (arming) problems.unshift(`arming: ${arming}`);
-  return { text: renderStatus(r.rows, output, s.paint, (c) => withFlags(s, c)), problems };
+  return { text: renderStatus(r.rows, output, s.paint, (c) => withFlags(s, c), r.mirror), problems };
 };
 
 export const status = defineVerb({
