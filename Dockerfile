@@ -17,6 +17,10 @@ RUN command -v git >/dev/null \
 
 WORKDIR /app
 
+# Only for the build, never in the image's environment: a build behind a TLS-intercepting proxy
+# hands npm the proxy's CA as a path mounted into the build (test/cluster/build-image.sh does).
+ARG NODE_EXTRA_CA_CERTS
+
 # Dependencies first, so a source change reuses this layer. The `node` devDependency (the
 # toolchain for developers) is left out; no package here needs an install script.
 COPY package.json package-lock.json ./

@@ -34,8 +34,15 @@ if ! "${B[@]}" inspect --type image "$BASE" >/dev/null 2>&1; then
   rm -rf "$work"
 fi
 
+# Behind a TLS-intercepting proxy the host trusts an extra CA; the build's npm gets it as a
+# read-only mount for the RUN steps (not part of any layer).
+ca=()
+host_ca=${NODE_EXTRA_CA_CERTS:-${SSL_CERT_FILE:-}}
+if [ -n "$host_ca" ] && [ -s "$host_ca" ]; then
+  ca=(--volume "$host_ca:/run/build-ca.crt:ro" --build-arg NODE_EXTRA_CA_CERTS=/run/build-ca.crt)
+fi
 log "build $IMAGE from Dockerfile (BASE=$BASE)"
-"${B[@]}" bud --quiet --isolation chroot --pull-never --layers --build-arg "BASE=$BASE" -t "$IMAGE" -f Dockerfile . >/dev/null
+"${B[@]}" bud --quiet --isolation chroot --pull-never --layers --build-arg "BASE=$BASE" "${ca[@]}" -t "$IMAGE" -f Dockerfile . >/dev/null
 archive="$CACHE/branch-follower.tar"
 rm -f "$archive"
 "${B[@]}" push --quiet "$IMAGE" "oci-archive:$archive:$IMAGE"

@@ -112,11 +112,14 @@ export const writeRegistry = async (o: {
   return { dir, registry: path, namespace: o.namespace, appsNamespace: o.appsNamespace };
 };
 
-/** `apply --confirm --wait` from outside, then the operator's own additions. */
+/**
+ * The operator's own additions first (so the first scheduled tick already finds its target
+ * readable), then `apply --confirm --wait` from outside.
+ */
 export const install = async (inst: Install, apps: readonly AppDef[]): Promise<string> => {
-  const out = await cliOk(inst.registry, ['apply', '--confirm', '--wait']);
   const [readerRole, readerBinding] = targetReaderRole(inst.appsNamespace, inst.namespace);
   await applyObjects([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: inst.namespace } },
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: inst.appsNamespace } },
     readerRole,
     readerBinding,
@@ -147,5 +150,5 @@ export const install = async (inst: Install, apps: readonly AppDef[]): Promise<s
       },
     })),
   ]);
-  return out;
+  return cliOk(inst.registry, ['apply', '--confirm', '--wait']);
 };
