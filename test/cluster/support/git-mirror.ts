@@ -51,7 +51,7 @@ export const deployMirror = async (namespace: string): Promise<Mirror> => {
                 imagePullPolicy: 'IfNotPresent',
                 command: ['node', '/srv/mirror/git-mirror-server.ts', '/srv/git', String(PORT)],
                 env: [{ name: 'HOME', value: '/tmp' }],
-                ports: [{ containerPort: PORT }],
+                ports: [{ containerPort: PORT, protocol: 'TCP' }],
                 readinessProbe: { httpGet: { path: '/healthz', port: PORT }, periodSeconds: 1 },
                 securityContext: security,
                 resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
@@ -71,7 +71,7 @@ export const deployMirror = async (namespace: string): Promise<Mirror> => {
         },
       },
     },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'git-mirror', namespace }, spec: { selector: labels, ports: [{ port: 80, targetPort: PORT }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'git-mirror', namespace }, spec: { selector: labels, ports: [{ port: 80, targetPort: PORT, protocol: 'TCP' }] } },
   ]);
   await kubectl(['-n', namespace, 'rollout', 'status', 'deployment/git-mirror', '--timeout=180s']);
   const ip = await waitFor('the mirror Service\'s cluster IP', async () => {
