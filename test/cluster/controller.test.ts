@@ -198,6 +198,8 @@ describe('branch-follower on a real cluster, driven by its own CronJob pods', ()
     const logs: string[] = [];
     for (const j of jobs) logs.push(await jobLogs(NS, j.metadata.name));
     expect(logs.join('\n')).not.toMatch(/forbidden/i);
+    // Nor did the real server refuse anything else the ticks asked (a tick reports such a follower as ERROR).
+    expect(logs.join('\n')).not.toMatch(/ ERROR /);
     const events = await kubectl(['-n', NS, 'get', 'events', '-o', 'json']);
     expect(events).not.toMatch(/forbidden/i);
     // The controller's own pods ran as its ServiceAccount.
