@@ -2,6 +2,7 @@
 // `apply --confirm --wait` from outside, the pods clone the controller source from a git mirror in
 // the cluster, and every tick, dispatch and closeout below is done by real pods (extra ticks are
 // Jobs made from the CronJobs' templates). One follower, one story, in order.
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusRow } from '../../src/core/status-view.ts';
 import {
@@ -81,6 +82,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   mirror?.stop();
+  if (inst) await rm(inst.dir, { recursive: true, force: true });
   await app?.remove();
   if (!process.env['BF_CLUSTER_KEEP']) await deleteNamespaces([NS, APPS, MIRROR]);
 });

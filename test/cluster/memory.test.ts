@@ -2,6 +2,7 @@
 // 300 followers over 30 repositories of the in-cluster git mirror, their states and targets in
 // the cluster, and is never OOMKilled. Its peak is read from the container's own memory cgroup
 // at the end of the tick (cgroup v1 memory.max_usage_in_bytes, else v2 memory.peak).
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Obj, applyObjects, cliOk, deleteNamespaces, jobFromCronJob, jobLogs, list, requireKubeconfig, waitForJob } from './support/cluster.ts';
 import { deployMirror, pushControllerSource, workRepo, type Mirror } from './support/git-mirror.ts';
@@ -76,6 +77,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   mirror?.stop();
+  if (inst) await rm(inst.dir, { recursive: true, force: true });
   if (!process.env['BF_CLUSTER_KEEP']) await deleteNamespaces([NS, MIRROR]);
 });
 

@@ -10,7 +10,7 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { splitCgi } from './cgi-response.ts';
+import { runGitHttpBackend } from './git-http-backend-cgi.ts';
 
 export type GitRun = { stdout: string; stderr: string; code: number };
 
@@ -404,54 +404,10 @@ export const startGitHttpBackend = async (root: string, env: NodeJS.ProcessEnv, 
       res.writeHead(404).end('not found\n');
       return;
     }
-    const pathInfo = url.pathname.slice('/git'.length);
-    const child = spawn('git', ['http-backend'], {
-      env: {
-        ...env,
-        GIT_PROJECT_ROOT: root,
-        GIT_HTTP_EXPORT_ALL: '1',
-        PATH_INFO: decodeURIComponent(pathInfo),
-        QUERY_STRING: url.search.replace(/^\?/, ''),
-        REQUEST_METHOD: req.method ?? 'GET',
-        CONTENT_TYPE: req.headers['content-type'] ?? '',
-        REMOTE_ADDR: req.socket.remoteAddress ?? '127.0.0.1',
-        REMOTE_USER: '',
-        GATEWAY_INTERFACE: 'CGI/1.1',
-        SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
-        ...(req.headers['content-length'] !== undefined ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
-        ...(req.headers['content-encoding'] !== undefined ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
-        ...(typeof req.headers['git-protocol'] === 'string' ? { GIT_PROTOCOL: req.headers['git-protocol'] } : {}),
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = runGitHttpBackend(req, res, { root, env, pathInfo: decodeURIComponent(url.pathname.slice('/git'.length)) });
     children.add(child);
-    req.pipe(child.stdin);
-    child.stdin.on('error', () => undefined);
-    child.stderr.resume();
-    let head = Buffer.alloc(0);
-    let started = false;
-    child.stdout.on('data', (b: Buffer) => {
-      if (started) {
-        res.write(b);
-        return;
-      }
-      head = Buffer.concat([head, b]);
-      const parsed = splitCgi(head);
-      if (parsed === null) return;
-      started = true;
-      res.writeHead(parsed.status, parsed.headers);
-      if (parsed.body.length > 0) res.write(parsed.body);
-    });
-    child.on('close', (code) => {
-      children.delete(child);
-      if (!started) res.writeHead(502).end(`http-backend exited ${code} without a response\n`);
-      else res.end();
-    });
-    child.on('error', () => {
-      children.delete(child);
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
+    child.on('close', () => children.delete(child));
+    child.on('error', () => children.delete(child));
   };
 
   const server = createHttpServer((req, res) => {

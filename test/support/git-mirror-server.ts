@@ -2,14 +2,14 @@
 // controller's own image (node + git). GET /git/<owner>/<repo>.git/... serves clones and ref
 // reads; a push (receive-pack) to a repository that does not exist yet creates it bare first,
 // so the suite fills the mirror with plain `git push`. Imports only node builtins and the CGI
-// splitter beside it: both files are shipped into the pod by a ConfigMap.
+// bridge beside it: both files are shipped into the pod by a ConfigMap.
 //
 //   node git-mirror-server.ts <root> <port>
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { splitCgi } from './cgi-response.ts';
+import { runGitHttpBackend } from './git-http-backend-cgi.ts';
 
 const [root = '/srv/git', portText = '8080'] = process.argv.slice(2);
 const REPO = /^\/([A-Za-z0-9._-]+\/[A-Za-z0-9._-]+\.git)(\/|$)/;
@@ -23,50 +23,12 @@ const server = createServer((req, res) => {
   if (!repo || repo.includes('..')) return void res.writeHead(404).end('not a repository path\n');
   const pushing = url.searchParams.get('service') === 'git-receive-pack' || pathInfo.endsWith('/git-receive-pack');
   if (pushing && !existsSync(join(root, repo))) execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch=main', join(root, repo)]);
-  const child = spawn('git', ['http-backend'], {
-    env: {
-      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-      HOME: process.env['HOME'] ?? '/tmp',
-      GIT_PROJECT_ROOT: root,
-      GIT_HTTP_EXPORT_ALL: '1',
-      // Anonymous pushes: this mirror lives only as long as one test run.
-      GIT_CONFIG_COUNT: '1',
-      GIT_CONFIG_KEY_0: 'http.receivepack',
-      GIT_CONFIG_VALUE_0: 'true',
-      PATH_INFO: pathInfo,
-      QUERY_STRING: url.search.replace(/^\?/, ''),
-      REQUEST_METHOD: req.method ?? 'GET',
-      CONTENT_TYPE: req.headers['content-type'] ?? '',
-      REMOTE_ADDR: req.socket.remoteAddress ?? '',
-      REMOTE_USER: 'ci',
-      GATEWAY_INTERFACE: 'CGI/1.1',
-      SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
-      ...(req.headers['content-length'] !== undefined ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
-      ...(req.headers['content-encoding'] !== undefined ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
-      ...(typeof req.headers['git-protocol'] === 'string' ? { GIT_PROTOCOL: req.headers['git-protocol'] } : {}),
-    },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  req.pipe(child.stdin);
-  child.stdin.on('error', () => undefined);
-  let head = Buffer.alloc(0);
-  let started = false;
-  child.stdout.on('data', (b: Buffer) => {
-    if (started) return void res.write(b);
-    head = Buffer.concat([head, b]);
-    const parsed = splitCgi(head);
-    if (parsed === null) return;
-    started = true;
-    res.writeHead(parsed.status, parsed.headers);
-    if (parsed.body.length > 0) res.write(parsed.body);
-  });
-  child.on('close', (code) => {
-    if (!started) res.writeHead(502).end(`http-backend exited ${code} without a response\n`);
-    else res.end();
-  });
-  child.on('error', () => {
-    if (!res.headersSent) res.writeHead(502);
-    res.end();
+  runGitHttpBackend(req, res, {
+    root,
+    pathInfo,
+    remoteUser: 'ci',
+    // Anonymous pushes: this mirror lives only as long as one test run.
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.receivepack', GIT_CONFIG_VALUE_0: 'true' },
   });
   const path = pathInfo;
   res.on('finish', () => console.log(`${req.method} ${path} ${res.statusCode}`));

@@ -26,12 +26,12 @@ const git = async (cwd: string, args: readonly string[]): Promise<string> =>
 
 export const deployMirror = async (namespace: string): Promise<Mirror> => {
   const server = await readFile(join(ROOT, 'test', 'support', 'git-mirror-server.ts'), 'utf8');
-  const cgi = await readFile(join(ROOT, 'test', 'support', 'cgi-response.ts'), 'utf8');
+  const cgi = await readFile(join(ROOT, 'test', 'support', 'git-http-backend-cgi.ts'), 'utf8');
   const labels = { app: 'git-mirror' };
   const security = { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
   await applyObjects([
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'git-mirror-server', namespace }, data: { 'git-mirror-server.ts': server, 'cgi-response.ts': cgi } },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'git-mirror-server', namespace }, data: { 'git-mirror-server.ts': server, 'git-http-backend-cgi.ts': cgi } },
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
