@@ -186,7 +186,7 @@ describe('branch-follower on a real cluster, driven by its own CronJob pods', ()
     const logs = `${await jobLogs(NS, scheduled.metadata.name)}\n${await jobLogs(NS, manual)}`;
     console.log(`race: scheduled ${scheduled.metadata.name} and manual ${manual}:\n${logs.split('\n').filter((l) => l.includes(`observer ${APP.id}:`)).join('\n')}`);
     // Only the tick whose compare-and-swap won recorded the dispatch: one transition, one Event.
-    const short = held.slice(0, 12);
+    const short = held.slice(0, 7);
     const history = (await cliOk(inst.registry, ['events', '--follower', APP.id])).split('\n');
     expect(history.filter((l) => /PendingTrigger\s+Triggering/.test(l) && l.includes(short))).toHaveLength(1);
     const core = await list(['-n', NS, 'get', 'events', '--field-selector', `involvedObject.kind=ConfigMap,reason=Triggering`]);
