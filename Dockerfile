@@ -2,13 +2,24 @@
 # container's clone, and the production dependencies at /app/node_modules, which the CronJob
 # pods link into their fresh clone of the controller source. The source is also at /app, so
 # the image runs on its own too: docker run IMAGE /app/src/cli.ts --help
-FROM node:24-slim
+#
+# The base is a build argument so a machine that cannot pull node:24-slim can build the same
+# layers on a local base holding Node 24, npm and git (.ci/run builds one from realk8s's
+# local/node-git:24; see test/cluster/README.md).
+ARG BASE=node:24-slim
+FROM ${BASE}
 
-RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+# git for the init container's clone; a base that already has it (the local one) skips apt.
+RUN command -v git >/dev/null \
+ || { apt-get update \
+   && apt-get install -y --no-install-recommends git ca-certificates \
+   && rm -rf /var/lib/apt/lists/*; }
 
 WORKDIR /app
+
+# Only for the build, never in the image's environment: a build behind a TLS-intercepting proxy
+# hands npm the proxy's CA as a path mounted into the build (test/cluster/build-image.sh does).
+ARG NODE_EXTRA_CA_CERTS
 
 # Dependencies first, so a source change reuses this layer. The `node` devDependency (the
 # toolchain for developers) is left out; no package here needs an install script.

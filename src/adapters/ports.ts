@@ -6,7 +6,7 @@ import type { Notification } from '../core/notifications.ts';
 import type { SourceObservation, TargetObservation } from '../core/observe.ts';
 import type { CheckLabel } from '../core/registry.ts';
 import type { FollowerState, Run, Transition } from '../core/state.ts';
-import type { PipelineSpec, TargetSpec } from '../core/target-spec.ts';
+import type { PipelineSpec, RunnerSpec, TargetSpec } from '../core/target-spec.ts';
 
 /**
  * The small interfaces the loops are written against. Each driver (local, kubernetes)
@@ -68,6 +68,8 @@ export type DispatchRequest = {
   repo: string;
   branch: string;
   budgets: Budgets;
+  /** Where the argv runs, from the owning config (kubernetes driver); absent: the driver's default. */
+  runner?: RunnerSpec;
 };
 
 export type DispatchResult = { name: string; kind: Run['kind']; startedAt: string; adopted: boolean };

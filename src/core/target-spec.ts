@@ -34,11 +34,47 @@ export const PipelineSpec = z
   .strict();
 export type PipelineSpec = z.infer<typeof PipelineSpec>;
 
+const EnvName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+  .refine((n) => !n.startsWith('BRANCH_FOLLOWER_') && n !== 'HOME', 'HOME and BRANCH_FOLLOWER_* are set by the dispatch itself');
+
+/** One variable of the runner's environment: a plain value, or a key of a Secret, by reference only. */
+export const RunnerEnvVar = z.union([
+  z.object({ value: z.string().max(4096) }).strict(),
+  z
+    .object({
+      secretRef: z
+        .object({ name: K8sName, key: z.string().min(1).max(253).regex(/^[-._A-Za-z0-9]+$/, 'must be a Secret data key') })
+        .strict(),
+    })
+    .strict(),
+]);
+export type RunnerEnvVar = z.infer<typeof RunnerEnvVar>;
+
+/**
+ * Where and as whom a follower's trigger argv runs (a `runner:` key of its owning config's target
+ * section): the image holding the deploy tool, the ServiceAccount whose token it uses, and its
+ * environment, Secrets only by reference (the kubelet resolves them; the controller never reads
+ * a Secret). Absent: the controller's image, no ServiceAccount token. Only the kubernetes driver
+ * uses it; the local driver runs the argv on its own host.
+ */
+export const RunnerSpec = z
+  .object({
+    image: z.string().min(1).max(512).regex(/^\S+$/, 'must be an image reference').optional(),
+    serviceAccountName: K8sName.optional(),
+    env: z.record(EnvName, RunnerEnvVar).optional(),
+  })
+  .strict();
+export type RunnerSpec = z.infer<typeof RunnerSpec>;
+
 /** A follower's configRefs resolved by its adapter: what everything downstream works from. */
 export type ResolvedFollowerSpec = {
   source: SourceSection;
   target: TargetSpec;
   pipeline: PipelineSpec | null;
+  /** The owning config's runner, when it names one. */
+  runner?: RunnerSpec;
   /** One line for plan and status: what the configRefs resolve to, never the owning config copied. */
   summary: string;
 };

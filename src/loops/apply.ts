@@ -1,4 +1,4 @@
-import { applyManifests, diffManifests, ensureArming, waitForCronJobs, type DiffEntry } from '../adapters/kubernetes/apply.ts';
+import { applyManifests, diffManifests, ensureArming, inServedVersions, servedCronJobVersion, waitForCronJobs, type DiffEntry } from '../adapters/kubernetes/apply.ts';
 import { cronJobName, LOOPS, readRegistryFiles, renderManifests } from '../adapters/kubernetes/manifests.ts';
 import type { KubernetesDriver } from '../adapters/kubernetes/driver.ts';
 import type { LoadedRegistry } from '../adapters/config/registry-file.ts';
@@ -30,17 +30,18 @@ export const applyController = async (
   namespace: string,
   o: { wait: boolean; timeoutMs: number },
 ): Promise<ApplyOutcome> => {
-  const objects = await controllerManifests(loaded, namespace);
+  const cronJobs = await servedCronJobVersion(drv.kc);
+  const objects = inServedVersions(await controllerManifests(loaded, namespace), cronJobs);
   const diff = await diffManifests(drv.kc, objects);
   await applyManifests(drv.kc, objects);
   const arming = await ensureArming(drv.kc, namespace);
   const lines = [renderDiff(diff), `arming ConfigMap: ${arming === 'created' ? 'created disarmed (kill switch on, empty allowlist)' : 'present, left as it is'}`];
   if (o.wait) {
-    await waitForCronJobs(drv.kc, namespace, LOOPS.map(cronJobName), { timeoutMs: o.timeoutMs });
-    lines.push(`CronJobs ${LOOPS.map(cronJobName).join(', ')} exist and are not suspended`);
+    await waitForCronJobs(drv.kc, namespace, LOOPS.map(cronJobName), { timeoutMs: o.timeoutMs, apiVersion: cronJobs });
+    lines.push(`CronJobs (${cronJobs}) ${LOOPS.map(cronJobName).join(', ')} exist and are not suspended`);
   }
   return { text: lines.join('\n'), changed: diff.filter((d) => d.action !== 'unchanged').length };
 };
 
 export const planManifests = async (drv: KubernetesDriver, loaded: LoadedRegistry, namespace: string): Promise<DiffEntry[]> =>
-  diffManifests(drv.kc, await controllerManifests(loaded, namespace));
+  diffManifests(drv.kc, inServedVersions(await controllerManifests(loaded, namespace), await servedCronJobVersion(drv.kc)));

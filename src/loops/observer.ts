@@ -209,6 +209,7 @@ const observeOne = async (
       repo: spec.source.repo,
       branch: spec.source.branch,
       budgets: p.policy.budgets,
+      ...(spec.runner ? { runner: spec.runner } : {}),
     });
   } catch (e) {
     const message = (e as Error).message;

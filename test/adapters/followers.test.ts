@@ -135,6 +135,33 @@ describe.each(SEEDS)('%s', (adapter) => {
     expect(inline.message).toContain(`${TARGET_REF}.secrets.registryPull`);
   });
 
+  it('takes the runner from the owning config: image, ServiceAccount, env from Secrets by reference only', () => {
+    const runner = { image: 'registry.local/cli:1', serviceAccountName: 'deployer', env: { API_TOKEN: { secretRef: { name: 'api', key: 'token' } }, MODE: { value: 'ci' } } };
+    for (const adapter of SEEDS) {
+      const r = resolveWith(adapter, { ...validTarget(adapter), runner });
+      expect(r.ok && r.spec.runner).toEqual(runner);
+      expect(resolveWith(adapter, validTarget(adapter)).ok && 'runner' in (resolveWith(adapter, validTarget(adapter)) as { spec: object }).spec).toBe(false);
+      // A Secret's value is never a runner field, and the dispatch's own variables are not the config's to set.
+      const leaked = failure(resolveWith(adapter, { ...validTarget(adapter), runner: { env: { API_TOKEN: { secretRef: { name: 'api', key: 'token' }, value: 's3cret' } } } }));
+      expect(leaked.message).toContain(`${TARGET_REF}.runner.env.API_TOKEN`);
+      expect(leaked.message).not.toContain('s3cret');
+      expect(failure(resolveWith(adapter, { ...validTarget(adapter), runner: { env: { BRANCH_FOLLOWER_SHA: { value: 'x' } } } })).message).toContain('runner.env.BRANCH_FOLLOWER_SHA');
+      expect(failure(resolveWith(adapter, { ...validTarget(adapter), runner: { token: 'x' } })).message).toContain('runner');
+    }
+    const generic = ADAPTER_REGISTRY.generic.resolve({
+      ...input('hwlab-node-runtime', null),
+      follower: Follower.parse({ id: 'g1', adapter: 'generic', source: { configRef: SOURCE_REF }, target: { configRef: TARGET_REF }, command: ['deploy'], checks: ['trigger', 'target'] }),
+      target: { ref: TARGET_REF, value: { reader: 'file', path: 'deployed.txt', runner } },
+    });
+    expect(generic.ok && generic.spec).toMatchObject({ target: { reader: 'file', path: 'deployed.txt' }, runner });
+    const badGeneric = ADAPTER_REGISTRY.generic.resolve({
+      ...input('hwlab-node-runtime', null),
+      follower: Follower.parse({ id: 'g1', adapter: 'generic', source: { configRef: SOURCE_REF }, target: { configRef: TARGET_REF }, command: ['deploy'], checks: ['trigger', 'target'] }),
+      target: { ref: TARGET_REF, value: { reader: 'file', path: 'deployed.txt', runner: { image: 'a b' } } },
+    });
+    expect(failure(badGeneric).message).toContain(`${TARGET_REF}.runner.image`);
+  });
+
   it('rejects a source section that is not {repo, branch}', () => {
     const extra = failure(resolveWith(adapter, validTarget(adapter), { source: { repo: 'o/r', branch: 'main', path: 'x' } }));
     expect(extra).toEqual({ side: 'source', message: `${SOURCE_REF}: unknown key(s) path` });

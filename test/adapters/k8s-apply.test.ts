@@ -5,10 +5,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseRegistry, type Registry } from '../../src/core/registry.ts';
 import { DISARMED, armingToData } from '../../src/core/arming.ts';
-import { applyManifests, applyOrder, diffManifests, ensureArming, waitForCronJobs } from '../../src/adapters/kubernetes/apply.ts';
+import { applyManifests, applyOrder, diffManifests, ensureArming, inServedVersions, servedCronJobVersion, waitForCronJobs } from '../../src/adapters/kubernetes/apply.ts';
 import { createKubernetesArmingStore } from '../../src/adapters/kubernetes/arming-store.ts';
 import { REGISTRY_CONFIGMAP, REGISTRY_FILE, cronJobName, renderManifests } from '../../src/adapters/kubernetes/manifests.ts';
-import { startApiServerDouble, type ApiServerDouble } from '../support/apiserver-double.ts';
+import { CRONJOB_V1, CRONJOB_V1BETA1, startApiServerDouble, type ApiServerDouble } from '../support/apiserver-double.ts';
 
 let api: ApiServerDouble;
 let nsCount = 0;
@@ -166,5 +166,42 @@ describe('waitForCronJobs', () => {
   it('orders objects by dependency, keeping the given order within a kind', () => {
     const o = (kind: string, name: string) => ({ apiVersion: 'v1', kind, metadata: { name } });
     expect(applyOrder([o('CronJob', 'a'), o('ConfigMap', 'b'), o('Deployment', 'c'), o('Namespace', 'd'), o('ConfigMap', 'e')]).map((x) => x.metadata?.name)).toEqual(['d', 'b', 'e', 'c', 'a']);
+  });
+});
+
+describe('servedCronJobVersion', () => {
+  const cases = [
+    ['batch/v1 only (1.25+)', {}, 'batch/v1'],
+    ['both (1.21-1.24)', { resources: [CRONJOB_V1BETA1] }, 'batch/v1'],
+    ['batch/v1beta1 only (1.20)', { resources: [CRONJOB_V1BETA1], without: [CRONJOB_V1] }, 'batch/v1beta1'],
+  ] as const;
+  for (const [name, opts, want] of cases) {
+    it(`finds ${want} on a server serving ${name}, with discovery reads only`, async () => {
+      const server = await startApiServerDouble(opts);
+      try {
+        expect(await servedCronJobVersion(server.kubeConfig(), quick)).toBe(want);
+        expect(server.requests.all().every((r) => r.verb === 'discovery' || r.method === 'GET')).toBe(true);
+        expect(server.requests.writes()).toBe(0);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it('says so when the server serves CronJob in neither version', async () => {
+    const server = await startApiServerDouble({ without: [CRONJOB_V1] });
+    try {
+      await expect(servedCronJobVersion(server.kubeConfig(), quick)).rejects.toThrow(/serves CronJob in none of batch\/v1, batch\/v1beta1/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('rewrites only CronJobs, and only when the served version differs', () => {
+    const objects = render('bf-served');
+    const old = inServedVersions(objects, 'batch/v1beta1');
+    expect(old.filter((o) => o.kind === 'CronJob').map((o) => o.apiVersion)).toEqual(['batch/v1beta1', 'batch/v1beta1']);
+    expect(old.filter((o) => o.kind !== 'CronJob')).toEqual(objects.filter((o) => o.kind !== 'CronJob'));
+    expect(inServedVersions(objects, 'batch/v1')).toEqual(objects);
   });
 });

@@ -96,6 +96,38 @@ describe('kubernetes dispatcher', () => {
     expect(container?.['resources']).toMatchObject({ requests: { cpu: expect.any(String), memory: expect.any(String) }, limits: { memory: expect.any(String) } });
   });
 
+  it('runs in the follower\'s runner: its image, its ServiceAccount with a token, env from Secrets by reference', async () => {
+    const namespace = freshNamespace();
+    const d = createKubernetesDispatcher({ ...access(), namespace, image: 'registry.local/bf:1' });
+    const runner = {
+      image: 'registry.local/hwlab-cli:3',
+      serviceAccountName: 'hwlab-deployer',
+      env: { HWLAB_TOKEN: { secretRef: { name: 'hwlab-api', key: 'token' } }, HWLAB_NODE: { value: 'JD01' } },
+    };
+    const req = request({ runner });
+    await d.dispatch(req);
+    const pod = (suite.api.store.get('jobs', namespace, req.name)?.['spec'] as { template: { spec: Record<string, unknown> } }).template.spec;
+    expect(pod).toMatchObject({ serviceAccountName: 'hwlab-deployer', automountServiceAccountToken: true });
+    const [container] = pod['containers'] as Record<string, unknown>[];
+    expect(container?.['image']).toBe('registry.local/hwlab-cli:3');
+    const env = container?.['env'] as { name: string }[];
+    expect(env).toEqual(
+      expect.arrayContaining([
+        { name: 'HWLAB_TOKEN', valueFrom: { secretKeyRef: { name: 'hwlab-api', key: 'token' } } },
+        { name: 'HWLAB_NODE', value: 'JD01' },
+        { name: 'BRANCH_FOLLOWER_SHA', value: SHA },
+      ]),
+    );
+    // Without a runner: the controller's image and no token at all.
+    const plain = request({ sha: SHA2 });
+    await d.dispatch(plain);
+    const bare = (suite.api.store.get('jobs', namespace, plain.name)?.['spec'] as { template: { spec: Record<string, unknown> } }).template.spec;
+    expect(bare['automountServiceAccountToken']).toBe(false);
+    expect(bare['serviceAccountName']).toBeUndefined();
+    expect((bare['containers'] as Record<string, unknown>[])[0]?.['image']).toBe('registry.local/bf:1');
+    expect(((bare['containers'] as Record<string, unknown>[])[0]?.['env'] as { name: string }[]).map((e) => e.name)).not.toContain('HWLAB_TOKEN');
+  });
+
   it('adopts a Job that already exists: exactly one Job, and a second POST answered AlreadyExists', async () => {
     const namespace = freshNamespace();
     const d = createKubernetesDispatcher({ ...access(), namespace, image: 'img:1' });

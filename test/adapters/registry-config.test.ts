@@ -72,12 +72,18 @@ const EXPECTED: Record<string, ResolvedFollowerSpec> = {
     target: { reader: 'k8s-annotation', apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'hwlab-v03', name: 'hwlab-control-plane', annotation: 'hwlab.dev/source-sha' },
     pipeline: { namespace: 'hwlab-ci', labels: { 'hwlab.dev/node': 'JD01', 'hwlab.dev/lane': 'v03' }, shaLabel: 'hwlab.dev/source-sha' },
     summary: 'pikasTech/HWLAB@v0.3 -> Deployment hwlab-v03/hwlab-control-plane annotation hwlab.dev/source-sha (hwlab-node-lanes.yaml#nodes.JD01.lanes.v03.runtime)',
+    runner: {
+      image: 'registry.jd01.internal/hwlab/hwlab-cli:v0.3',
+      serviceAccountName: 'hwlab-deployer',
+      env: { HWLAB_CONTROL_PLANE_TOKEN: { secretRef: { name: 'hwlab-control-plane-api', key: 'token' } } },
+    },
   },
   'agentrun-jd01-v02': {
     source: { repo: 'pikasTech/agentrun', branch: 'v0.2' },
     target: { reader: 'k8s-annotation', apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: 'agentrun-jd01', name: 'agentrun', annotation: 'agentrun.dev/source-sha' },
     pipeline: { namespace: 'agentrun-ci', labels: { 'agentrun.dev/node': 'JD01', 'agentrun.dev/lane': 'jd01-v02' }, shaLabel: 'agentrun.dev/source-sha' },
     summary: 'pikasTech/agentrun@v0.2 -> StatefulSet agentrun-jd01/agentrun annotation agentrun.dev/source-sha (agentrun.yaml#lanes.jd01-v02.runtime)',
+    runner: { image: 'registry.jd01.internal/agentrun/agentrun-cli:v0.2', serviceAccountName: 'agentrun-deployer', env: { AGENTRUN_NODE: { value: 'JD01' } } },
   },
   'web-probe-sentinel-master': {
     source: { repo: 'pikasTech/unidesk', branch: 'master' },
@@ -96,6 +102,11 @@ const EXPECTED: Record<string, ResolvedFollowerSpec> = {
     },
     summary:
       'pikasTech/unidesk@master -> CronJob hwlab-v03/jd01-web-probe-sentinel annotation web-probe.hwlab.dev/published-sha (hwlab-web-probe-sentinel/sentinels.yaml#sentinels.jd01-web-probe-sentinel.runtime)',
+    runner: {
+      image: 'registry.jd01.internal/hwlab/web-probe-cli:master',
+      serviceAccountName: 'web-probe-publisher',
+      env: { WEB_PROBE_REGISTRY_AUTH: { secretRef: { name: 'hwlab-registry-pull', key: '.dockerconfigjson' } } },
+    },
   },
 };
 

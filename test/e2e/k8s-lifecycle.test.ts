@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runName } from '../../src/core/run-name.ts';
 import { FollowerState } from '../../src/core/state.ts';
-import type { KubeObject, RequestRecord } from '../support/apiserver-double.ts';
+import { CRONJOB_V1, CRONJOB_V1BETA1, type KubeObject, type RequestRecord } from '../support/apiserver-double.ts';
 import {
   ARMING_CM,
   LABEL_ATTEMPT,
@@ -24,7 +24,7 @@ afterEach(async () => {
   await Promise.all(worlds.map((w) => w.cleanup()));
   worlds = [];
 });
-const world = async (followers: readonly K8sFollowerDef[], opts?: { budgets?: Record<string, number> }): Promise<K8sWorld> => {
+const world = async (followers: readonly K8sFollowerDef[], opts?: Parameters<typeof createK8sWorld>[1]): Promise<K8sWorld> => {
   const w = await createK8sWorld(followers, opts);
   worlds.push(w);
   return w;
@@ -483,4 +483,29 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     expect(w.api.store.get('configmaps', NAMESPACE, ARMING_CM)).toEqual(edited);
     expect(JSON.parse(data(edited)['killSwitch'] ?? '{}')).toMatchObject({ on: false, reason: 'go live' });
   });
+
+  // CronJob is batch/v1 from Kubernetes 1.21 and batch/v1beta1 only before it (and both between
+  // 1.21 and 1.24): apply finds the served version by discovery and installs the same objects.
+  for (const [server, api, want] of [
+    ['serves CronJob only as batch/v1beta1 (1.20)', { resources: [CRONJOB_V1BETA1], without: [CRONJOB_V1] }, 'v1beta1'],
+    ['serves CronJob as batch/v1 and batch/v1beta1 (1.21-1.24)', { resources: [CRONJOB_V1BETA1] }, 'v1'],
+  ] as const) {
+    it(`apply --confirm --wait installs the CronJobs on a server that ${server}`, async () => {
+      const w = await world([A], { api });
+      const plan = await w.cli(['plan']);
+      expect(plan.code, plan.stderr).toBe(0);
+      expect(plan.stdout).toMatch(/create\s+CronJob branch-follower\/branch-follower-observer\n/);
+      const applied = await w.cli(['apply', '--confirm', '--wait']);
+      expect(applied.code, applied.stderr).toBe(0);
+      expect(applied.stdout).toContain(`CronJobs (batch/${want})`);
+      const cronCalls = w.api.requests.all({ resource: 'cronjobs' });
+      expect(cronCalls.map((r) => r.verb)).toContain('patch');
+      expect(new Set(cronCalls.map((r) => r.path.split('/').slice(0, 4).join('/')))).toEqual(new Set([`/apis/batch/${want}`]));
+      const stored = w.api.store.list('cronjobs.batch', NAMESPACE);
+      expect(stored.map(name).sort()).toEqual(['branch-follower-closer', 'branch-follower-observer']);
+      // Unchanged on a second look: the diff reads the objects back in the version it wrote.
+      const again = await w.cli(['plan']);
+      expect(again.stdout).toMatch(/unchanged CronJob branch-follower\/branch-follower-observer\n/);
+    });
+  }
 });

@@ -31,6 +31,7 @@ import type { WatchEvent } from './apiserver-store.ts';
 export type { FaultHandle, FaultMatch, FaultResponse, FaultRule } from './apiserver-faults.ts';
 export type { RequestFilter, RequestInfo, RequestRecord, Verb } from './apiserver-requests.ts';
 export type { ResourceDef } from './apiserver-resources.ts';
+export { CRONJOB_V1, CRONJOB_V1BETA1 } from './apiserver-resources.ts';
 export type { Status } from './apiserver-status.ts';
 export { FaultQueue } from './apiserver-faults.ts';
 export { RequestLog } from './apiserver-requests.ts';
@@ -73,7 +74,9 @@ export interface ApiServerDoubleOptions {
    */
   strictNamespaces?: boolean;
   /** Extra resource types to serve (e.g. a CRD); they join the built-in table. */
-  resources?: ResourceDef[];
+  resources?: readonly ResourceDef[];
+  /** Built-in types not to serve, as an older server lacks them (e.g. CRONJOB_V1 on 1.20). */
+  without?: readonly { group: string; version: string; resource: string }[];
   /** The clock for creationTimestamp and managedFields times. */
   now?: () => Date;
   /** Request bodies above this answer 413; default 3 MiB as kube-apiserver. */
@@ -326,7 +329,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Body> {
 export async function startApiServerDouble(opts: ApiServerDoubleOptions = {}): Promise<ApiServerDouble> {
   const token = opts.token ?? 'double-token';
   const maxRequestBytes = opts.maxRequestBytes ?? 3 * 1024 * 1024;
-  const resources = new ResourceRegistry([...defaultResources, ...(opts.resources ?? [])]);
+  const omitted = (d: ResourceDef): boolean => (opts.without ?? []).some((w) => w.group === d.group && w.version === d.version && w.resource === d.resource);
+  const resources = new ResourceRegistry([...defaultResources.filter((d) => !omitted(d)), ...(opts.resources ?? [])]);
   const store = new ObjectStore({
     ...(opts.startRevision !== undefined ? { startRevision: opts.startRevision } : {}),
     ...(opts.managedFields !== undefined ? { managedFields: opts.managedFields } : {}),

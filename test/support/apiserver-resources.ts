@@ -31,6 +31,20 @@ export interface ResourceDef {
   logSubresource?: boolean;
 }
 
+const CRONJOB_V1_DEF: ResourceDef = {
+  group: 'batch',
+  version: 'v1',
+  resource: 'cronjobs',
+  singular: 'cronjob',
+  kind: 'CronJob',
+  namespaced: true,
+  shortNames: ['cj'],
+  nameRule: 'subdomain',
+  maxNameLength: 52,
+  statusSubresource: true,
+  generation: true,
+};
+
 const readWrite = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 export const defaultResources: ResourceDef[] = [
@@ -146,19 +160,7 @@ export const defaultResources: ResourceDef[] = [
     defaultPropagation: 'Orphan',
     fieldLabels: ['status.successful'],
   },
-  {
-    group: 'batch',
-    version: 'v1',
-    resource: 'cronjobs',
-    singular: 'cronjob',
-    kind: 'CronJob',
-    namespaced: true,
-    shortNames: ['cj'],
-    nameRule: 'subdomain',
-    maxNameLength: 52,
-    statusSubresource: true,
-    generation: true,
-  },
+  CRONJOB_V1_DEF,
   {
     group: 'apps',
     version: 'v1',
@@ -252,6 +254,13 @@ export const defaultResources: ResourceDef[] = [
     }),
   ),
 ];
+
+/**
+ * CronJob as Kubernetes 1.8-1.24 served it (the only version before 1.21): serve it with
+ * `resources: [CRONJOB_V1BETA1]`, and add `without: [CRONJOB_V1]` for a 1.20 server.
+ */
+export const CRONJOB_V1BETA1: ResourceDef = { ...CRONJOB_V1_DEF, version: 'v1beta1' };
+export const CRONJOB_V1 = { group: 'batch', version: 'v1', resource: 'cronjobs' } as const;
 
 export function groupVersion(def: ResourceDef): string {
   return def.group === '' ? def.version : `${def.group}/${def.version}`;

@@ -10,6 +10,7 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { runGitHttpBackend } from './git-http-backend-cgi.ts';
 
 export type GitRun = { stdout: string; stderr: string; code: number };
 
@@ -426,29 +427,6 @@ export const startGitDaemon = async (root: string, env: NodeJS.ProcessEnv): Prom
   throw new Error(`git daemon did not start: ${lastError}`);
 };
 
-/** Splits a CGI response's header block from its body. */
-const splitCgi = (buf: Buffer): { headers: [string, string][]; status: number; body: Buffer } | null => {
-  let end = buf.indexOf('\r\n\r\n');
-  let sep = 4;
-  const lf = buf.indexOf('\n\n');
-  if (lf !== -1 && (end === -1 || lf < end)) {
-    end = lf;
-    sep = 2;
-  }
-  if (end === -1) return null;
-  const headers: [string, string][] = [];
-  let status = 200;
-  for (const line of buf.subarray(0, end).toString('latin1').split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i <= 0) continue;
-    const name = line.slice(0, i).trim();
-    const value = line.slice(i + 1).trim();
-    if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10) || 500;
-    else headers.push([name, value]);
-  }
-  return { headers, status, body: buf.subarray(end + sep) };
-};
-
 /**
  * `git http-backend` behind node:http: requests to /git/<path> run the CGI with the standard
  * variables and stream its answer back.
@@ -466,54 +444,10 @@ export const startGitHttpBackend = async (root: string, env: NodeJS.ProcessEnv, 
       res.writeHead(404).end('not found\n');
       return;
     }
-    const pathInfo = url.pathname.slice('/git'.length);
-    const child = spawn('git', ['http-backend'], {
-      env: {
-        ...env,
-        GIT_PROJECT_ROOT: root,
-        GIT_HTTP_EXPORT_ALL: '1',
-        PATH_INFO: decodeURIComponent(pathInfo),
-        QUERY_STRING: url.search.replace(/^\?/, ''),
-        REQUEST_METHOD: req.method ?? 'GET',
-        CONTENT_TYPE: req.headers['content-type'] ?? '',
-        REMOTE_ADDR: req.socket.remoteAddress ?? '127.0.0.1',
-        REMOTE_USER: '',
-        GATEWAY_INTERFACE: 'CGI/1.1',
-        SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
-        ...(req.headers['content-length'] !== undefined ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
-        ...(req.headers['content-encoding'] !== undefined ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
-        ...(typeof req.headers['git-protocol'] === 'string' && !opts.v0Only ? { GIT_PROTOCOL: req.headers['git-protocol'] } : {}),
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = runGitHttpBackend(req, res, { root, env, pathInfo: decodeURIComponent(url.pathname.slice('/git'.length)), v0Only: opts.v0Only === true });
     children.add(child);
-    req.pipe(child.stdin);
-    child.stdin.on('error', () => undefined);
-    child.stderr.resume();
-    let head = Buffer.alloc(0);
-    let started = false;
-    child.stdout.on('data', (b: Buffer) => {
-      if (started) {
-        res.write(b);
-        return;
-      }
-      head = Buffer.concat([head, b]);
-      const parsed = splitCgi(head);
-      if (parsed === null) return;
-      started = true;
-      res.writeHead(parsed.status, parsed.headers);
-      if (parsed.body.length > 0) res.write(parsed.body);
-    });
-    child.on('close', (code) => {
-      children.delete(child);
-      if (!started) res.writeHead(502).end(`http-backend exited ${code} without a response\n`);
-      else res.end();
-    });
-    child.on('error', () => {
-      children.delete(child);
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
+    child.on('close', () => children.delete(child));
+    child.on('error', () => children.delete(child));
   };
 
   const server = createHttpServer((req, res) => {

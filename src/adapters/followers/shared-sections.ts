@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BranchName, RepoName } from '../../core/primitives.ts';
-import { PipelineSpec, SourceSection, TargetSpec, type ResolvedFollowerSpec } from '../../core/target-spec.ts';
+import { PipelineSpec, RunnerSpec, SourceSection, TargetSpec, type ResolvedFollowerSpec } from '../../core/target-spec.ts';
 import { section, type Resolution, type SectionInput } from './adapter.ts';
 import { targetSummary } from './summary.ts';
 
@@ -98,6 +98,8 @@ export const workloadTargetShape = <const K extends readonly [WorkloadKind, ...W
   shaAnnotation: QualifiedKey,
   pipelineRun: PipelineRunSection.optional(),
   secrets: SecretRefs.optional(),
+  /** Where the follower's trigger argv runs: image, ServiceAccount, env from Secrets by reference. */
+  runner: RunnerSpec.optional(),
 });
 
 export type WorkloadTarget = {
@@ -105,6 +107,7 @@ export type WorkloadTarget = {
   workload: { kind: WorkloadKind; name: string };
   shaAnnotation: string;
   pipelineRun?: PipelineRunSection | undefined;
+  runner?: RunnerSpec | undefined;
 };
 
 /** The target reader a workload section stands for: its sha annotation. */
@@ -159,6 +162,7 @@ export const resolveWorkloadFollower = <T extends WorkloadTarget>(
       target: checkedTarget.data,
       pipeline: pipeline.value,
       summary: seedSummary(src.value, checkedTarget.data, input.target.ref),
+      ...(tgt.value.runner ? { runner: tgt.value.runner } : {}),
     },
   };
 };

@@ -1,4 +1,4 @@
-import { PatchStrategy, type KubeConfig, type KubernetesObject, type V1CronJob } from '@kubernetes/client-node';
+import { PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { ARMING_CONFIGMAP } from '../../core/arming.ts';
 import { makeClients, type KubeCallOptions, type KubeClients } from './client.ts';
 import { describeError, isAlreadyExists, isNotFound } from './errors.ts';
@@ -169,18 +169,51 @@ export const ensureArming = async (kc: KubeConfig, namespace: string, opts: Kube
   }
 };
 
+/**
+ * CronJob moved from batch/v1beta1 to batch/v1 in Kubernetes 1.21, and v1beta1 left in 1.25. The
+ * manifests (and k8s/) say batch/v1; on a server that serves only v1beta1 (1.20 and older) the
+ * same objects go out as v1beta1, whose CronJob spec holds every field they set.
+ */
+export const CRONJOB_API_VERSIONS = ['batch/v1', 'batch/v1beta1'] as const;
+export type CronJobApiVersion = (typeof CRONJOB_API_VERSIONS)[number];
+
+/** The CronJob version the server serves, by API discovery (one GET per group version asked, newest first). */
+export const servedCronJobVersion = async (kc: KubeConfig, opts: KubeCallOptions = {}): Promise<CronJobApiVersion> => {
+  const c = makeClients({ ...opts, kc });
+  for (const version of CRONJOB_API_VERSIONS) {
+    try {
+      if (await c.call(() => c.objects.serves(version, 'CronJob'))) return version;
+    } catch (e) {
+      // A group version the server does not serve at all answers 404 (batch/v1beta1 from 1.25 on).
+      if (!isNotFound(e)) throw new Error(`cannot discover ${version}: ${describeError(e)}`, { cause: e });
+    }
+  }
+  throw new Error(`the cluster serves CronJob in none of ${CRONJOB_API_VERSIONS.join(', ')}`);
+};
+
+/** The objects as the server takes them: CronJobs in the version it serves, everything else as written. */
+export const inServedVersions = (objects: readonly KubernetesObject[], cronJobs: CronJobApiVersion): KubernetesObject[] =>
+  objects.map((o) => (o.kind === 'CronJob' && o.apiVersion !== cronJobs ? { ...o, apiVersion: cronJobs } : o));
+
 export type WaitOptions = KubeCallOptions & { timeoutMs?: number; pollMs?: number };
 
+type CronJobLike = KubernetesObject & { spec?: { suspend?: boolean } };
+
 /** Waits until every named CronJob exists and is not suspended; one LIST per poll. */
-export const waitForCronJobs = async (kc: KubeConfig, namespace: string, names: readonly string[], o: WaitOptions = {}): Promise<void> => {
+export const waitForCronJobs = async (
+  kc: KubeConfig,
+  namespace: string,
+  names: readonly string[],
+  o: WaitOptions & { apiVersion?: CronJobApiVersion } = {},
+): Promise<void> => {
   const c = makeClients({ ...o, kc });
   const now = o.now ?? Date.now;
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const timeoutMs = o.timeoutMs ?? 60_000;
   const until = now() + timeoutMs;
   for (;;) {
-    const list = await c.call(() => c.batch.listNamespacedCronJob({ namespace }));
-    const byName = new Map<string, V1CronJob>(list.items.map((j) => [j.metadata?.name ?? '', j]));
+    const list = await c.call(() => c.objects.list<CronJobLike>(o.apiVersion ?? 'batch/v1', 'CronJob', namespace));
+    const byName = new Map<string, CronJobLike>(list.items.map((j) => [j.metadata?.name ?? '', j]));
     const waiting = names.flatMap((n) => {
       const j = byName.get(n);
       return !j ? [`${n} (missing)`] : j.spec?.suspend === true ? [`${n} (suspended)`] : [];

@@ -36,7 +36,7 @@ export type KubeClients = {
   batch: BatchV1Api;
   apps: AppsV1Api;
   custom: CustomObjectsApi;
-  objects: KubernetesObjectApi;
+  objects: ObjectApi;
   /** Runs one API call with the retry policy; `attempt` counts tries from 1. */
   call<T>(fn: (attempt: number) => Promise<T>): Promise<T>;
 };
@@ -62,10 +62,15 @@ const userAgentMiddleware: Middleware = {
 };
 
 /** KubernetesObjectApi.makeApiClient's namespace defaulting, on a configuration of our own. */
-class ObjectApi extends KubernetesObjectApi {
+export class ObjectApi extends KubernetesObjectApi {
   constructor(config: Configuration, kc: KubeConfig) {
     super(config);
     this.setDefaultNamespace(kc);
+  }
+
+  /** API discovery: whether `apiVersion` serves `kind` (one GET of its resource list); 404 when the group version is not served. */
+  async serves(apiVersion: string, kind: string): Promise<boolean> {
+    return (await this.resource(apiVersion, kind)) !== undefined;
   }
 }
 

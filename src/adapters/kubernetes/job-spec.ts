@@ -1,4 +1,5 @@
-import type { V1Job, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Job, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { RunnerSpec } from '../../core/target-spec.ts';
 import type { DispatchRequest } from '../ports.ts';
 import { ANNOTATION_SHA, LABEL_ATTEMPT, LABEL_SHA, followerLabels, shaLabelValue } from './labels.ts';
 import { containerSecurity, podSecurity } from './manifests.ts';
@@ -39,10 +40,19 @@ export const dispatchLabels = (req: Pick<DispatchRequest, 'followerId' | 'sha' |
 /** Annotations of a dispatch Job and its pods: the full sha, which a 63-character label cannot always hold. */
 export const dispatchAnnotations = (req: Pick<DispatchRequest, 'sha'>): Record<string, string> => ({ [ANNOTATION_SHA]: req.sha });
 
+/** The runner's environment: plain values as they are, Secret keys as references the kubelet resolves. */
+export const runnerEnv = (runner: RunnerSpec | undefined): V1EnvVar[] =>
+  Object.entries(runner?.env ?? {}).map(([name, v]) =>
+    'value' in v ? { name, value: v.value } : { name, valueFrom: { secretKeyRef: { name: v.secretRef.name, key: v.secretRef.key } } },
+  );
+
 export const dispatchJob = (req: DispatchRequest, o: DispatchJobOptions): V1Job => {
   const labels = dispatchLabels(req);
   const annotations = dispatchAnnotations(req);
   const resources = o.resources ?? DEFAULT_TRIGGER_RESOURCES;
+  // The owning config's runner wins; without one, the driver's defaults (the controller image, no token).
+  const image = req.runner?.image ?? o.image;
+  const serviceAccountName = req.runner?.serviceAccountName ?? o.serviceAccountName;
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -56,18 +66,19 @@ export const dispatchJob = (req: DispatchRequest, o: DispatchJobOptions): V1Job 
         spec: {
           restartPolicy: 'Never',
           enableServiceLinks: false,
-          ...(o.serviceAccountName !== undefined
-            ? { serviceAccountName: o.serviceAccountName, automountServiceAccountToken: true }
+          ...(serviceAccountName !== undefined
+            ? { serviceAccountName, automountServiceAccountToken: true }
             : { automountServiceAccountToken: false }),
           securityContext: { ...podSecurity },
           containers: [
             {
               name: TRIGGER_CONTAINER,
-              image: o.image,
+              image,
               imagePullPolicy: 'IfNotPresent',
               command: [...req.argv],
               workingDir: SCRATCH_DIR,
               env: [
+                ...runnerEnv(req.runner),
                 { name: 'BRANCH_FOLLOWER_ID', value: req.followerId },
                 { name: 'BRANCH_FOLLOWER_SHA', value: req.sha },
                 { name: 'BRANCH_FOLLOWER_ATTEMPT', value: String(req.attempt) },

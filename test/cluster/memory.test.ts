@@ -1,0 +1,110 @@
+// Memory for real: the observer pod, at the shipped limits (the CronJob's own template), ticks
+// 300 followers over 30 repositories of the in-cluster git mirror, their states and targets in
+// the cluster, and is never OOMKilled. Its peak is read from the container's own memory cgroup
+// at the end of the tick (cgroup v1 memory.max_usage_in_bytes, else v2 memory.peak).
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Obj, applyObjects, cliOk, deleteNamespaces, jobFromCronJob, jobLogs, list, requireKubeconfig, waitForJob } from './support/cluster.ts';
+import { deployMirror, pushControllerSource, workRepo, type Mirror } from './support/git-mirror.ts';
+import { CONTROLLER_REPO, DEPLOYED, writeRegistry, type AppDef, type Install } from './support/install.ts';
+
+const NS = 'bf-ci-mem';
+const MIRROR = 'bf-ci-mem-mirror';
+const REPOS = 30;
+const PER_REPO = 10;
+const apps: AppDef[] = Array.from({ length: REPOS * PER_REPO }, (_, i) => ({
+  id: `m-${Math.floor(i / PER_REPO)}-${i % PER_REPO}`,
+  repo: `mem/repo-${Math.floor(i / PER_REPO)}`,
+  branch: `lane-${i % PER_REPO}`,
+}));
+const PEAK = 'cgroup-peak-bytes';
+
+let mirror: Mirror;
+let inst: Install;
+const heads = new Map<string, string>();
+
+/** A tick of the CronJob's own template (limits, env, clone), reporting its cgroup's peak as its last line. */
+const measuredTick = async (loop: 'observer' | 'closer'): Promise<{ job: string; peakMiB: number; pod: Obj; log: string }> => {
+  const job = await jobFromCronJob(NS, `branch-follower-${loop}`, {
+    mutate: (j) => {
+      const pod = (j.spec?.['template'] as { spec: { containers: { command: string[] }[] } }).spec;
+      const c = pod.containers[0];
+      if (!c) throw new Error('no container in the template');
+      c.command = [
+        'sh',
+        '-c',
+        `"$@"; rc=$?; echo "${PEAK} $(cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.peak)"; exit $rc`,
+        'tick',
+        ...c.command,
+      ];
+    },
+  });
+  await waitForJob(NS, job);
+  const log = await jobLogs(NS, job);
+  const m = new RegExp(`${PEAK} (\\d+)`).exec(log);
+  const [pod] = await list(['-n', NS, 'get', 'pods', '-l', `job-name=${job}`]);
+  if (!m || !pod) throw new Error(`no peak reported by ${job}:\n${log}`);
+  return { job, peakMiB: Number(m[1]) / 1024 / 1024, pod, log };
+};
+
+type ContainerStatus = { name: string; state?: { terminated?: { reason?: string; exitCode?: number } }; lastState?: { terminated?: { reason?: string } } };
+const terminations = (pod: Obj): ContainerStatus[] => (pod.status?.['containerStatuses'] as ContainerStatus[] | undefined) ?? [];
+
+beforeAll(async () => {
+  requireKubeconfig();
+  await deleteNamespaces([NS, MIRROR]);
+  mirror = await deployMirror(MIRROR);
+  await pushControllerSource(mirror, CONTROLLER_REPO);
+  for (let r = 0; r < REPOS; r++) {
+    const w = await workRepo(mirror, `mem/repo-${r}`);
+    const sha = await w.commit(`repo ${r}`);
+    await w.push(...Array.from({ length: PER_REPO }, (_, b) => `lane-${b}`));
+    await w.remove();
+    heads.set(`mem/repo-${r}`, sha);
+  }
+  inst = await writeRegistry({ namespace: NS, appsNamespace: NS, mirror, apps, target: 'configmap' });
+  await cliOk(inst.registry, ['apply', '--confirm', '--wait']);
+  // Half the targets already run their branch's head (Noop), half run nothing yet (Skipped: disarmed).
+  await applyObjects(
+    apps.map((a, i) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `target-${a.id}`, namespace: NS, annotations: i % 2 === 0 ? { [DEPLOYED]: heads.get(a.repo) } : {} },
+      data: { app: a.id },
+    })),
+  );
+}, 900_000);
+
+afterAll(async () => {
+  mirror?.stop();
+  if (inst) await rm(inst.dir, { recursive: true, force: true });
+  if (!process.env['BF_CLUSTER_KEEP']) await deleteNamespaces([NS, MIRROR]);
+});
+
+describe('memory on a real node', () => {
+  it('300 followers over 30 repositories: the observer pod at the shipped limits is never OOMKilled', async () => {
+    const peaks: string[] = [];
+    for (const round of [1, 2]) {
+      // A scheduled tick may have run since the install: say how many states this tick found.
+      const states = (await list(['-n', NS, 'get', 'configmaps', '-l', 'app.kubernetes.io/component=state'])).length;
+      const t = await measuredTick('observer');
+      const status = terminations(t.pod).find((c) => c.name === 'observer');
+      expect(status?.state?.terminated?.reason, t.log.slice(-2000)).not.toBe('OOMKilled');
+      expect(status?.state?.terminated?.exitCode, t.log.slice(-2000)).toBe(0);
+      peaks.push(`observer tick ${round} (${states} states before it): ${t.peakMiB.toFixed(1)} MiB`);
+    }
+    const c = await measuredTick('closer');
+    peaks.push(`closer: ${c.peakMiB.toFixed(1)} MiB`);
+    const rows = (JSON.parse(await cliOk(inst.registry, ['status', '-o', 'json'])) as { followers: { phase: string }[] }).followers;
+    expect(rows).toHaveLength(300);
+    const phases = rows.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.phase]: (acc[r.phase] ?? 0) + 1 }), {});
+    expect(phases).toEqual({ Noop: 150, Skipped: 150 });
+    // No pod of the controller, scheduled or manual, was ever OOMKilled.
+    const pods = await list(['-n', NS, 'get', 'pods']);
+    for (const p of pods) for (const s of terminations(p)) {
+      expect(s.state?.terminated?.reason).not.toBe('OOMKilled');
+      expect(s.lastState?.terminated?.reason).not.toBe('OOMKilled');
+    }
+    console.log(`cgroup peak memory at 300 followers / 30 repositories (limit 256Mi):\n  ${peaks.join('\n  ')}`);
+  });
+});
