@@ -123,3 +123,10 @@ export type StageReaders = {
   /** Reads one non-trigger check for a run (`pipeline` or `target`). */
   read(check: Exclude<CheckLabel, 'trigger'>, ctx: { id: string; run: Run }): Promise<StageReading>;
 };
+
+export type SweepReport = { pruned: string[]; tempsRemoved: number };
+
+/** Keeps a driver's own records bounded over time (the local driver's run directories and temp files). */
+export interface Housekeeper {
+  sweep(now: number): Promise<SweepReport>;
+}

@@ -52,7 +52,14 @@ export const Controller = z
     source: z.object({ repo: RepoName, ref: BranchName }).strict(),
     schedules: z.object({ observer: CronSchedule, closer: CronSchedule }).strict(),
     defaults: z.object({ budgets: Budgets }).strict(),
-    local: z.object({ stateDir: z.string().min(1) }).strict().default({ stateDir: '.branch-follower' }),
+    local: z
+      .object({
+        stateDir: z.string().min(1),
+        /** Finished local runs older than this keep only a tombstone (their records, not their log). */
+        runRetentionDays: z.number().positive().max(3650).default(7),
+      })
+      .strict()
+      .default({ stateDir: '.branch-follower', runRetentionDays: 7 }),
     notify: z
       .object({ webhookUrlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name') })
       .strict()

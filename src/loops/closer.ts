@@ -18,6 +18,27 @@ type InFlight = { p: Prepared; entry: Entry & { state: FollowerState & { inFligh
  * read), decide purely with nextAction, and write the verdict with compare-and-swap.
  */
 export const closerTick = async (ctx: LoopContext, only?: ReadonlySet<string>): Promise<TickReport> => {
+  const report = await closeAll(ctx, only);
+  await sweep(ctx);
+  return report;
+};
+
+/**
+ * The driver's clean-up, after the tick's real work and never in dry-run. A failure is logged,
+ * not reported as the tick's error: nothing about the followers depends on it.
+ */
+const sweep = async (ctx: LoopContext): Promise<void> => {
+  if (ctx.dryRun || !ctx.ports.housekeeper) return;
+  try {
+    const r = await ctx.ports.housekeeper.sweep(ctx.now());
+    if (r.pruned.length) ctx.log(`pruned ${r.pruned.length} run(s) past the retention, keeping their tombstones: ${r.pruned.join(', ')}`);
+    if (r.tempsRemoved) ctx.log(`removed ${r.tempsRemoved} temp file(s) left by killed writers`);
+  } catch (e) {
+    ctx.log(`housekeeping failed (retried next closer tick): ${(e as Error).message}`);
+  }
+};
+
+const closeAll = async (ctx: LoopContext, only?: ReadonlySet<string>): Promise<TickReport> => {
   const stored = await ctx.ports.store.list();
   const runs: InFlight[] = [];
   const wanted = new Set<string>();

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { createGitRefReader } from '../adapters/git/ref-reader.ts';
 import { createLocalArmingStore } from '../adapters/local/arming-store.ts';
 import { createLocalDispatcher } from '../adapters/local/dispatcher.ts';
+import { createLocalHousekeeper } from '../adapters/local/housekeeping.ts';
 import { createLocalEventSink } from '../adapters/local/events.ts';
 import { createLocalLogReader } from '../adapters/local/logs.ts';
 import { createLocalMirrorHoldStore } from '../adapters/local/mirror-hold-store.ts';
@@ -93,6 +94,7 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
       dispatcher: createLocalDispatcher({ stateDir, cwd: o.loaded.dir, env: webhookEnv ? { ...env, [webhookEnv]: undefined } : env }),
       events: createLocalEventSink(stateDir),
       logs: createLocalLogReader(stateDir),
+      housekeeper: createLocalHousekeeper({ stateDir, retentionDays: o.loaded.registry.controller.local.runRetentionDays }),
     };
   }
   return { loaded: o.loaded, ports: o.dryRun ? guardWrites(ports) : ports, now, log: o.log, dryRun: o.dryRun, deadline };

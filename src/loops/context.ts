@@ -3,6 +3,7 @@ import type {
   ArmingStore,
   Dispatcher,
   EventSink,
+  Housekeeper,
   LogReader,
   MirrorHoldStore,
   Notifier,
@@ -24,6 +25,8 @@ export type Ports = {
   events: EventSink;
   notifier: Notifier;
   logs: LogReader;
+  /** The driver's own clean-up (the local driver's old runs and temp files); none on Kubernetes. */
+  housekeeper?: Housekeeper;
 };
 
 /** Everything a loop needs, built once by the composition root (compose.ts). */

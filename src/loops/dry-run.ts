@@ -23,4 +23,5 @@ export const guardWrites = (p: Ports): Ports => ({
   events: { list: (id) => p.events.list(id), emit: refuse('emit an event') },
   notifier: { notify: refuse('send a notification') },
   logs: p.logs,
+  ...(p.housekeeper ? { housekeeper: { sweep: refuse('prune old runs') } } : {}),
 });

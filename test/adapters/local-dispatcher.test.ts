@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StageReading } from '../../src/core/fold.ts';
 import { createLocalDispatcher, readRunLog } from '../../src/adapters/local/dispatcher.ts';
 import { isRunning } from '../../src/adapters/local/processes.ts';
+import { HEAD_BYTES, TAIL_BYTES, omittedMarker } from '../../src/adapters/local/capped-log.ts';
+import { createLocalHousekeeper } from '../../src/adapters/local/housekeeping.ts';
 import type { Dispatcher, DispatchRequest } from '../../src/adapters/ports.ts';
 
 const SHA = 'c0ffee'.padEnd(40, '0');
@@ -365,5 +367,160 @@ process.stdout.write(JSON.stringify(r));
     await expect(d.dispatch(req('x'.repeat(64), ['true']))).rejects.toThrow(/invalid run name/);
     await expect(readRunLog(stateDir, '../escape')).rejects.toThrow(/invalid run name/);
     await expect(readRunLog(stateDir, 'bf-alpha-nothing')).rejects.toThrow(/no run bf-alpha-nothing/);
+  });
+});
+
+/** Every byte a run takes on disk, whatever its files are called. */
+const runBytes = async (name: string): Promise<number> => {
+  const dir = path.join(stateDir, 'runs', name);
+  let total = 0;
+  for (const f of await readdir(dir)) total += (await stat(path.join(dir, f))).size;
+  return total;
+};
+
+/** The output of `seq 1 n`, as the command prints it. */
+const seqOutput = (n: number): string => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join('');
+
+describe('bounded run logs', () => {
+  // seq 1 400000 prints 2.7 MB: the size of the stderr the issue's deploy printed on every failure.
+  const N = 400_000;
+
+  it('keeps a noisy run\'s first and last 256 KiB with a marker naming what was left out, byte for byte', async () => {
+    const cmd = await script('noisy.sh', `seq 1 ${N} >&2; exit 3`);
+    await d.dispatch(req('bf-alpha-noisy', [cmd]));
+    expect(await concluded('bf-alpha-noisy')).toEqual({ result: 'FAILURE', detail: 'exit code 3' });
+    const log = await readFile(runFile('bf-alpha-noisy', 'log'), 'utf8');
+    // The supervisor's own first and last lines frame the command's output in the stream.
+    const first = log.slice(0, log.indexOf('\n') + 1);
+    const last = log.slice(log.lastIndexOf('\n', log.length - 2) + 1);
+    expect(first).toMatch(/^\[branch-follower .*\] run bf-alpha-noisy: starting/);
+    expect(last).toMatch(/command ended: exit code 3\n$/);
+    const stream = Buffer.from(first + seqOutput(N) + last);
+    expect(stream.length).toBeGreaterThan(2_600_000);
+    const omitted = stream.length - HEAD_BYTES - TAIL_BYTES;
+    const expected = Buffer.concat([stream.subarray(0, HEAD_BYTES), Buffer.from(omittedMarker(omitted)), stream.subarray(stream.length - TAIL_BYTES)]);
+    expect(Buffer.from(log).equals(expected)).toBe(true);
+    // On disk: the capped log and the run's small records, nothing else.
+    expect((await readdir(path.join(stateDir, 'runs', 'bf-alpha-noisy'))).sort()).toEqual(['exit.json', 'log', 'command.json', 'run.json'].sort());
+    expect(await runBytes('bf-alpha-noisy')).toBeLessThan(HEAD_BYTES + TAIL_BYTES + 4096);
+    expect(await readRunLog(stateDir, 'bf-alpha-noisy')).toBe(log);
+  });
+
+  it('bounds a noisy run while it is still running, and shows its head and newest output', async () => {
+    const cmd = await script('noisy-wait.sh', `seq 1 ${N}\nwhile [ ! -f go ]; do sleep 0.05; done\necho done-now`);
+    await d.dispatch(req('bf-alpha-noisy-run', [cmd]));
+    const live = await waitFor('all output relayed', async () => {
+      const text = await readRunLog(stateDir, 'bf-alpha-noisy-run');
+      return text.endsWith(`\n${N}\n`) ? text : null;
+    });
+    expect(await statusOf('bf-alpha-noisy-run')).toMatchObject({ result: 'PENDING' });
+    expect(await runBytes('bf-alpha-noisy-run')).toBeLessThanOrEqual(HEAD_BYTES + 2 * TAIL_BYTES + 4096);
+    expect(live).toContain(omittedMarker(null));
+    expect(live.startsWith('[branch-follower ')).toBe(true);
+    expect(live).toContain('\n1\n2\n3\n');
+    expect(Buffer.byteLength(live)).toBeLessThanOrEqual(HEAD_BYTES + TAIL_BYTES + omittedMarker(null).length);
+    await writeFile(path.join(cwd, 'go'), '');
+    expect(await concluded('bf-alpha-noisy-run')).toMatchObject({ result: 'SUCCESS' });
+    const folded = await readRunLog(stateDir, 'bf-alpha-noisy-run');
+    expect(folded).toMatch(/\ndone-now\n.*command ended: exit code 0\n$/);
+    expect(folded).toMatch(/\[branch-follower: \d+ bytes omitted;/);
+    expect((await readdir(path.join(stateDir, 'runs', 'bf-alpha-noisy-run'))).filter((f) => f.includes('tail'))).toEqual([]);
+  });
+
+  it('keeps a quiet run\'s log whole, and its last lines even when the command exits at once', async () => {
+    const cmd = await script('quiet.sh', 'echo one; echo two >&2; echo three');
+    await d.dispatch(req('bf-alpha-quiet', [cmd]));
+    await concluded('bf-alpha-quiet');
+    const log = await readRunLog(stateDir, 'bf-alpha-quiet');
+    for (const l of ['one', 'two', 'three']) expect(log).toContain(`${l}\n`);
+    expect(log).not.toContain('omitted');
+  });
+});
+
+/** A pid that is certainly dead: a process this test started and reaped. */
+const deadPid = async (): Promise<number> => {
+  const p = spawn('true', [], { stdio: 'ignore' });
+  await new Promise((r) => p.once('exit', r));
+  return p.pid!;
+};
+
+describe('local housekeeping', () => {
+  const DAY = 24 * 3600 * 1000;
+
+  it('reduces finished runs past the retention to tombstones that keep their names, and leaves the rest whole', async () => {
+    const hk = createLocalHousekeeper({ stateDir, retentionDays: 7 });
+    const cmd = await script('count.sh', `echo "$BRANCH_FOLLOWER_ATTEMPT" >> ran.txt; seq 1 ${200_000}; exit 0`);
+    const waiting = await script('wait.sh', WAIT_FOR_GO);
+    await d.dispatch(req('bf-alpha-old', [cmd]));
+    await d.dispatch(req('bf-alpha-old-failed', [await script('fails.sh', 'seq 1 1000 >&2; exit 4')]));
+    await d.dispatch(req('bf-alpha-running', [waiting]));
+    const okReading = await concluded('bf-alpha-old');
+    const failReading = await concluded('bf-alpha-old-failed');
+    await waitFor('the waiting command to start', async () => (await readFile(path.join(cwd, 'started.txt'), 'utf8').catch(() => '')).trim() !== '');
+    const before = await runBytes('bf-alpha-old');
+    expect(before).toBeGreaterThan(HEAD_BYTES);
+
+    // Within the retention: nothing goes.
+    expect(await hk.sweep(Date.now() + 6 * DAY)).toEqual({ pruned: [], tempsRemoved: 0 });
+    expect(await runBytes('bf-alpha-old')).toBe(before);
+
+    const r = await hk.sweep(Date.now() + 8 * DAY);
+    expect(r.pruned.sort()).toEqual(['bf-alpha-old', 'bf-alpha-old-failed']);
+    for (const name of r.pruned) {
+      expect((await readdir(path.join(stateDir, 'runs', name))).sort()).toEqual(['exit.json', 'pruned.json', 'run.json']);
+      expect(await runBytes(name)).toBeLessThan(2048);
+      expect(await readRunLog(stateDir, name)).toContain('pruned after the run retention');
+    }
+    // The verdicts survive, and the names stay claimed: dispatching one again adopts the tombstone.
+    expect(await statusOf('bf-alpha-old')).toEqual(okReading);
+    expect(await statusOf('bf-alpha-old-failed')).toEqual(failReading);
+    expect(await d.dispatch(req('bf-alpha-old', [cmd]))).toMatchObject({ adopted: true });
+    expect((await readFile(path.join(cwd, 'ran.txt'), 'utf8')).trim().split('\n')).toHaveLength(1);
+    // A run still going is never pruned, however old.
+    expect((await hk.sweep(Date.now() + 800 * DAY)).pruned).toEqual([]);
+    expect(await exists(runFile('bf-alpha-running', 'log'))).toBe(true);
+    await writeFile(path.join(cwd, 'go'), '');
+    await concluded('bf-alpha-running');
+  });
+
+  it('finishes a prune that a kill interrupted', async () => {
+    const hk = createLocalHousekeeper({ stateDir, retentionDays: 1 });
+    await d.dispatch(req('bf-alpha-half', ['true']));
+    await concluded('bf-alpha-half');
+    // As a sweep killed right after its marker leaves it.
+    await writeFile(runFile('bf-alpha-half', 'pruned.json'), JSON.stringify({ prunedAt: new Date().toISOString(), retentionDays: 1, logBytes: 0 }));
+    expect((await hk.sweep(Date.now())).pruned).toEqual([]);
+    expect((await readdir(path.join(stateDir, 'runs', 'bf-alpha-half'))).sort()).toEqual(['exit.json', 'pruned.json', 'run.json']);
+  });
+
+  it('removes temp files of dead writers, and never a live or fresh one', async () => {
+    const hk = createLocalHousekeeper({ stateDir, retentionDays: 7 });
+    const dirs = [stateDir, path.join(stateDir, 'state'), path.join(stateDir, 'events'), path.join(stateDir, 'runs', 'bf-alpha-x')];
+    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    const dead = await deadPid();
+    const live = spawn('sleep', ['300'], { stdio: 'ignore' });
+    try {
+      const old = new Date(Date.now() - 5 * 60_000);
+      const ancient = new Date(Date.now() - 2 * 3600_000);
+      const make = async (file: string, mtime: Date | null): Promise<string> => {
+        await writeFile(file, 'partial');
+        if (mtime) await utimes(file, mtime, mtime);
+        return file;
+      };
+      const doomed: string[] = [];
+      for (const dir of dirs) doomed.push(await make(path.join(dir, `.a.json.${dead}.0123abcd.tmp`), old));
+      doomed.push(await make(path.join(stateDir, 'state', `.b.json.${live.pid}.0123abcd.tmp`), ancient));
+      const kept = [
+        await make(path.join(stateDir, 'state', `.c.json.${live.pid}.0123abcd.tmp`), old),
+        await make(path.join(stateDir, 'state', `.d.json.${dead}.0123abcd.tmp`), null),
+        // Not a temp file by name: never touched.
+        await make(path.join(stateDir, 'state', `e.json.${dead}.0123abcd.tmp`), ancient),
+      ];
+      expect((await hk.sweep(Date.now())).tempsRemoved).toBe(doomed.length);
+      for (const f of doomed) expect(await exists(f)).toBe(false);
+      for (const f of kept) expect(await exists(f)).toBe(true);
+    } finally {
+      live.kill('SIGKILL');
+    }
   });
 });

@@ -38,7 +38,23 @@ describe('parseRegistry', () => {
     const doc = seedRegistryDoc();
     delete doc.controller['local'];
     const again = parseRegistry(FILE, doc);
-    expect(again.ok && again.value.controller.local).toEqual({ stateDir: '.branch-follower' });
+    expect(again.ok && again.value.controller.local).toEqual({ stateDir: '.branch-follower', runRetentionDays: 7 });
+  });
+
+  it('takes a run retention in days for the local driver, positive, 7 by default', () => {
+    const withLocal = (local: Record<string, unknown>) => {
+      const doc = seedRegistryDoc();
+      doc.controller['local'] = local;
+      return parseRegistry(FILE, doc);
+    };
+    const d = withLocal({ stateDir: 'x' });
+    expect(d.ok && d.value.controller.local.runRetentionDays).toBe(7);
+    const h = withLocal({ stateDir: 'x', runRetentionDays: 0.5 });
+    expect(h.ok && h.value.controller.local.runRetentionDays).toBe(0.5);
+    for (const bad of [0, -1, 'week']) {
+      const r = withLocal({ stateDir: 'x', runRetentionDays: bad });
+      expect(!r.ok && r.errors.map((e) => e.path)).toEqual(['controller.local.runRetentionDays']);
+    }
   });
 
   it('rejects an unknown key in a follower, naming the owning config it belongs in', () => {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PHASES } from '../../src/core/phases.ts';
@@ -334,5 +334,34 @@ describe('local driver, end to end through the CLI', () => {
     expect(snap.get(`state/${A.id}.json`)).toBe('{"version": 3, "state": {"phase": "Exploded"}}');
     expect(await phase(w, B.id)).toBe('Noop');
     expect((await w.cli(['status'])).code).toBe(2);
+  });
+
+  it('a closer tick prunes runs past the registry\'s retention to tombstones; a dry run prunes nothing', async () => {
+    const w = (world = await createWorld([A]));
+    await w.setTarget(A.id, await w.git.commit(A.repo, A.branch));
+    await w.armAll();
+    await w.cli(['tick', 'observer']);
+    const sha = await w.git.commit(A.repo, A.branch);
+    await tickUntil(w, async () => (await phase(w, A.id)) === 'Succeeded');
+    const runsDir = join(w.stateDir, 'runs');
+    const [name] = await readdir(runsDir);
+    if (!name) throw new Error('no run directory');
+    // The default retention (7 days) kept it; 0.00002 days (under two seconds) will not.
+    expect(await readdir(join(runsDir, name))).toContain('log');
+    await w.writeRegistry((reg) => {
+      (reg.controller as { local: Record<string, unknown> }).local = { stateDir: 'state', runRetentionDays: 0.00002 };
+    });
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await w.cli(['run-once', '--all', '--dry-run'])).code).toBe(0);
+    expect(await readdir(join(runsDir, name))).toContain('log');
+    const r = await w.cli(['tick', 'closer']);
+    expect(r.code).toBe(0);
+    expect(r.stderr + r.stdout).toContain(`pruned 1 run(s) past the retention, keeping their tombstones: ${name}`);
+    expect((await readdir(join(runsDir, name))).sort()).toEqual(['exit.json', 'pruned.json', 'run.json']);
+    expect((await w.cli(['logs', '--follower', A.id])).stdout).toContain('pruned after the run retention');
+    // The tombstone keeps the name: more ticks never run that sha again.
+    await w.cli(['tick', 'observer']);
+    await w.cli(['tick', 'closer']);
+    expect(await w.invocations()).toEqual([`${A.id} ${sha} 1`]);
   });
 });

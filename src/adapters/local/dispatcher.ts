@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { StageReading } from '../../core/fold.ts';
 import type { Dispatcher, DispatchRequest, DispatchResult } from '../ports.ts';
 import { createFileExclusive, errCode, readFileOrNull, replaceFile } from './atomic-file.ts';
+import { readCappedLog } from './capped-log.ts';
 import { mapLimit } from './map-limit.ts';
 import { isRunning, processMatches, signalGroup, sleep } from './processes.ts';
 import {
@@ -113,7 +114,7 @@ export const exitReading = (e: ExitRecord): StageReading => {
 };
 
 /** The trigger stage of one run, from its directory alone (no memory of this process needed). */
-const statusOf = async (runsDir: string, name: string, now: () => number): Promise<StageReading> => {
+export const runStatus = async (runsDir: string, name: string, now: () => number): Promise<StageReading> => {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) return { result: 'NONE', detail: `no run ${name}` };
   const f = runFiles(path.join(runsDir, name));
   const dirStat = await statOrNull(f.dir);
@@ -273,7 +274,7 @@ export const createLocalDispatcher = (opts: LocalDispatcherOptions): Dispatcher 
 
     async statuses(names) {
       const unique = [...new Set(names)];
-      const readings = await mapLimit(unique, 16, async (name) => [name, await statusOf(runsDir, name, now)] as const);
+      const readings = await mapLimit(unique, 16, async (name) => [name, await runStatus(runsDir, name, now)] as const);
       return new Map(readings);
     },
   };
@@ -286,23 +287,15 @@ const LOG_TAIL_BYTES = 1024 * 1024;
 export const readRunLog = async (stateDir: string, name: string): Promise<string> => {
   const f = runFiles(path.join(stateDir, 'runs', checkRunName(name)));
   if (!(await statOrNull(f.dir))) throw new Error(`no run ${name} in ${path.dirname(f.dir)}`);
-  let fh;
-  try {
-    fh = await open(f.log, 'r');
-  } catch (e) {
-    if (errCode(e) === 'ENOENT') return '';
-    throw e;
+  const buf = await readCappedLog(f.log);
+  if (buf === null) {
+    const pruned = await readFileOrNull(path.join(f.dir, 'pruned.json'));
+    return pruned === null ? '' : `[the log of run ${name} was pruned after the run retention; ${f.dir} keeps its records]\n`;
   }
-  try {
-    const { size } = await fh.stat();
-    const start = Math.max(0, size - LOG_TAIL_BYTES);
-    const buf = Buffer.alloc(size - start);
-    await fh.read(buf, 0, buf.length, start);
-    const text = buf.toString('utf8');
-    return start === 0 ? text : `[… ${start} earlier bytes of ${f.log} omitted]\n${text}`;
-  } finally {
-    await fh.close();
-  }
+  // Logs of runs from before logs were capped may be larger.
+  const start = Math.max(0, buf.length - LOG_TAIL_BYTES);
+  const text = buf.subarray(start).toString('utf8');
+  return start === 0 ? text : `[… ${start} earlier bytes of ${f.log} omitted]\n${text}`;
 };
 
 /** Every run recorded for a follower, newest first (run.json names the follower; names may be cut). */

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
+import { CappedLogWriter } from './capped-log.ts';
 import path from 'node:path';
 import { createFileExclusive, readFileOrNull, replaceFile } from './atomic-file.ts';
 import { signalGroup } from './processes.ts';
@@ -24,8 +25,12 @@ const spec = SupervisorSpec.parse(JSON.parse(specJson));
 const files = runFiles(runDir);
 const name = path.basename(runDir);
 
+// The command's output is relayed through here rather than written to the log directly, so
+// the log stays bounded (capped-log.ts). The dispatcher may have written a line already.
+const log = new CappedLogWriter(files.log, await stat(files.log).then((s) => s.size, () => 0));
+
 const say = (msg: string): void => {
-  process.stderr.write(`[branch-follower ${new Date().toISOString()}] ${msg}\n`);
+  log.write(`[branch-follower ${new Date().toISOString()}] ${msg}\n`);
 };
 
 let child: ChildProcess | null = null;
@@ -50,6 +55,9 @@ const finish = async (end: { code: number | null; signal: string | null; error: 
     };
     // Exclusive: if a cancel already wrote its account (this supervisor looked dead to it), that one stands.
     await createFileExclusive(files.exit, `${JSON.stringify(ExitRecord.parse(record), null, 2)}\n`);
+    // After exit.json: the verdict matters more than the log, and a kill here leaves tail files
+    // that readers fold themselves.
+    await log.close().catch((e: unknown) => process.stderr.write(`[branch-follower] could not fold the log: ${(e as Error).message}\n`));
   }
   process.exit(0);
 };
@@ -109,8 +117,10 @@ const main = async (): Promise<void> => {
   const [cmd, ...args] = spec.argv as [string, ...string[]];
   // detached: the command leads a process group of its own, so a timeout or cancel reaches
   // everything it started, and the supervisor can still record the outcome afterwards.
-  const c = spawn(cmd, args, { cwd: spec.cwd, env: process.env, stdio: ['ignore', 'inherit', 'inherit'], detached: true, shell: false });
+  const c = spawn(cmd, args, { cwd: spec.cwd, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
   child = c;
+  c.stdout.on('data', (b: Buffer) => log.write(b));
+  c.stderr.on('data', (b: Buffer) => log.write(b));
   c.once('error', (e: NodeJS.ErrnoException) => {
     if (c.pid !== undefined) {
       say(`error from the command (pid ${c.pid}): ${e.message}`);
@@ -127,15 +137,34 @@ const main = async (): Promise<void> => {
     );
     timers.push(setTimeout(() => stop('timeout'), spec.budgetSeconds * 1000));
   });
-  c.once('exit', (code, signal) => {
+  c.once('exit', (code, signal) => void drained(c).then(() => {
     say(
       stopping
         ? `command ended (${code !== null ? `exit code ${code}` : `signal ${signal}`}) after ${stopping === 'cancel' ? 'the cancel' : 'the trigger budget ran out'}`
         : `command ended: ${code !== null ? `exit code ${code}` : `killed by ${signal}`}`,
     );
     void finish({ code, signal, error: null });
-  });
+  }));
 };
+
+/** How long output may still arrive after the command exited (a child it left may hold the pipes). */
+const DRAIN_MS = 2_000;
+
+/** Waits for the command's pipes to close, so its last lines are logged before the fold. */
+const drained = (c: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    let open = [c.stdout, c.stderr].filter((s) => s !== null && !s.closed).length;
+    if (open === 0) return resolve();
+    const t = setTimeout(resolve, DRAIN_MS);
+    for (const s of [c.stdout, c.stderr]) {
+      s?.once('close', () => {
+        if (--open === 0) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    }
+  });
 
 main().catch(async (e: unknown) => {
   const error = `supervisor failed: ${(e as Error).message}`;
