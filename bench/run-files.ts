@@ -32,7 +32,7 @@ try {
   const sha = 'c0ffee'.padEnd(40, '0');
   const names = Array.from({ length: runs }, (_, i) => `bf-bench-${i + 1}`);
   for (const name of names) {
-    await d.dispatch({ followerId: 'bench', sha, attempt: 1, name, argv: ['sh', '-c', `seq 1 ${lines} >&2; exit 1`], repo: 'o/r', branch: 'main', budgets: { triggerSeconds: 600, closeoutSeconds: 1800, maxAttempts: 2 } });
+    await d.dispatch({ followerId: 'bench', sha, episode: 1, attempt: 1, name, argv: ['sh', '-c', `seq 1 ${lines} >&2; exit 1`], repo: 'o/r', branch: 'main', budgets: { triggerSeconds: 600, closeoutSeconds: 1800, maxAttempts: 2 } });
   }
   for (;;) {
     const st = await d.statuses(names);
