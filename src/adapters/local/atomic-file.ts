@@ -24,6 +24,16 @@ const tempPath = (target: string): string =>
 
 export const isTempName = (name: string): boolean => name.startsWith('.') && name.endsWith('.tmp');
 
+/** stat(), or null when there is nothing there (or a file where a directory was expected). */
+export const statOrNull = async (p: string) => {
+  try {
+    return await stat(p);
+  } catch (e) {
+    if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return null;
+    throw e;
+  }
+};
+
 const writeTemp = async (target: string, content: string, durable: boolean): Promise<string> => {
   const tmp = tempPath(target);
   const fh = await open(tmp, 'wx', 0o644);

@@ -143,14 +143,6 @@ export const readCappedLog = async (log: string): Promise<Buffer | null> => {
 
 const MARKER_PROBE = Buffer.from("; a run's log keeps its first ");
 
-/** Bytes a run's log takes on disk: the log and any tail files. */
-export const logBytesOnDisk = async (log: string): Promise<number> => {
-  const p = logPaths(log);
-  let total = 0;
-  for (const f of [p.log, p.tail, p.tailPrev]) total += await stat(f).then((s) => s.size, () => 0);
-  return total;
-};
-
 /** Removes a run's log files (pruning). */
 export const removeLog = async (log: string): Promise<void> => {
   const p = logPaths(log);

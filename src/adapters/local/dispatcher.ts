@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { mkdir, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StageReading } from '../../core/fold.ts';
 import type { Dispatcher, DispatchRequest, DispatchResult } from '../ports.ts';
-import { createFileExclusive, errCode, readFileOrNull, replaceFile } from './atomic-file.ts';
+import { createFileExclusive, errCode, readFileOrNull, replaceFile, statOrNull } from './atomic-file.ts';
 import { readCappedLog } from './capped-log.ts';
 import { mapLimit } from './map-limit.ts';
 import { isRunning, processMatches, signalGroup, sleep } from './processes.ts';
@@ -74,15 +74,6 @@ const supervises =
 const readRun = (f: RunFiles) => readJsonFile(f.run, RunRecord);
 const readExit = (f: RunFiles) => readJsonFile(f.exit, ExitRecord);
 const readCommand = (f: RunFiles) => readJsonFile(f.command, CommandRecord);
-
-const statOrNull = async (p: string) => {
-  try {
-    return await stat(p);
-  } catch (e) {
-    if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return null;
-    throw e;
-  }
-};
 
 const signalGroupOnly = (pgid: number, signal: NodeJS.Signals): void => {
   try {

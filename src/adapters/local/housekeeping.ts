@@ -1,8 +1,7 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import type { Housekeeper, SweepReport } from '../ports.ts';
-import { createFileExclusive, errCode, isTempName } from './atomic-file.ts';
+import { createFileExclusive, errCode, isTempName, statOrNull } from './atomic-file.ts';
 import { removeLog } from './capped-log.ts';
 import { runStatus } from './dispatcher.ts';
 import { processMatches } from './processes.ts';
@@ -26,17 +25,6 @@ export const DAY_MS = 24 * 3600 * 1000;
 /** A temp file lives for milliseconds; younger ones may belong to a write in progress. */
 const TEMP_GRACE_MS = 60_000;
 const TEMP_MAX_MS = 3600_000;
-
-export const PrunedRecord = z.object({ prunedAt: z.string(), retentionDays: z.number().positive(), logBytes: z.number().int().min(0) }).strict();
-
-const statOrNull = async (p: string) => {
-  try {
-    return await stat(p);
-  } catch (e) {
-    if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return null;
-    throw e;
-  }
-};
 
 const listOrEmpty = async (dir: string): Promise<string[]> => {
   try {
