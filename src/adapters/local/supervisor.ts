@@ -34,6 +34,8 @@ const say = (msg: string): void => {
 };
 
 let child: ChildProcess | null = null;
+/** The command's output is relayed into the log until it has ended and its pipes drained. */
+let relaying = true;
 let stopping: 'timeout' | 'cancel' | null = null;
 let killSignal: NodeJS.Signals | null = null;
 let finished = false;
@@ -119,8 +121,8 @@ const main = async (): Promise<void> => {
   // everything it started, and the supervisor can still record the outcome afterwards.
   const c = spawn(cmd, args, { cwd: spec.cwd, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
   child = c;
-  c.stdout.on('data', (b: Buffer) => log.write(b));
-  c.stderr.on('data', (b: Buffer) => log.write(b));
+  c.stdout.on('data', (b: Buffer) => relaying && log.write(b));
+  c.stderr.on('data', (b: Buffer) => relaying && log.write(b));
   c.once('error', (e: NodeJS.ErrnoException) => {
     if (c.pid !== undefined) {
       say(`error from the command (pid ${c.pid}): ${e.message}`);
@@ -138,6 +140,9 @@ const main = async (): Promise<void> => {
     timers.push(setTimeout(() => stop('timeout'), spec.budgetSeconds * 1000));
   });
   c.once('exit', (code, signal) => void drained(c).then(() => {
+    // Output that still arrives (a child the command left holding its pipes) would land after
+    // the last line and into a log being folded: it is dropped from here on.
+    relaying = false;
     say(
       stopping
         ? `command ended (${code !== null ? `exit code ${code}` : `signal ${signal}`}) after ${stopping === 'cancel' ? 'the cancel' : 'the trigger budget ran out'}`
@@ -148,7 +153,7 @@ const main = async (): Promise<void> => {
 };
 
 /** How long output may still arrive after the command exited (a child it left may hold the pipes). */
-const DRAIN_MS = 2_000;
+const DRAIN_MS = 10_000;
 
 /** Waits for the command's pipes to close, so its last lines are logged before the fold. */
 const drained = (c: ChildProcess): Promise<void> =>
