@@ -28,7 +28,8 @@ export type SourceObservation =
   | { kind: 'invalid'; message: string };
 
 export type TargetObservation =
-  | { kind: 'ok'; sha: string | null }
+  /** `absent` says in words why nothing is deployed (a file target whose file does not exist). */
+  | { kind: 'ok'; sha: string | null; absent?: string }
   | { kind: 'unreadable'; message: string }
   | { kind: 'invalid'; message: string };
 

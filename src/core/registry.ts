@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Budgets, BudgetOverrides } from './budgets.ts';
 import { ConfigRef } from './configref.ts';
-import { BranchName, FollowerId, RepoName } from './primitives.ts';
+import { BranchName, FollowerId, RepoName, WHOLE_FILE } from './primitives.ts';
 
 export const ADAPTERS = ['generic', 'hwlab-node-runtime', 'agentrun-yaml-lane', 'web-probe-sentinel-cicd'] as const;
 export const AdapterKind = z.enum(ADAPTERS);
@@ -84,7 +84,7 @@ const OWNED_KEYS = new Set(['namespace', 'image', 'workload', 'deployment', 'sec
 
 export type InputError = { file: string; path: string; message: string };
 
-export const formatInputError = (e: InputError): string => `${e.file}: ${e.path || '(root)'}: ${e.message}`;
+export const formatInputError = (e: InputError): string => `${e.file}: ${e.path || WHOLE_FILE}: ${e.message}`;
 
 const joinPath = (path: readonly PropertyKey[]): string =>
   path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');

@@ -128,7 +128,7 @@ describe('parseRegistry', () => {
   it('rejects a document that is not a mapping, at the root', () => {
     const r = parseRegistry(FILE, null);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.errors.map(formatInputError)).toEqual([`${FILE}: (root): Invalid input: expected object, received null`]);
+    if (!r.ok) expect(r.errors.map(formatInputError)).toEqual([`${FILE}: the whole file: Invalid input: expected object, received null`]);
   });
 
   it('formats errors as "file: path: message"', () => {
@@ -164,7 +164,7 @@ describe('configRef', () => {
   it('names how far the walk got when it fails', () => {
     expect(resolvePath(doc, parseConfigRef('hwlab-node-lanes.yaml#lanes.v04.source'))).toEqual({ ok: false, reason: 'hwlab-node-lanes.yaml#lanes.v04: key not found' });
     expect(resolvePath(doc, parseConfigRef('f.yaml#lanes.v03.source.repo.owner'))).toEqual({ ok: false, reason: 'f.yaml#lanes.v03.source.repo.owner: f.yaml#lanes.v03.source.repo is not a mapping' });
-    expect(resolvePath('text', parseConfigRef('f.yaml#a'))).toEqual({ ok: false, reason: 'f.yaml#a: f.yaml#(root) is not a mapping' });
+    expect(resolvePath('text', parseConfigRef('f.yaml#a'))).toEqual({ ok: false, reason: 'f.yaml#a: f.yaml (the whole file) is not a mapping' });
     expect(resolvePath(doc, parseConfigRef('f.yaml#sentinels.x'))).toEqual({ ok: false, reason: 'f.yaml#sentinels.x: f.yaml#sentinels is not a mapping' });
     expect(resolvePath(doc, parseConfigRef('f.yaml#sentinels.7'))).toEqual({ ok: false, reason: 'f.yaml#sentinels.7: key not found' });
     expect(resolvePath(doc, parseConfigRef('f.yaml#sentinels.1.target.x'))).toEqual({ ok: false, reason: 'f.yaml#sentinels.1.target.x: f.yaml#sentinels.1.target is not a mapping' });
