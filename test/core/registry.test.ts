@@ -222,3 +222,29 @@ describe('resolveBudgets', () => {
     expect(Budgets.safeParse({ triggerSeconds: 7 * 24 * 3600, closeoutSeconds: 1, maxAttempts: 20 }).success).toBe(true);
   });
 });
+
+describe('a local registry names no cluster-only field', () => {
+  const minimal = (driver: 'local' | 'kubernetes') => ({
+    controller: { driver, gitMirror: { readUrl: 'file:///srv/mirror' } },
+    followers: [{ id: 'webapp-main', adapter: 'generic', source: { configRef: 'w.yaml#source' }, target: { configRef: 'w.yaml#target' }, command: ['./deploy.sh'], checks: ['trigger', 'target'] }],
+  });
+
+  it('the local driver needs only driver and gitMirror: namespace, schedules and budgets default, source is absent', () => {
+    const r = parseRegistry(FILE, minimal('local'));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.controller).toMatchObject({
+      namespace: 'branch-follower',
+      schedules: { observer: '* * * * *', closer: '* * * * *' },
+      defaults: { budgets: { triggerSeconds: 600, closeoutSeconds: 1800, maxAttempts: 2 } },
+    });
+    expect(r.value.controller.source).toBeUndefined();
+  });
+
+  it('the kubernetes driver needs controller.source, named by its path', () => {
+    const r = parseRegistry(FILE, minimal('kubernetes'));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map(formatInputError)).toEqual([expect.stringMatching(/^config\/cicd-branch-followers\.yaml: controller\.source: the kubernetes driver needs controller\.source/)]);
+  });
+});
