@@ -29,6 +29,7 @@ mkdirSync(join(config, 'targets'), { recursive: true });
 const push = (f: (typeof FOLLOWERS)[number], message: string): string => {
   const dir = join(work, f.repo);
   writeFileSync(join(dir, 'CHANGES'), `${message}\n`, { flag: 'a' });
+  process.stdout.write(`\n$ cd work/${f.repo} && echo '${message}' >> CHANGES && git commit -qam '${message}' && git push -q origin HEAD:${f.branch} && cd -\n`);
   git(dir, 'commit', '-qam', message);
   git(dir, 'push', '-q', 'origin', `HEAD:${f.branch}`);
   return git(dir, 'rev-parse', 'HEAD');
@@ -96,15 +97,22 @@ writeFileSync(
 );
 
 const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: root };
+// Every command the demo runs is printed as a person would type it in the demo's directory, so
+// the whole story can be repeated by hand (`npm run demo -- --keep` keeps the directory).
 const cli = async (...args: string[]): Promise<number> => {
   process.stdout.write(`\n$ branch-follower ${args.join(' ')}\n`);
   return main(args, io);
 };
+/** A command whose output the demo reads rather than shows: printed, then run quietly. */
+const quietly = async (args: string[], sink: (s: string) => void = () => undefined): Promise<number> => {
+  process.stdout.write(`$ branch-follower ${args.join(' ')}   # output read by the demo\n`);
+  return main(args, { ...io, stdout: { write: (s: string) => (sink(s), true) } });
+};
 const say = (text: string): void => void process.stdout.write(`\n=== ${text}\n`);
 const status = () => cli('status');
 const tick = async (): Promise<void> => {
-  await main(['tick', 'closer'], { ...io, stdout: { write: () => true } });
-  await main(['tick', 'observer'], { ...io, stdout: { write: () => true } });
+  await cli('tick', 'closer');
+  await cli('tick', 'observer');
 };
 const until = async (what: string, done: () => Promise<boolean>): Promise<void> => {
   for (let i = 0; i < 60; i++) {
@@ -116,11 +124,12 @@ const until = async (what: string, done: () => Promise<boolean>): Promise<void> 
 };
 const phaseOf = async (id: string): Promise<string> => {
   let text = '';
-  await main(['status', '-o', 'json', '--follower', id], { ...io, stdout: { write: (s: string) => ((text += s), true) } });
+  await quietly(['status', '-o', 'json', '--follower', id], (s) => (text += s));
   return (JSON.parse(text) as { followers: { phase: string }[] }).followers[0]?.phase ?? '';
 };
 
 const started = Date.now();
+process.stdout.write(`$ cd ${root}   # the demo's directory: config/ holds the registry, deploy.sh and the targets\n`);
 try {
   say('The targets already run the initial commits: Noop');
   await cli('plan');
@@ -150,6 +159,7 @@ try {
 
   say('A push while a run is in flight: the old run finishes, the newest sha is dispatched at once, shas between are skipped');
   const hw = FOLLOWERS[0];
+  process.stdout.write(`\n$ echo 3 > config/slow-${hw.id}   # the demo's deploy.sh sleeps 3 s while this file exists\n`);
   writeFileSync(join(config, `slow-${hw.id}`), '3');
   push(hw, 'slow change');
   await cli('tick', 'observer');
@@ -157,16 +167,18 @@ try {
   const newest = push(hw, 'newest change');
   await cli('tick', 'observer');
   await status();
+  process.stdout.write(`\n$ rm config/slow-${hw.id}\n`);
   rmSync(join(config, `slow-${hw.id}`));
   await until('the newest sha to succeed', async () => {
     let text = '';
-    await main(['status', '-o', 'json', '--follower', hw.id], { ...io, stdout: { write: (s: string) => ((text += s), true) } });
+    await quietly(['status', '-o', 'json', '--follower', hw.id], (s) => (text += s));
     return (JSON.parse(text) as { followers: { lastSucceededSha: string | null }[] }).followers[0]?.lastSucceededSha === newest;
   });
   await status();
 
   say('A failing deploy: Failed, one retry within maxAttempts, then Blocked until a new commit');
   const ar = FOLLOWERS[1];
+  process.stdout.write(`\n$ touch config/fail-${ar.id}   # the demo's deploy.sh exits 3 while this file exists\n`);
   writeFileSync(join(config, `fail-${ar.id}`), '');
   push(ar, 'a change whose deploy fails');
   await until('Blocked', async () => (await phaseOf(ar.id)) === 'Blocked');

@@ -112,7 +112,8 @@ export interface EventSink {
 }
 
 export interface LogReader {
-  logs(id: string, run: Run | null): Promise<string>;
+  /** The given run's log; without one, the newest run's, or with `attempt`, the newest run of that attempt number. */
+  logs(id: string, run: Run | null, pick?: { attempt: number }): Promise<string>;
 }
 
 export interface Notifier {

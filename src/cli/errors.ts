@@ -7,9 +7,14 @@ import { formatInputError } from '../core/registry.ts';
  * How a verb ended, as a word; `exitCode` is the one place that turns it into a number. Verbs
  * return an Outcome or throw; nothing else chooses an exit code.
  */
-export type Outcome = 'ok' | 'failed' | 'bad-input';
+export type Outcome = 'ok' | 'failed' | 'bad-input' | 'needs-person' | 'mirror-unreadable';
 
-export const EXIT_CODES: Record<Outcome, number> = { ok: 0, failed: 1, 'bad-input': 2 };
+/**
+ * Cron and monitoring act on these, so each situation a person must handle has its own number:
+ * 3 a follower is Blocked (needs a person), 4 the git mirror could not be read. Documented in
+ * the README ("Exit codes"); never renumber.
+ */
+export const EXIT_CODES: Record<Outcome, number> = { ok: 0, failed: 1, 'bad-input': 2, 'needs-person': 3, 'mirror-unreadable': 4 };
 
 export const exitCode = (o: Outcome): number => EXIT_CODES[o];
 

@@ -16,7 +16,7 @@ const flagLines = (flags: readonly Flag[]): string[] => {
 };
 
 export const EXIT_CODES_TEXT =
-  'Exit codes: 0 success; 1 a follower failed or is blocked (when waiting), a tick had errors, or the cluster could not be read; 2 bad usage or bad input (the message names the file and the path inside it).';
+  'Exit codes: 0 success; 1 a follower failed or is blocked (when waiting), a tick had errors, or the cluster could not be read; 2 bad usage or bad input (the message names the file and the path inside it); 3 a follower needs a person (tick, status --exit-code: it is Blocked); 4 a tick could not read the git mirror.';
 
 export const globalHelp = (verbs: readonly Verb[]): string =>
   [

@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { describeFailure, exitCode, UsageError } from './errors.ts';
 import { globalHelp, verbHelp } from './help.ts';
+import { checkFlags, unknownVerb } from './suggest.ts';
 import { createSession, type Io } from './session.ts';
 import { COMMON_FLAGS, type Args, type Flag, type Verb } from './verb.ts';
 import { VERBS } from './verbs/index.ts';
@@ -17,7 +18,10 @@ const parseOptions = (flags: readonly Flag[]): ParseArgsOptionsConfig =>
 const parse = (verb: Verb, argv: readonly string[]): Args & { help: boolean } => {
   // __complete passes the words a person typed, flags included: they are its positionals.
   if (verb.hidden) return { str: () => undefined, flag: () => false, list: () => [], positionals: [...argv], help: false };
-  const { values, positionals } = parseArgs({ args: [...argv], options: parseOptions([...COMMON_FLAGS, ...verb.flags]), allowPositionals: true, strict: true });
+  const flags = [...COMMON_FLAGS, ...verb.flags];
+  const options = parseOptions(flags);
+  checkFlags(argv, flags, options);
+  const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   const v = values as Record<string, string | boolean | string[] | undefined>;
   const args: Args = {
     str: (k) => {
@@ -51,7 +55,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
   }
   const verb = VERBS.find((v) => v.name === name);
   if (!verb) {
-    err(`branch-follower: unknown verb "${name}"\n\n${globalHelp(VERBS)}`);
+    err(`branch-follower: ${unknownVerb(name, VERBS.filter((v) => !v.hidden).map((v) => v.name))}\n(branch-follower --help lists the verbs)`);
     return exitCode('bad-input');
   }
   try {

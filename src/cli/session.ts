@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_REGISTRY, loadRegistry, type LoadedRegistry } from '../adapters/config/registry-file.ts';
 import { compose, namespaceOf } from '../loops/compose.ts';
@@ -48,6 +49,14 @@ export const createSession = (io: Io, a: Args): Session => {
   const err = (s: string) => void io.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
   const d = a.str('driver');
   if (d !== undefined && d !== 'local' && d !== 'kubernetes') throw new UsageError(`--driver must be local or kubernetes, not ${JSON.stringify(d)}`);
+  const stateDir = a.str('state-dir');
+  // A mistyped --state-dir would otherwise read as a page of followers with no state at all.
+  if (stateDir !== undefined) {
+    const dir = resolve(io.cwd, stateDir);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new UsageError(`--state-dir ${dir} does not exist or is not a directory (create it with mkdir -p, or leave --state-dir out to use the registry's controller.local.stateDir)`);
+    }
+  }
   const cluster = { kubeconfig: a.str('kubeconfig'), context: a.str('context'), namespace: a.str('namespace') };
   let loaded: Promise<LoadedRegistry> | null = null;
   const registry = (): Promise<LoadedRegistry> => (loaded ??= loadRegistry(a.str('registry') ?? DEFAULT_REGISTRY, io.cwd));

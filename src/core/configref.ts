@@ -41,7 +41,7 @@ export const resolvePath = (doc: unknown, ref: ParsedConfigRef): Resolved => {
     } else if (cur !== null && typeof cur === 'object' && !Array.isArray(cur)) {
       cur = Object.hasOwn(cur, key) ? (cur as Record<string, unknown>)[key] : undefined;
     } else {
-      return { ok: false, reason: `${at}: ${ref.file}#${ref.path.slice(0, i).join('.') || '(root)'} is not a mapping` };
+      return { ok: false, reason: `${at}: ${i === 0 ? `${ref.file} (the whole file)` : `${ref.file}#${ref.path.slice(0, i).join('.')}`} is not a mapping` };
     }
     if (cur === undefined) return { ok: false, reason: `${at}: key not found` };
   }

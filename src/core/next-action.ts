@@ -2,7 +2,7 @@ import type { Fold, StageReading } from './fold.ts';
 import type { Policy } from './policy.ts';
 import { fromIso, shortSha } from './primitives.ts';
 import type { CheckLabel } from './registry.ts';
-import { attemptsExhausted, attemptsFor, stamp, transition, type FollowerState, type Run } from './state.ts';
+import { allowedAttempts, attemptsExhausted, attemptsFor, stamp, transition, type FollowerState, type Run } from './state.ts';
 
 export type RunState = {
   state: FollowerState & { inFlight: Run };
@@ -53,9 +53,10 @@ export const nextAction = ({ state, fold, policy }: RunState, now: number): Clos
 
   const failOrBlock = (why: string, cancel: boolean): CloserAction => {
     const used = attemptsFor(state, run.sha, run.episode);
-    return used >= maxAttempts
-      ? { kind: 'block', reason: `${why}; ${attemptsExhausted(state.id, shortSha(run.sha), used, maxAttempts)}`, cancel }
-      : { kind: 'fail', reason: `${why}; attempt ${run.attempt}/${maxAttempts}, a retry follows`, cancel };
+    const allowed = allowedAttempts(state, run.sha, run.episode, maxAttempts);
+    return used >= allowed
+      ? { kind: 'block', reason: `${why}; ${attemptsExhausted(state.id, shortSha(run.sha), used, allowed)}`, cancel }
+      : { kind: 'fail', reason: `${why}; attempt ${run.attempt}/${allowed}, a retry follows`, cancel };
   };
 
   if (fold.verdict === 'GREEN') return { kind: 'succeed', reason: `every check passed for ${shortSha(run.sha)}: ${fold.readings.map((r) => r.check).join(', ')}` };

@@ -5,6 +5,7 @@ import { expandRevision } from './revision.ts';
 import { runName } from './run-name.ts';
 import {
   attemptsExhausted,
+  allowedAttempts,
   attemptsFor,
   initialState,
   observeSha,
@@ -28,7 +29,8 @@ export type SourceObservation =
   | { kind: 'invalid'; message: string };
 
 export type TargetObservation =
-  | { kind: 'ok'; sha: string | null }
+  /** `absent` says in words why nothing is deployed (a file target whose file does not exist). */
+  | { kind: 'ok'; sha: string | null; absent?: string }
   | { kind: 'unreadable'; message: string }
   | { kind: 'invalid'; message: string };
 
@@ -95,7 +97,7 @@ export const observe = (
     if (obs.dispatch !== undefined && obs.dispatch !== 'NONE') {
       s = dispatched(s, { name: p.name, kind: policy.runKind, startedAt: p.at }, now);
       adopted = true;
-    } else if (now < leaseEnds && obs.source.kind === 'ok' && obs.source.sha === p.sha && p.episode === s.episode && gate.armed && p.attempt <= policy.budgets.maxAttempts) {
+    } else if (now < leaseEnds && obs.source.kind === 'ok' && obs.source.sha === p.sha && p.episode === s.episode && gate.armed && p.attempt <= allowedAttempts(s, p.sha, p.episode, policy.budgets.maxAttempts)) {
       effects.push({ kind: 'dispatch', sha: p.sha, episode: p.episode, attempt: p.attempt, name: p.name });
       return done(s);
     } else if (now < leaseEnds) {
@@ -198,7 +200,7 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
 
   const episode = s.episode;
   const used = attemptsFor(s, sha, episode);
-  const max = policy.budgets.maxAttempts;
+  const max = allowedAttempts(s, sha, episode, policy.budgets.maxAttempts);
   if (used >= max) {
     return transition(
       s,

@@ -43,3 +43,6 @@ export type BranchName = z.infer<typeof BranchName>;
 export const toIso = (ms: number): string => new Date(ms).toISOString();
 export const fromIso = (iso: string): number => Date.parse(iso);
 export const shortSha = (sha: string | null | undefined): string => (sha ? sha.slice(0, 12) : '-');
+
+/** Where a problem sits when it is the file as a whole (no path inside it), in words. */
+export const WHOLE_FILE = 'the whole file';

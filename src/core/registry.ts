@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Budgets, BudgetOverrides } from './budgets.ts';
 import { ConfigRef } from './configref.ts';
-import { BranchName, FollowerId, RepoName } from './primitives.ts';
+import { BranchName, FollowerId, RepoName, WHOLE_FILE } from './primitives.ts';
 
 export const ADAPTERS = ['generic', 'hwlab-node-runtime', 'agentrun-yaml-lane', 'web-probe-sentinel-cicd'] as const;
 export const AdapterKind = z.enum(ADAPTERS);
@@ -46,12 +46,15 @@ export type Follower = z.infer<typeof Follower>;
 
 export const Controller = z
   .object({
-    namespace: z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label'),
+    // Cluster-only settings have defaults (namespace, schedules) or are required only by the
+    // kubernetes driver (source), so a local registry names none of them.
+    namespace: z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label').default('branch-follower'),
     driver: z.enum(['kubernetes', 'local']),
     gitMirror: z.object({ readUrl: z.string().regex(/^(https?|git|file):\/\/\S+$/, 'must be an http(s)://, git:// or file:// URL') }).strict(),
-    source: z.object({ repo: RepoName, ref: BranchName }).strict(),
-    schedules: z.object({ observer: CronSchedule, closer: CronSchedule }).strict(),
-    defaults: z.object({ budgets: Budgets }).strict(),
+    /** What controller pods clone to run the CLI: the kubernetes driver needs it. */
+    source: z.object({ repo: RepoName, ref: BranchName }).strict().optional(),
+    schedules: z.object({ observer: CronSchedule, closer: CronSchedule }).strict().default({ observer: '* * * * *', closer: '* * * * *' }),
+    defaults: z.object({ budgets: Budgets }).strict().default({ budgets: { triggerSeconds: 600, closeoutSeconds: 1800, maxAttempts: 2 } }),
     local: z
       .object({
         stateDir: z.string().min(1),
@@ -66,7 +69,11 @@ export const Controller = z
       .optional(),
     image: z.string().min(1).default('ghcr.io/branch-follower/branch-follower:0.1.0'),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.driver === 'kubernetes' && !c.source)
+      ctx.addIssue({ code: 'custom', path: ['source'], message: 'the kubernetes driver needs controller.source { repo, ref }: what controller pods clone from the git mirror to run the CLI' });
+  });
 export type Controller = z.infer<typeof Controller>;
 
 export const Registry = z
@@ -91,7 +98,7 @@ const OWNED_KEYS = new Set(['namespace', 'image', 'workload', 'deployment', 'sec
 
 export type InputError = { file: string; path: string; message: string };
 
-export const formatInputError = (e: InputError): string => `${e.file}: ${e.path || '(root)'}: ${e.message}`;
+export const formatInputError = (e: InputError): string => `${e.file}: ${e.path || WHOLE_FILE}: ${e.message}`;
 
 const joinPath = (path: readonly PropertyKey[]): string =>
   path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');

@@ -76,7 +76,19 @@ export const FollowerState = z
      * Attempts used per (sha, episode), newest last. Only the current episode's count is ever
      * consulted (episodes never resume), so older ones are dropped; bounded all the same.
      */
-    attempts: z.array(z.object({ sha: Sha, episode: episodeOrUpgrade, count: z.number().int().min(0) }).strict()).max(ATTEMPT_MEMORY),
+    attempts: z
+      .array(
+        z
+          .object({
+            sha: Sha,
+            episode: episodeOrUpgrade,
+            count: z.number().int().min(0),
+            /** Extra attempts a person granted in this episode (`retry`), beyond budgets.maxAttempts. */
+            granted: z.number().int().min(1).optional(),
+          })
+          .strict(),
+      )
+      .max(ATTEMPT_MEMORY),
     targetUnreadableSince: IsoTime.nullable(),
     /** The last fold of the in-flight run's checks, for status. */
     checks: z.array(z.object({ check: z.string(), result: CheckResult, detail: z.string().max(500) }).strict()).max(10),
@@ -120,15 +132,22 @@ export const initialState = (id: string, now: number): FollowerState => ({
 export const attemptsFor = (s: FollowerState, sha: string, episode: number): number =>
   s.attempts.find((a) => a.sha === sha && a.episode === episode)?.count ?? 0;
 
+/** Attempts granted by a person (`retry`) in this episode of the sha, on top of maxAttempts. */
+export const grantedFor = (s: FollowerState, sha: string, episode: number): number =>
+  s.attempts.find((a) => a.sha === sha && a.episode === episode)?.granted ?? 0;
+
+/** How many attempts the episode of a sha may use: the budget plus what a person granted. */
+export const allowedAttempts = (s: FollowerState, sha: string, episode: number, maxAttempts: number): number => maxAttempts + grantedFor(s, sha, episode);
+
 /** Records the attempts of (sha, episode); counts of episodes that ended are dropped (they never resume). */
-export const withAttempts = (s: FollowerState, sha: string, episode: number, count: number): FollowerState['attempts'] => {
+export const withAttempts = (s: FollowerState, sha: string, episode: number, count: number, granted = grantedFor(s, sha, episode)): FollowerState['attempts'] => {
   const rest = s.attempts.filter((a) => !(a.sha === sha && a.episode === episode));
-  return [...rest, { sha, episode, count }].filter((a) => a.episode >= s.episode).slice(-ATTEMPT_MEMORY);
+  return [...rest, { sha, episode, count, ...(granted > 0 ? { granted } : {}) }].filter((a) => a.episode >= s.episode).slice(-ATTEMPT_MEMORY);
 };
 
 /** Why a visit of a sha gets no further attempt, and how a person moves it on. */
 export const attemptsExhausted = (id: string, shortSha: string, used: number, max: number): string =>
-  `attempts exhausted for ${shortSha} (${used}/${max} in this visit of the branch); unblock: push a new commit (or move the branch away and back), or raise budgets.maxAttempts for ${id} in the registry`;
+  `attempts exhausted for ${shortSha} (${used}/${max} in this visit of the branch); unblock: branch-follower retry --follower ${id} --reason "<why>" --confirm (one more attempt, once the cause is fixed), push a new commit, or raise budgets.maxAttempts for ${id} in the registry`;
 
 /**
  * The state after an ok read of the source: a sha other than the one observed last starts a

@@ -5,7 +5,7 @@ import { Phase } from './phases.ts';
 import { activeHolds, type MirrorHolds } from './mirror-holds.ts';
 import { IsoTime, Sha } from './primitives.ts';
 import { ReportedSha } from './revision.ts';
-import type { FollowerState } from './state.ts';
+import { allowedAttempts, attemptsFor, type FollowerState } from './state.ts';
 
 /** The status contract: `status -o json` prints `{ followers: StatusRow[] }`, exactly these fields. */
 export const StatusRow = z
@@ -54,7 +54,7 @@ export type StatusInput = {
 };
 
 /** The drill-down commands a person would run next, per phase. */
-export const nextCommands = (id: string, phase: Phase, gate: Gate): string[] => {
+export const nextCommands = (id: string, phase: Phase, gate: Gate, attemptsUsedUp = false): string[] => {
   const f = `--follower ${id}`;
   const events = `branch-follower events ${f}`;
   const logs = `branch-follower logs ${f}`;
@@ -73,7 +73,8 @@ export const nextCommands = (id: string, phase: Phase, gate: Gate): string[] => 
     case 'Failed':
       return [logs, events];
     case 'Blocked':
-      return [events, logs, `branch-follower plan`];
+      // Another attempt helps only a follower whose attempts ran out, once the cause is fixed.
+      return attemptsUsedUp ? [logs, `branch-follower retry ${f} --reason "<why>" --confirm`, events] : [events, logs, `branch-follower plan`];
     case 'Skipped': {
       const arm: string[] = [];
       if (!gate.armed && (gate.gate === 'kill-switch' || gate.gate === 'arming-absent' || gate.gate === 'arming-malformed')) arm.push('branch-follower kill-switch off --reason "<why>" --confirm');
@@ -105,6 +106,6 @@ export const statusRow = (i: StatusInput): StatusRow => {
       maxAttempts: i.budgets.maxAttempts,
     },
     reason: s?.reason ?? 'no state yet: the observer has not run for this follower',
-    next: nextCommands(i.id, phase, i.gate),
+    next: nextCommands(i.id, phase, i.gate, !!s && s.phase === 'Blocked' && s.observedSha !== null && attemptsFor(s, s.observedSha, s.episode) >= allowedAttempts(s, s.observedSha, s.episode, i.budgets.maxAttempts)),
   };
 };

@@ -43,7 +43,7 @@ const closeAll = async (ctx: LoopContext, only?: ReadonlySet<string>): Promise<T
   const runs: InFlight[] = [];
   const wanted = new Set<string>();
   for (const s of stored) if ('state' in s && s.state.inFlight && (!only || only.has(s.id))) wanted.add(s.id);
-  if (wanted.size === 0) return { loop: 'closer', followers: [], stoppedAtDeadline: false };
+  if (wanted.size === 0) return { loop: 'closer', followers: [], stoppedAtDeadline: false, unreachable: [] };
   const prepared = new Map((await prepareFollowers(ctx, wanted)).map((p) => [p.follower.id, p]));
   const reports: FollowerReport[] = [];
   for (const s of stored) {
@@ -74,7 +74,7 @@ const closeAll = async (ctx: LoopContext, only?: ReadonlySet<string>): Promise<T
       reports.push({ id: st.id, phase: st.phase, decision: null, reason: st.reason, wrote: false, dispatched: null, state: st, error: (e as Error).message });
     }
   }
-  return { loop: 'closer', followers: reports, stoppedAtDeadline };
+  return { loop: 'closer', followers: reports, stoppedAtDeadline, unreachable: [] };
 };
 
 /** Reads stages round by round: each round asks the core which stage every unfinished fold needs next. */
@@ -116,7 +116,7 @@ const foldAll = async (ctx: LoopContext, runs: InFlight[]): Promise<void> => {
           : o.kind === 'ok'
             ? reportsSha(o.sha, sha)
               ? { result: 'SUCCESS', detail: `target reports ${o.sha === sha ? shortSha(sha) : `${o.sha}, an abbreviation of ${shortSha(sha)}`}` }
-              : { result: 'PENDING', detail: `target reports ${shortSha(o.sha)}, waiting for ${shortSha(sha)}` }
+              : { result: 'PENDING', detail: `${o.sha === null && o.absent ? o.absent : `target reports ${shortSha(o.sha)}`}, waiting for ${shortSha(sha)}` }
             : { result: 'PENDING', detail: `target unreadable: ${o.message}` },
       );
     }

@@ -16,8 +16,10 @@ export const listEvents = async (ctx: LoopContext, id: string): Promise<Follower
   return [...merged.values()].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 };
 
-export const readLogs = async (ctx: LoopContext, id: string): Promise<string> => {
+/** The run in flight's log, else the newest run's; with `attempt`, the newest run of that attempt. */
+export const readLogs = async (ctx: LoopContext, id: string, attempt?: number): Promise<string> => {
   const e = entryOf(await ctx.ports.store.get(id));
-  const run = 'corrupt' in e ? null : (e.state?.inFlight ?? null);
-  return ctx.ports.logs.logs(id, run);
+  const inFlight = 'corrupt' in e ? null : (e.state?.inFlight ?? null);
+  const run = inFlight && (attempt === undefined || inFlight.attempt === attempt) ? inFlight : null;
+  return ctx.ports.logs.logs(id, run, attempt === undefined ? undefined : { attempt });
 };

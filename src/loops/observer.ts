@@ -23,7 +23,13 @@ export type FollowerReport = {
   state: FollowerState | null;
 };
 
-export type TickReport = { loop: 'observer' | 'closer'; followers: FollowerReport[]; stoppedAtDeadline: boolean };
+export type TickReport = {
+  loop: 'observer' | 'closer';
+  followers: FollowerReport[];
+  stoppedAtDeadline: boolean;
+  /** Why the git mirror could not be read for a repository this tick, one line each; the closer reads no refs. */
+  unreachable: string[];
+};
 
 const runName = (s: FollowerState | null): string | null => s?.pending?.name ?? s?.inFlight?.name ?? null;
 
@@ -95,7 +101,12 @@ export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>)
       reports.push({ id, phase: start.state?.phase ?? null, decision: null, reason: '', wrote: false, dispatched: null, state: start.state, error: (e as Error).message });
     }
   }
-  return { loop: 'observer', followers: reports, stoppedAtDeadline };
+  // The reader's message names the repository's URL already.
+  const unreachable = [...refs.values()].flatMap((branches) => {
+    const why = [...branches.values()].find((o) => o.kind === 'unreachable');
+    return why?.kind === 'unreachable' ? [why.message] : [];
+  });
+  return { loop: 'observer', followers: reports, stoppedAtDeadline, unreachable };
 };
 
 /**

@@ -3,6 +3,7 @@ import type { FollowerState } from '../core/state.ts';
 import { closerTick } from './closer.ts';
 import type { LoopContext } from './context.ts';
 import { observerTick, type FollowerReport } from './observer.ts';
+import { reportLine } from './report-line.ts';
 
 export type RunOnceOptions = {
   only?: ReadonlySet<string>;
@@ -13,6 +14,7 @@ export type RunOnceOptions = {
   progress: (line: string) => void;
 };
 
+/** Per follower, its latest report, with `dispatched` and `wrote` covering every tick of the run. */
 export type RunOnceResult = { followers: FollowerReport[]; timedOut: boolean };
 
 /** Still moving: a dispatch pending or in flight, or a failure the observer retries next. */
@@ -28,8 +30,11 @@ export const runOnce = async (ctx: LoopContext, o: RunOnceOptions): Promise<RunO
   const seen = new Map<string, string>();
   const absorb = (reports: FollowerReport[]): void => {
     for (const r of reports) {
-      latest.set(r.id, r);
-      const line = `${r.id}: ${r.phase ?? '-'}${r.dispatched ? ` dispatched ${r.dispatched}` : ''}${r.error ? ` error: ${r.error}` : ''} ${r.reason}`;
+      // The result tells what the whole run-once did: a dispatch or a write in an earlier tick
+      // stays told after later ticks that only waited.
+      const before = latest.get(r.id);
+      latest.set(r.id, { ...r, dispatched: r.dispatched ?? before?.dispatched ?? null, wrote: r.wrote || (before?.wrote ?? false) });
+      const line = reportLine(r);
       if (seen.get(r.id) !== line) {
         seen.set(r.id, line);
         o.progress(line);

@@ -69,7 +69,7 @@ describe('local arming store', () => {
   it('reports a file that is not JSON as malformed, and still lets the brake replace it', async () => {
     await writeFile(file, '{ killSwitch: on');
     const r = await store.read();
-    expect(r.read).toMatchObject({ kind: 'malformed', where: `${file}: (root)` });
+    expect(r.read).toMatchObject({ kind: 'malformed', where: `${file}: the whole file` });
     expect(r.version).not.toBeNull();
     const brake = editArming(r.read, { kind: 'kill-switch', on: true }, who);
     await store.write(brake, r.version);

@@ -145,7 +145,7 @@ for (let i = 0; i < Number(n); i++) {
     const listed = await store.list();
     expect(listed.map((s) => s.id)).toEqual(['broken', 'good']);
     const broken = listed.find((s) => s.id === 'broken');
-    expect(broken && 'corrupt' in broken ? broken.corrupt.where : null).toBe(`${stateFile('broken')}: (root)`);
+    expect(broken && 'corrupt' in broken ? broken.corrupt.where : null).toBe(`${stateFile('broken')}: the whole file`);
     expect(broken && 'corrupt' in broken ? broken.corrupt.message : '').toMatch(/^not JSON/);
     await expect(store.update(initialState('broken', T0), broken!.version)).rejects.toBeInstanceOf(CorruptStateError);
     await expect(store.create(initialState('broken', T0))).rejects.toBeInstanceOf(ConflictError);

@@ -130,7 +130,7 @@ describe('file target reader', () => {
   });
 
   it('reads an absent file as nothing deployed', async () => {
-    expect(await readOne({ reader: 'file', path: 'never-written' })).toEqual({ kind: 'ok', sha: null });
+    expect(await readOne({ reader: 'file', path: 'never-written' })).toMatchObject({ kind: 'ok', sha: null, absent: expect.stringMatching(/^target file .*never-written does not exist$/) });
   });
 
   it('reads upper case, abbreviated and Flux revisions, normalised to lower-case hex', async () => {

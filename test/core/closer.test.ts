@@ -41,7 +41,7 @@ describe('the closeout budget', () => {
     const r = close(withRun(s), checks, { pipeline: 'NONE' }, policy, at(100 + 2401));
     expect(r.action).toEqual({
       kind: 'block',
-      reason: `closeout budget of 2400s ran out waiting on check pipeline; attempts exhausted for ${A.slice(0, 12)} (2/2 in this visit of the branch); unblock: push a new commit (or move the branch away and back), or raise budgets.maxAttempts for ${HWLAB} in the registry`,
+      reason: `closeout budget of 2400s ran out waiting on check pipeline; attempts exhausted for ${A.slice(0, 12)} (2/2 in this visit of the branch); unblock: branch-follower retry --follower ${HWLAB} --reason "<why>" --confirm (one more attempt, once the cause is fixed), push a new commit, or raise budgets.maxAttempts for ${HWLAB} in the registry`,
       cancel: false,
     });
     expect(r.state.phase).toBe('Blocked');

@@ -154,7 +154,7 @@ describe('Failed, retried, then Blocked when attempts run out; a new commit clea
     expect(blocked.reads).toEqual(['trigger']);
     expect(blocked.action).toEqual({
       kind: 'block',
-      reason: `check trigger failed: trigger FAILURE; attempts exhausted for ${A.slice(0, 12)} (2/2 in this visit of the branch); unblock: push a new commit (or move the branch away and back), or raise budgets.maxAttempts for ${HWLAB} in the registry`,
+      reason: `check trigger failed: trigger FAILURE; attempts exhausted for ${A.slice(0, 12)} (2/2 in this visit of the branch); unblock: branch-follower retry --follower ${HWLAB} --reason "<why>" --confirm (one more attempt, once the cause is fixed), push a new commit, or raise budgets.maxAttempts for ${HWLAB} in the registry`,
       cancel: false,
     });
     expect(blocked.state).toMatchObject({ phase: 'Blocked', inFlight: null });
@@ -165,7 +165,7 @@ describe('Failed, retried, then Blocked when attempts run out; a new commit clea
     expect(still.effects).toEqual([]);
     expect(still.decision.kind).toBe('block');
     expect(still.state.phase).toBe('Blocked');
-    expect(still.state.reason).toBe(`attempts exhausted for ${A.slice(0, 12)} (2/2 in this visit of the branch); unblock: push a new commit (or move the branch away and back), or raise budgets.maxAttempts for ${HWLAB} in the registry`);
+    expect(still.state.reason).toBe(`attempts exhausted for ${A.slice(0, 12)} (2/2 in this visit of the branch); unblock: branch-follower retry --follower ${HWLAB} --reason "<why>" --confirm (one more attempt, once the cause is fixed), push a new commit, or raise budgets.maxAttempts for ${HWLAB} in the registry`);
     expect(observe(still.state, obs(A, null), ARMED, policy, at(320)).state).toBe(still.state);
 
     // A new commit clears it.

@@ -144,7 +144,7 @@ describe('parseRegistry', () => {
   it('rejects a document that is not a mapping, at the root', () => {
     const r = parseRegistry(FILE, null);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.errors.map(formatInputError)).toEqual([`${FILE}: (root): Invalid input: expected object, received null`]);
+    if (!r.ok) expect(r.errors.map(formatInputError)).toEqual([`${FILE}: the whole file: Invalid input: expected object, received null`]);
   });
 
   it('formats errors as "file: path: message"', () => {
@@ -180,7 +180,7 @@ describe('configRef', () => {
   it('names how far the walk got when it fails', () => {
     expect(resolvePath(doc, parseConfigRef('hwlab-node-lanes.yaml#lanes.v04.source'))).toEqual({ ok: false, reason: 'hwlab-node-lanes.yaml#lanes.v04: key not found' });
     expect(resolvePath(doc, parseConfigRef('f.yaml#lanes.v03.source.repo.owner'))).toEqual({ ok: false, reason: 'f.yaml#lanes.v03.source.repo.owner: f.yaml#lanes.v03.source.repo is not a mapping' });
-    expect(resolvePath('text', parseConfigRef('f.yaml#a'))).toEqual({ ok: false, reason: 'f.yaml#a: f.yaml#(root) is not a mapping' });
+    expect(resolvePath('text', parseConfigRef('f.yaml#a'))).toEqual({ ok: false, reason: 'f.yaml#a: f.yaml (the whole file) is not a mapping' });
     expect(resolvePath(doc, parseConfigRef('f.yaml#sentinels.x'))).toEqual({ ok: false, reason: 'f.yaml#sentinels.x: f.yaml#sentinels is not a mapping' });
     expect(resolvePath(doc, parseConfigRef('f.yaml#sentinels.7'))).toEqual({ ok: false, reason: 'f.yaml#sentinels.7: key not found' });
     expect(resolvePath(doc, parseConfigRef('f.yaml#sentinels.1.target.x'))).toEqual({ ok: false, reason: 'f.yaml#sentinels.1.target.x: f.yaml#sentinels.1.target is not a mapping' });
@@ -236,5 +236,31 @@ describe('resolveBudgets', () => {
     expect(Budgets.safeParse({ triggerSeconds: 7 * 24 * 3600 + 1, closeoutSeconds: 1, maxAttempts: 1 }).success).toBe(false);
     expect(Budgets.safeParse({ triggerSeconds: 1, closeoutSeconds: 1, maxAttempts: 21 }).success).toBe(false);
     expect(Budgets.safeParse({ triggerSeconds: 7 * 24 * 3600, closeoutSeconds: 1, maxAttempts: 20 }).success).toBe(true);
+  });
+});
+
+describe('a local registry names no cluster-only field', () => {
+  const minimal = (driver: 'local' | 'kubernetes') => ({
+    controller: { driver, gitMirror: { readUrl: 'file:///srv/mirror' } },
+    followers: [{ id: 'webapp-main', adapter: 'generic', source: { configRef: 'w.yaml#source' }, target: { configRef: 'w.yaml#target' }, command: ['./deploy.sh'], checks: ['trigger', 'target'] }],
+  });
+
+  it('the local driver needs only driver and gitMirror: namespace, schedules and budgets default, source is absent', () => {
+    const r = parseRegistry(FILE, minimal('local'));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.controller).toMatchObject({
+      namespace: 'branch-follower',
+      schedules: { observer: '* * * * *', closer: '* * * * *' },
+      defaults: { budgets: { triggerSeconds: 600, closeoutSeconds: 1800, maxAttempts: 2 } },
+    });
+    expect(r.value.controller.source).toBeUndefined();
+  });
+
+  it('the kubernetes driver needs controller.source, named by its path', () => {
+    const r = parseRegistry(FILE, minimal('kubernetes'));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map(formatInputError)).toEqual([expect.stringMatching(/^config\/cicd-branch-followers\.yaml: controller\.source: the kubernetes driver needs controller\.source/)]);
   });
 });

@@ -95,6 +95,7 @@ describe('plan without cluster access', () => {
   });
 
   it('the header shows the effective driver', async () => {
+    await mkdir(join(home, 'state'), { recursive: true });
     const r = await run(['plan', '--driver', 'local', '--state-dir', join(home, 'state')]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('(driver local)');

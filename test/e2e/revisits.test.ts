@@ -127,8 +127,9 @@ describe('a sha that comes back is a new run (local driver, CLI, real git)', () 
     await writeFile(file, `${JSON.stringify(strip(stored), null, 2)}\n`);
     expect(await readFile(file, 'utf8')).not.toContain('episode');
 
-    // The same visit goes on: still Blocked, nothing dispatched, status and events still read.
-    expect((await w.cli(['tick', 'observer'])).code).toBe(0);
+    // The same visit goes on: still Blocked (the tick exits 3: a person is needed), nothing
+    // dispatched, status and events still read.
+    expect((await w.cli(['tick', 'observer'])).code).toBe(3);
     expect(await w.row(A.id)).toMatchObject({ phase: 'Blocked', source: { observedSha: bad } });
     expect((await w.cli(['events', '--follower', A.id])).code).toBe(0);
     expect(await w.invocations()).toEqual([`${A.id} ${bad} 1`]);

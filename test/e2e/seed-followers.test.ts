@@ -263,7 +263,7 @@ describe('the seed followers', () => {
     expect(w.jobs().map((j) => j.metadata?.name)).toEqual([runName(SENTINEL, sentinelSha, 1, 1)]);
     // plan names the same problem and exits non-zero.
     const plan = await w.cli(['plan', '--driver', 'local']);
-    expect(plan.code).toBe(1);
+    expect(plan.code).toBe(2);
     expect(plan.stdout).toContain('UNRESOLVED target: ');
     expect(plan.stdout).toContain('agentrun.yaml#lanes.jd01-v09');
 

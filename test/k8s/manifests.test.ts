@@ -343,14 +343,14 @@ for (const c of cases) {
 
       it('the init container clones the configured ref from the git mirror, and the tick resolves packages from the image', async () => {
         expect(hasGit, 'git is needed for this check').toBe(true);
-        const want = `${registry.controller.gitMirror.readUrl.replace(/\/+$/, '')}/${registry.controller.source.repo}.git`;
+        const want = `${registry.controller.gitMirror.readUrl.replace(/\/+$/, '')}/${registry.controller.source!.repo}.git`;
         const cj = objs.find((o) => o.kind === 'CronJob' && o.metadata.labels?.[LABEL_COMPONENT] === 'observer')!;
         const pod = rec(rec(rec(rec(rec(cj.spec).jobTemplate).spec).template).spec);
         const init = arr(pod.initContainers);
         expect(init).toHaveLength(1);
         const env = Object.fromEntries(arr(init[0]!.env).map((e) => [e.name as string, e.value as string]));
         expect(env.BRANCH_FOLLOWER_SOURCE_URL).toBe(want);
-        expect(env.BRANCH_FOLLOWER_SOURCE_REF).toBe(registry.controller.source.ref);
+        expect(env.BRANCH_FOLLOWER_SOURCE_REF).toBe(registry.controller.source!.ref);
         const command = init[0]!.command as string[];
         expect(command.slice(0, 2)).toEqual(['sh', '-c']);
         expect(command[2]).toContain('git clone');
@@ -365,7 +365,7 @@ for (const c of cases) {
         await mkdir(app, { recursive: true });
         await symlink(join(ROOT, 'node_modules', 'yaml'), join(app, 'yaml'));
         const seed = join(t, 'seed');
-        const bare = join(t, 'mirror', `${registry.controller.source.repo}.git`);
+        const bare = join(t, 'mirror', `${registry.controller.source!.repo}.git`);
         const git = (cwd: string, ...args: string[]): string => run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd });
         await mkdir(join(seed, 'src'), { recursive: true });
         await writeFile(join(seed, 'package.json'), '{"type":"module"}\n');
@@ -373,7 +373,7 @@ for (const c of cases) {
         await writeFile(join(seed, 'src', 'cli.ts'), "console.log('decoy');\n");
         git(seed, 'add', '.');
         git(seed, 'commit', '-q', '-m', 'decoy');
-        git(seed, 'checkout', '-q', '-b', registry.controller.source.ref);
+        git(seed, 'checkout', '-q', '-b', registry.controller.source!.ref);
         // A bare specifier: found only through the node_modules link the init container makes.
         await writeFile(join(seed, 'src', 'cli.ts'), "import { stringify } from 'yaml';\nconst n: number = 1;\nprocess.stdout.write(stringify({ argv: process.argv.slice(2), n }));\n");
         git(seed, 'commit', '-q', '-am', 'the configured ref');
@@ -387,7 +387,7 @@ for (const c of cases) {
         const log = run(command[0]!, [command[1]!, relocate(command[2]!)], {
           env: { ...podEnv, BRANCH_FOLLOWER_SOURCE_REF: env.BRANCH_FOLLOWER_SOURCE_REF, BRANCH_FOLLOWER_SOURCE_URL: `file://${bare}` },
         });
-        const head = run('git', ['rev-parse', registry.controller.source.ref], { cwd: seed }).trim();
+        const head = run('git', ['rev-parse', registry.controller.source!.ref], { cwd: seed }).trim();
         expect(log).toContain(head);
         expect(run('git', ['rev-parse', 'HEAD'], { cwd: join(work, 'src') }).trim()).toBe(head);
 

@@ -24,9 +24,10 @@ export const createKubernetesLogReader = (o: KubernetesLogReaderOptions): LogRea
   const c = makeClients(o);
   const { namespace } = o;
 
-  const newestJob = async (id: string): Promise<V1Job | undefined> => {
+  const newestJob = async (id: string, attempt?: number): Promise<V1Job | undefined> => {
+    const selector = `${DISPATCH_SELECTOR},${LABEL_FOLLOWER}=${id}${attempt === undefined ? '' : `,${LABEL_ATTEMPT}=${attempt}`}`;
     const jobs = await listAll(c, (cont) =>
-      c.batch.listNamespacedJob({ namespace, labelSelector: `${DISPATCH_SELECTOR},${LABEL_FOLLOWER}=${id}`, limit: LIST_PAGE, ...(cont ? { _continue: cont } : {}) }),
+      c.batch.listNamespacedJob({ namespace, labelSelector: selector, limit: LIST_PAGE, ...(cont ? { _continue: cont } : {}) }),
     );
     return newest(jobs);
   };
@@ -51,12 +52,14 @@ export const createKubernetesLogReader = (o: KubernetesLogReaderOptions): LogRea
   };
 
   return {
-    async logs(id, run) {
+    async logs(id, run, pick) {
       const checked = FollowerId.safeParse(id);
       if (!checked.success) throw new Error(`invalid follower id ${JSON.stringify(id)}`);
       if (run) return podLog(run.name, `# Job ${namespace}/${run.name} (${shortSha(run.sha)} attempt ${run.attempt})\n`);
-      const job = await newestJob(id);
-      if (!job?.metadata?.name) return `no dispatch Jobs of ${id} in namespace ${namespace} (finished Jobs are removed after their ttlSecondsAfterFinished)\n`;
+      const job = await newestJob(id, pick?.attempt);
+      if (!job?.metadata?.name) {
+        return `no dispatch Jobs of ${id}${pick ? ` with attempt ${pick.attempt}` : ''} in namespace ${namespace} (finished Jobs are removed after their ttlSecondsAfterFinished)\n`;
+      }
       const labels = job.metadata.labels ?? {};
       const header = `# newest Job ${namespace}/${job.metadata.name} (${shortSha(job.metadata.annotations?.[LABEL_SHA] ?? labels[LABEL_SHA])} attempt ${labels[LABEL_ATTEMPT] ?? '?'}, created ${isoTime(job.metadata.creationTimestamp) ?? '?'})\n`;
       return podLog(job.metadata.name, header);

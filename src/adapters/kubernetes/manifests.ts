@@ -3,6 +3,7 @@
  * module (scripts/render-k8s.ts) and a test holds the two equal, so `kubectl apply -k k8s/` and
  * `branch-follower apply` install the same thing; `plan` diffs these objects against the live ones.
  */
+import { BadInputError } from '../config/input-error.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import type {
@@ -191,8 +192,14 @@ const resources = (): V1ResourceRequirements => ({
   limits: { cpu: '500m', memory: '256Mi' },
 });
 
-export const sourceUrl = (registry: Registry): string =>
-  `${registry.controller.gitMirror.readUrl.replace(/\/+$/, '')}/${registry.controller.source.repo}.git`;
+/** controller.source: optional in the schema for a local registry, required to run on a cluster. */
+const controllerSource = (registry: Registry): { repo: string; ref: string } => {
+  const s = registry.controller.source;
+  if (!s) throw new BadInputError([{ file: 'the registry', path: 'controller.source', message: 'the kubernetes driver needs { repo, ref }: what controller pods clone from the git mirror' }]);
+  return s;
+};
+
+export const sourceUrl = (registry: Registry): string => `${registry.controller.gitMirror.readUrl.replace(/\/+$/, '')}/${controllerSource(registry).repo}.git`;
 
 // Registry values reach the shell only through the environment, never spliced into the script.
 const CLONE_SCRIPT = [
@@ -215,7 +222,7 @@ const cloneContainer = (registry: Registry): V1Container => ({
   env: [
     ...gitEnv,
     { name: 'BRANCH_FOLLOWER_SOURCE_URL', value: sourceUrl(registry) },
-    { name: 'BRANCH_FOLLOWER_SOURCE_REF', value: registry.controller.source.ref },
+    { name: 'BRANCH_FOLLOWER_SOURCE_REF', value: controllerSource(registry).ref },
   ],
   resources: resources(),
   securityContext: containerSecurity,

@@ -45,7 +45,7 @@ export const createKubernetesMirrorHoldStore = (o: KubernetesMirrorHoldStoreOpti
       const r = MirrorHolds.safeParse(raw);
       if (!r.success) {
         const issue = r.error.issues[0];
-        return { corrupt: { where: `${at}: data.${HOLDS_KEY}: ${(issue?.path ?? []).map(String).join('.') || '(root)'}`, message: issue?.message ?? 'invalid' }, version };
+        return { corrupt: { where: `${at}: data.${HOLDS_KEY}: ${(issue?.path ?? []).map(String).join('.') || 'the whole value'}`, message: issue?.message ?? 'invalid' }, version };
       }
       return { holds: r.data, version };
     },

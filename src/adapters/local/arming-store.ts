@@ -1,3 +1,4 @@
+import { WHOLE_FILE } from '../../core/primitives.ts';
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,12 +35,12 @@ const readArmingFile = async (file: string): Promise<FileRead> => {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return malformed('(root)', `not JSON: ${(e as Error).message}`);
+    return malformed(WHOLE_FILE, `not JSON: ${(e as Error).message}`);
   }
   const env = Envelope.safeParse(raw);
   if (!env.success) {
     const issue = env.error.issues[0];
-    return malformed((issue?.path ?? []).map(String).join('.') || '(root)', issue?.message ?? 'invalid');
+    return malformed((issue?.path ?? []).map(String).join('.') || WHOLE_FILE, issue?.message ?? 'invalid');
   }
   const read = parseArmingData(file, env.data.data);
   return { read, version: String(env.data.version), next: env.data.version + 1 };

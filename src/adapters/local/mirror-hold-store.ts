@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MirrorHolds } from '../../core/mirror-holds.ts';
+import { WHOLE_FILE } from '../../core/primitives.ts';
 import { ConflictError, type HoldsRead, type MirrorHoldStore } from '../ports.ts';
 import { createFileExclusive, readFileOrNull, replaceFile, withFileLock } from './atomic-file.ts';
 
@@ -12,7 +13,7 @@ import { createFileExclusive, readFileOrNull, replaceFile, withFileLock } from '
 
 const Envelope = z.object({ version: z.number().int().min(1), holds: z.unknown() }).strict();
 
-const where = (issue: z.core.$ZodIssue | undefined): string => (issue?.path ?? []).map(String).join('.') || '(root)';
+const where = (issue: z.core.$ZodIssue | undefined): string => (issue?.path ?? []).map(String).join('.') || WHOLE_FILE;
 
 const readHoldsFile = async (file: string): Promise<HoldsRead & { next: number }> => {
   const text = await readFileOrNull(file);
@@ -21,7 +22,7 @@ const readHoldsFile = async (file: string): Promise<HoldsRead & { next: number }
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return { corrupt: { where: `${file}: (root)`, message: `not JSON: ${(e as Error).message}` }, version: null, next: 1 };
+    return { corrupt: { where: `${file}: ${WHOLE_FILE}`, message: `not JSON: ${(e as Error).message}` }, version: null, next: 1 };
   }
   const env = Envelope.safeParse(raw);
   if (!env.success) return { corrupt: { where: `${file}: ${where(env.error.issues[0])}`, message: env.error.issues[0]?.message ?? 'invalid' }, version: null, next: 1 };

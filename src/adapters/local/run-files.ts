@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { IsoTime, Sha } from '../../core/primitives.ts';
+import { IsoTime, Sha, WHOLE_FILE } from '../../core/primitives.ts';
 import { errCode, readFileOrNull } from './atomic-file.ts';
 
 /**
@@ -90,7 +90,7 @@ export const readJsonFile = async <T>(file: string, schema: z.ZodType<T>): Promi
     const r = schema.safeParse(JSON.parse(text));
     if (r.success) return { kind: 'ok', value: r.data };
     const issue = r.error.issues[0];
-    return { kind: 'bad', message: `${file}: ${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };
+    return { kind: 'bad', message: `${file}: ${issue?.path.map(String).join('.') || WHOLE_FILE}: ${issue?.message ?? 'invalid'}` };
   } catch (e) {
     return { kind: 'bad', message: `${file}: not JSON: ${(e as Error).message}` };
   }

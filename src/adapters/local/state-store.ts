@@ -1,7 +1,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { FollowerId } from '../../core/primitives.ts';
+import { FollowerId, WHOLE_FILE } from '../../core/primitives.ts';
 import { FollowerState } from '../../core/state.ts';
 import { ConflictError, CorruptStateError, type StateStore, type Stored } from '../ports.ts';
 import { createFileExclusive, errCode, readFileOrNull, replaceFile, withFileLock } from './atomic-file.ts';
@@ -23,7 +23,7 @@ type Read =
 const FILE_RE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.json$/;
 
 const issueWhere = (file: string, prefix: string, issue: z.core.$ZodIssue | undefined): string =>
-  `${file}: ${[prefix, ...(issue?.path ?? []).map(String)].filter(Boolean).join('.') || '(root)'}`;
+  `${file}: ${[prefix, ...(issue?.path ?? []).map(String)].filter(Boolean).join('.') || WHOLE_FILE}`;
 
 /** Reads and checks one state file; anything wrong is described, never thrown. */
 const readStateFile = async (file: string, id: string): Promise<Read> => {
@@ -33,7 +33,7 @@ const readStateFile = async (file: string, id: string): Promise<Read> => {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return { kind: 'corrupt', version: '0', where: `${file}: (root)`, message: `not JSON: ${(e as Error).message}` };
+    return { kind: 'corrupt', version: '0', where: `${file}: ${WHOLE_FILE}`, message: `not JSON: ${(e as Error).message}` };
   }
   const env = Envelope.safeParse(raw);
   if (!env.success) {

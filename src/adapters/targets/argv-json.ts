@@ -54,7 +54,7 @@ export const readArgvJson = async (argv: readonly string[], cwd: string, timeout
   const r = Output.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];
-    const where = issue?.path.map(String).join('.') || '(root)';
+    const where = issue?.path.map(String).join('.') || 'the whole document';
     return unreadable(`printed JSON that is not ${EXPECTED} (${where}: ${issue?.message ?? 'invalid'})`);
   }
   if (r.data.sha === null) return { kind: 'ok', sha: null };

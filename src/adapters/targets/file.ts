@@ -21,7 +21,7 @@ export const readShaFile = async (relPath: string, cwd: string): Promise<TargetO
     fh = await open(file, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { kind: 'ok', sha: null };
+    if (code === 'ENOENT') return { kind: 'ok', sha: null, absent: `target file ${file} does not exist` };
     return unreadable(`cannot open (${code ?? (e as Error).message})`);
   }
   try {

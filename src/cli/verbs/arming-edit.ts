@@ -5,7 +5,7 @@ import { UsageError, type Outcome } from '../errors.ts';
 import type { Session } from '../session.ts';
 import type { Args } from '../verb.ts';
 
-const who = (env: NodeJS.ProcessEnv, by: string | undefined): string => {
+export const who = (env: NodeJS.ProcessEnv, by: string | undefined): string => {
   if (by) return by;
   let user = env.USER ?? env.LOGNAME;
   try {

@@ -1,22 +1,25 @@
 import { readLogs } from '../../loops/inspect.ts';
 import { UsageError } from '../errors.ts';
 import { defineVerb, followerFlag } from '../verb.ts';
+import { positiveInt } from './seconds.ts';
 
 export const logs = defineVerb({
   name: 'logs',
   summary: "the log of a follower's latest dispatch",
-  usage: 'logs --follower ID',
+  usage: 'logs --follower ID [--attempt N]',
   description: "The deploy command's output: the Job's pod log on Kubernetes, the process's log file on the local driver.",
-  flags: [followerFlag('the follower (required)')],
+  flags: [followerFlag('the follower (required)'), { name: 'attempt', value: 'N', help: 'the newest run of attempt N (1 is the first try of a commit), for an earlier attempt than the latest' }],
   examples: [
     { command: 'branch-follower logs --follower hwlab-jd01-v03', what: 'the latest run of that follower' },
+    { command: 'branch-follower logs --follower hwlab-jd01-v03 --attempt 1', what: 'the first attempt, after a retry has run' },
     { command: 'branch-follower logs --follower hwlab-jd01-v03 --driver local --state-dir /var/lib/bf', what: 'from a local installation' },
   ],
   async run(s, a) {
     const id = a.str('follower');
     if (!id) throw new UsageError('logs needs --follower ID');
     await s.followers([id]);
-    s.out(await readLogs(await s.context({ dryRun: true }), id));
+    const attempt = a.str('attempt');
+    s.out(await readLogs(await s.context({ dryRun: true }), id, attempt === undefined ? undefined : positiveInt('attempt', attempt)));
     return 'ok';
   },
 });

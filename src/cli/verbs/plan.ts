@@ -2,7 +2,7 @@ import { credentialSource, NO_CREDENTIALS_HINT } from '../../adapters/kubernetes
 import type { ArmingRead } from '../../core/arming.ts';
 import type { TargetSpec } from '../../core/target-spec.ts';
 import { planFollowers, type PlanFollower } from '../../loops/plan.ts';
-import { UsageError } from '../errors.ts';
+import { UsageError, type Outcome } from '../errors.ts';
 import { duration, table, TABLE_WIDTH, toJson, toYaml } from '../format.ts';
 import { outputOf, defineVerb, outputFlag } from '../verb.ts';
 import { armingProblem } from './arming-text.ts';
@@ -42,7 +42,7 @@ export const plan = defineVerb({
   summary: 'show followers, configRef summaries, budgets, checks, arming and the manifest diff',
   usage: 'plan [-o table|wide|json|yaml]',
   description:
-    'Reads the registry and the owning configs its configRefs point into; needs no cluster. The default table fits 120 columns: TARGET as kubectl names it, CHECKS the closeout checks after trigger (always first), BUDGETS trigger/closeout×attempts, ARMING the gate that stops the follower. With cluster credentials (kubernetes driver) it also reads the arming ConfigMap and diffs the controller manifests against the cluster; without them those parts say "not shown" and the exit code stays 0. A follower whose configRefs do not resolve is shown with the reason and makes the exit code 1.',
+    'Reads the registry and the owning configs its configRefs point into; needs no cluster. The default table fits 120 columns: TARGET as kubectl names it, CHECKS the closeout checks after trigger (always first), BUDGETS trigger/closeout×attempts, ARMING the gate that stops the follower. With cluster credentials (kubernetes driver) it also reads the arming ConfigMap and diffs the controller manifests against the cluster; without them those parts say "not shown" and the exit code stays 0. A follower whose configRefs do not resolve is shown with the reason and makes the exit code 2 (bad input).',
   flags: [outputFlag(OUTPUTS, 'wide adds the adapter, the full configRef summary and the budget sources')],
   examples: [
     { command: 'branch-follower plan', what: 'the shipped registry: works with no cluster at hand' },
@@ -66,7 +66,11 @@ export const plan = defineVerb({
     }
     const p = await planFollowers(loaded, arming);
     let manifests: { text: string; entries: unknown[] } | { notShown: string } | null = null;
-    let failed = !p.ok || armingError !== null;
+    // An unresolvable configRef is bad input (exit 2, as for the registry itself); a cluster that
+    // could not be read is a failure (exit 1).
+    const unresolved = !p.ok;
+    let failed = armingError !== null;
+    const outcome = (): Outcome => (unresolved ? 'bad-input' : failed ? 'failed' : 'ok');
     if (driver === 'kubernetes') {
       if (!cluster) manifests = { notShown: NO_CREDENTIALS_HINT };
       else {
@@ -91,7 +95,7 @@ export const plan = defineVerb({
         manifests: manifests === null ? null : 'notShown' in manifests ? { notShown: manifests.notShown } : manifests.entries,
       };
       s.out(output === 'json' ? toJson(doc) : toYaml(doc));
-      return failed ? 'failed' : 'ok';
+      return outcome();
     }
     const wide = output === 'wide';
     const lines = [
@@ -119,6 +123,6 @@ export const plan = defineVerb({
     if (notes.length) lines.push('', ...notes);
     if (manifests && 'text' in manifests) lines.push('', `manifests against the live cluster (namespace ${namespace}):`, manifests.text);
     s.out(lines.join('\n'));
-    return failed ? 'failed' : 'ok';
+    return outcome();
   },
 });

@@ -5,11 +5,18 @@ import { table, TABLE_WIDTH, wrap } from '../format.ts';
 import { defineVerb, followerFlag } from '../verb.ts';
 import { seconds } from './seconds.ts';
 
+/** Phases in which a run has been closed out: its verdict is in. */
+const CLOSED: ReadonlySet<string> = new Set(['Succeeded', 'Failed', 'Blocked', 'Superseded']);
+
+/** What run-once did (or, dry, would do) for one follower, in words. */
 const describe = (f: FollowerReport, dryRun: boolean): string => {
-  if (f.dispatched) return `dispatch ${f.dispatched}`;
-  const d = f.decision;
-  if (d?.kind === 'dispatch' && 'name' in d) return `dispatch ${String(d.name)}`;
-  if (dryRun) return d?.kind ?? 'close out';
+  if (dryRun) {
+    const d = f.decision;
+    if (d?.kind === 'dispatch') return `dispatch ${d.name}`;
+    return d?.kind ?? 'close out';
+  }
+  const closed = f.phase !== null && CLOSED.has(f.phase);
+  if (f.dispatched) return closed ? `dispatched ${f.dispatched} and closed it out: ${f.phase}` : `dispatched ${f.dispatched}`;
   return f.wrote ? 'recorded' : 'nothing';
 };
 

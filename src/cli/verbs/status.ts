@@ -61,6 +61,7 @@ export const status = defineVerb({
     { name: 'live', help: 'also read the git mirror, the targets and the runs now, through a dry-run tick (still writes nothing)' },
     followerFlag('only this follower', true),
     outputFlag(OUTPUTS, 'json prints { "followers": [...] }'),
+    { name: 'exit-code', help: 'exit 3 when any follower needs a person (Blocked), as `git diff --exit-code` does for changes: for monitoring' },
     watchFlag('keep watching: print the view again each time it changes (on Kubernetes through a watch on the state ConfigMaps)'),
     intervalFlag,
   ],
@@ -68,6 +69,7 @@ export const status = defineVerb({
     { command: 'branch-follower status', what: 'every follower, from the state store' },
     { command: 'branch-follower status -w --follower hwlab-jd01-v03', what: 'watch one follower move through its phases' },
     { command: 'branch-follower status --live -o json', what: 'fresh reads, as JSON for scripts' },
+    { command: 'branch-follower status --exit-code >/dev/null || alert', what: 'monitoring: exit 3 when a follower is Blocked' },
   ],
   async run(s, a) {
     const output = outputOf(a, OUTPUTS);
@@ -79,7 +81,8 @@ export const status = defineVerb({
       const { text, problems } = renderAll(s, r, output);
       s.out(text);
       for (const p of problems) s.err(p);
-      return r.problems.some((p) => p.kind === 'corrupt') ? 'bad-input' : 'ok';
+      if (r.problems.some((p) => p.kind === 'corrupt')) return 'bad-input';
+      return a.flag('exit-code') && r.rows.some((row) => row.phase === 'Blocked') ? 'needs-person' : 'ok';
     }
     // On Kubernetes a watch on the state ConfigMaps shows a change at once; polling stays the
     // fallback (for arming edits, and a watch the API refuses or drops).

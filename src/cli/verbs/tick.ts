@@ -1,15 +1,24 @@
 import { closerTick } from '../../loops/closer.ts';
 import { observerTick, type TickReport } from '../../loops/observer.ts';
-import { UsageError } from '../errors.ts';
+import { reportLine } from '../../loops/report-line.ts';
+import { UsageError, type Outcome } from '../errors.ts';
 import { outputOf, defineVerb } from '../verb.ts';
 import { seconds } from './seconds.ts';
+
+/** Worst first: what a person must look at decides the exit code cron and monitoring see. */
+export const tickOutcome = (r: TickReport): Outcome => {
+  if (r.followers.some((f) => f.corrupt)) return 'bad-input';
+  if (r.followers.some((f) => f.error)) return 'failed';
+  if (r.unreachable.length) return 'mirror-unreadable';
+  return r.followers.some((f) => f.phase === 'Blocked') ? 'needs-person' : 'ok';
+};
 
 export const tick = defineVerb({
   name: 'tick',
   summary: 'run one tick of a loop: what each CronJob runs',
   usage: 'tick (observer | closer) [--deadline-seconds N] [-o text|json]',
   description:
-    'The observer reads the mirror, the targets and the arming gate and dispatches; the closer folds the checks of runs in flight into Succeeded or Failed. Schedule both every minute (the CronJobs do; on the local driver, cron). Exit 1 when a follower had an error, 2 when stored state is corrupt.',
+    'The observer reads the mirror, the targets and the arming gate and dispatches; the closer folds the checks of runs in flight into Succeeded or Failed. Schedule both every minute (the CronJobs do; on the local driver, cron). Exit codes (worst first): 2 stored state is corrupt, 1 a follower had an error, 4 the git mirror could not be read, 3 a follower is Blocked (needs a person), else 0.',
   positional: { name: 'LOOP', choices: ['observer', 'closer'], help: 'which loop' },
   flags: [
     { name: 'deadline-seconds', value: 'N', help: 'start no follower after this many seconds (default 200), so the tick ends before the next one' },
@@ -25,10 +34,11 @@ export const tick = defineVerb({
     const format = outputOf(a, ['text', 'json'] as const);
     const ctx = await s.context({ dryRun: false, deadlineSeconds: seconds('deadline-seconds', a.str('deadline-seconds'), 200) });
     const r: TickReport = loop === 'observer' ? await observerTick(ctx) : await closerTick(ctx);
-    if (format === 'json') s.out(JSON.stringify({ loop: r.loop, stoppedAtDeadline: r.stoppedAtDeadline, followers: r.followers.map(({ state: _s, corrupt: _c, ...f }) => f) }, null, 2));
-    else for (const f of r.followers) s.out(`${loop} ${f.id}: ${f.phase ?? '-'}${f.dispatched ? ` dispatched ${f.dispatched}` : ''}${f.error ? ` ERROR ${f.error}` : ''} ${f.reason}`);
+    if (format === 'json')
+      s.out(JSON.stringify({ loop: r.loop, stoppedAtDeadline: r.stoppedAtDeadline, unreachable: r.unreachable, followers: r.followers.map(({ state: _s, corrupt: _c, ...f }) => f) }, null, 2));
+    else for (const f of r.followers) s.out(`${loop} ${reportLine(f)}`);
     if (r.stoppedAtDeadline) s.err(`${loop} tick reached its deadline; the remaining followers wait for the next tick`);
-    if (r.followers.some((f) => f.corrupt)) return 'bad-input';
-    return r.followers.some((f) => f.error) ? 'failed' : 'ok';
+    for (const u of r.unreachable) s.err(`git mirror unreadable: ${u}`);
+    return tickOutcome(r);
   },
 });
