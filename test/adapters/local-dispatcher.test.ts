@@ -389,6 +389,8 @@ describe('bounded run logs', () => {
     const cmd = await script('noisy.sh', `seq 1 ${N} >&2; exit 3`);
     await d.dispatch(req('bf-alpha-noisy', [cmd]));
     expect(await concluded('bf-alpha-noisy')).toEqual({ result: 'FAILURE', detail: 'exit code 3' });
+    // exit.json comes first (the verdict matters more); the log is folded just after it.
+    await waitFor('the log folded', async () => !(await readdir(path.join(stateDir, 'runs', 'bf-alpha-noisy'))).some((f) => f.startsWith('log.tail')));
     const log = await readFile(runFile('bf-alpha-noisy', 'log'), 'utf8');
     // The supervisor's own first and last lines frame the command's output in the stream.
     const first = log.slice(0, log.indexOf('\n') + 1);
@@ -421,6 +423,7 @@ describe('bounded run logs', () => {
     expect(Buffer.byteLength(live)).toBeLessThanOrEqual(HEAD_BYTES + TAIL_BYTES + omittedMarker(null).length);
     await writeFile(path.join(cwd, 'go'), '');
     expect(await concluded('bf-alpha-noisy-run')).toMatchObject({ result: 'SUCCESS' });
+    await waitFor('the log folded', async () => !(await readdir(path.join(stateDir, 'runs', 'bf-alpha-noisy-run'))).some((f) => f.startsWith('log.tail')));
     const folded = await readRunLog(stateDir, 'bf-alpha-noisy-run');
     expect(folded).toMatch(/\ndone-now\n.*command ended: exit code 0\n$/);
     expect(folded).toMatch(/\[branch-follower: \d+ bytes omitted;/);
