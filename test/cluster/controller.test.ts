@@ -52,13 +52,24 @@ const targetAnnotations = async (): Promise<Record<string, string>> =>
  * Runs observer and closer ticks (real pods) until the follower's status satisfies `done`; the
  * scheduled ticks run meanwhile too, as in production.
  */
+/** Every tick tickUntil ran, with its exit code. */
+const ticks: { loop: 'observer' | 'closer'; exitCode: number | null }[] = [];
+
 const tickUntil = async (what: string, done: (r: StatusRow) => boolean, maxRounds = 8): Promise<StatusRow> => {
   for (let i = 0; i < maxRounds; i++) {
     for (const loop of ['observer', 'closer'] as const) {
       const r = await row();
       if (done(r)) return r;
       const t = await tickNow(NS, loop);
-      expect(t.result, t.log).toBe('Complete');
+      // A tick exits 0, or 3 when it leaves a follower Blocked (a person must act: the Job ends
+      // Failed, which is what Job-failure alerts watch); never an error (1) or bad input (2).
+      if (t.exitCode === 3) {
+        expect(t.result, t.log).toBe('Failed');
+        expect((await row()).phase, t.log).toBe('Blocked');
+      } else {
+        expect([t.result, t.exitCode], t.log).toEqual(['Complete', 0]);
+      }
+      ticks.push({ loop, exitCode: t.exitCode });
       // A dispatched Job must finish before the closer can fold it.
       for (const j of await dispatchJobs()) if (!jobFinished(j)) await waitForJob(NS, j.metadata.name);
     }
@@ -143,8 +154,11 @@ describe('branch-follower on a real cluster, driven by its own CronJob pods', ()
     const bad = await app.commit('refused by the deploy');
     await kubectl(['-n', APPS, 'annotate', '--overwrite', 'deployment', APP.id, `${REFUSE}=${bad}`]);
     await app.push();
+    ticks.length = 0;
     const blocked = await tickUntil('retries exhausted', (s) => s.phase === 'Blocked', 10);
     expect(blocked.reason).toMatch(/attempt/i);
+    // The tick that decided Blocked said so with its exit code, in the real pod.
+    expect(ticks.at(-1)?.exitCode).toBe(3);
     const jobs = await dispatchJobs(bad);
     expect(jobs.map((j) => j.metadata.labels?.['branch-follower.dev/attempt']).sort()).toEqual(['1', '2']);
     expect(jobs.map(jobFinished)).toEqual(['Failed', 'Failed']);

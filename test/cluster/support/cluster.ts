@@ -134,11 +134,19 @@ export const jobLogs = async (namespace: string, job: string): Promise<string> =
   return out.join('\n');
 };
 
-/** Runs one tick of a loop now, in the controller's own pod, and returns its log. */
-export const tickNow = async (namespace: string, loop: 'observer' | 'closer'): Promise<{ job: string; result: 'Complete' | 'Failed'; log: string }> => {
+type TickContainerStatus = { name: string; state?: { terminated?: { exitCode?: number } } };
+
+/**
+ * Runs one tick of a loop now, in the controller's own pod, and returns its log and the tick
+ * container's exit code (3 when the tick left a follower Blocked: the Job then ends Failed).
+ */
+export const tickNow = async (namespace: string, loop: 'observer' | 'closer'): Promise<{ job: string; result: 'Complete' | 'Failed'; exitCode: number | null; log: string }> => {
   const job = await jobFromCronJob(namespace, `branch-follower-${loop}`);
   const result = await waitForJob(namespace, job);
-  return { job, result, log: await jobLogs(namespace, job) };
+  const pods = await list(['-n', namespace, 'get', 'pods', '-l', `job-name=${job}`]);
+  const statuses = pods.flatMap((p) => ((p.status?.['containerStatuses'] as TickContainerStatus[] | undefined) ?? []).filter((c) => c.name === loop));
+  const exitCode = statuses.at(-1)?.state?.terminated?.exitCode ?? null;
+  return { job, result, exitCode, log: await jobLogs(namespace, job) };
 };
 
 /** `kubectl port-forward` to a Service; resolves with the local port once it listens. */
