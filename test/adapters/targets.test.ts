@@ -65,7 +65,7 @@ describe('argv-json target reader', () => {
     const tag = await readOne({ reader: 'argv-json', argv: ['./tag.sh'] });
     expect(tag).toEqual(unreadable(/printed a "sha" that is 13 characters that are not a commit sha; expected a commit sha \(7 to 64 hex digits\) or a Flux revision/));
     expect(JSON.stringify(tag)).not.toContain('secret');
-    expect(await readOne({ reader: 'argv-json', argv: ['./array.sh'] })).toEqual(unreadable(/printed JSON that is not \{"sha": "<revision>"\} or \{"sha": null\} \(\(root\): .*expected object/));
+    expect(await readOne({ reader: 'argv-json', argv: ['./array.sh'] })).toEqual(unreadable(/printed JSON that is not \{"sha": "<revision>"\} or \{"sha": null\} \(the whole document: .*expected object/));
     expect(await readOne({ reader: 'argv-json', argv: ['./silent.sh'] })).toEqual(unreadable(/printed nothing/));
   });
 
