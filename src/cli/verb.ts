@@ -66,6 +66,17 @@ export const outputFlag = (choices: readonly string[], what = ''): Flag => ({
   complete: choices,
 });
 
+/**
+ * The one follower a verb acts on (`--follower ID`, required): a usage error when it is missing,
+ * and the session's unknown-follower error (exit 2) when the registry has no such id.
+ */
+export const requiredFollower = async (s: Session, a: Args, verb: string): Promise<string> => {
+  const id = a.str('follower');
+  if (!id) throw new UsageError(`${verb} needs --follower ID`);
+  await s.followers([id]);
+  return id;
+};
+
 export const followerFlag = (help: string, multiple = false): Flag => ({ name: 'follower', value: 'ID', multiple, help, complete: 'followers' });
 export const reasonFlag = (help = 'why, recorded with the change'): Flag => ({ name: 'reason', value: 'TEXT', help });
 export const byFlag: Flag = { name: 'by', value: 'WHO', help: 'who, recorded with the change (default $USER@host)' };

@@ -30,6 +30,7 @@ describe('safety', () => {
       ['run-once', '--follower', 'webapp-mian', '--confirm'],
       ['events', '--follower', 'webapp-mian'],
       ['logs', '--follower', 'webapp-mian'],
+      ['retry', '--follower', 'webapp-mian', '--confirm', '--reason', 'typo'],
     ]) {
       const r = await w.cli(args);
       expect(r.code, `${args.join(' ')}: ${r.stdout}`).toBe(2);
@@ -39,6 +40,16 @@ describe('safety', () => {
     }
     expect(await w.snapshotState()).toEqual(before);
     expect(JSON.parse(JSON.parse(await arming()).data.allowlist).map((e: { id: string }) => e.id)).toEqual([A.id, B.id]);
+  });
+
+  it('a verb that acts on one follower refuses to run without --follower: exit 2, nothing changed', async () => {
+    const before = await w.snapshotState();
+    for (const args of [['arm', '--confirm', '--reason', 'x'], ['retry', '--confirm', '--reason', 'x'], ['events'], ['logs']]) {
+      const r = await w.cli(args);
+      expect(r.code, `${args.join(' ')}: ${r.stdout}`).toBe(2);
+      expect(r.stderr, args.join(' ')).toContain(`${args[0]} needs --follower ID`);
+    }
+    expect(await w.snapshotState()).toEqual(before);
   });
 
   it('arm and kill-switch off need a non-empty --reason; the brake stays instant without one', async () => {

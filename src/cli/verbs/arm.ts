@@ -1,5 +1,4 @@
-import { UsageError } from '../errors.ts';
-import { byFlag, defineVerb, followerFlag, reasonFlag } from '../verb.ts';
+import { byFlag, defineVerb, followerFlag, reasonFlag, requiredFollower } from '../verb.ts';
 import { editArmingVerb, requireReason } from './arming-edit.ts';
 
 export const arm = defineVerb({
@@ -13,9 +12,7 @@ export const arm = defineVerb({
     { command: 'branch-follower arm --follower hwlab-jd01-v03 --reason "first lane"', what: 'what it would set; changes nothing' },
   ],
   async run(s, a) {
-    const id = a.str('follower');
-    if (!id) throw new UsageError('arm needs --follower ID');
-    await s.followers([id]);
+    const id = await requiredFollower(s, a, 'arm');
     requireReason(a, 'arm');
     return editArmingVerb(s, a, { kind: 'arm', id }, true);
   },

@@ -1,8 +1,7 @@
 import type { FollowerEvent } from '../../adapters/ports.ts';
 import { listEvents } from '../../loops/inspect.ts';
-import { UsageError } from '../errors.ts';
 import { abbrev, table, TABLE_WIDTH, toJson } from '../format.ts';
-import { outputOf, defineVerb, followerFlag, intervalFlag, outputFlag, watchFlag } from '../verb.ts';
+import { outputOf, defineVerb, followerFlag, intervalFlag, outputFlag, watchFlag, requiredFollower } from '../verb.ts';
 import { intervalMs } from './watch.ts';
 
 const key = (e: FollowerEvent): string => `${e.at}|${e.from}|${e.to}|${e.sha ?? ''}`;
@@ -21,10 +20,8 @@ export const events = defineVerb({
     { command: 'branch-follower events --follower hwlab-jd01-v03 -o json', what: 'as JSON' },
   ],
   async run(s, a) {
-    const id = a.str('follower');
-    if (!id) throw new UsageError('events needs --follower ID');
+    const id = await requiredFollower(s, a, 'events');
     const format = outputOf(a, ['table', 'wide', 'json'] as const);
-    await s.followers([id]);
     const ctx = await s.context({ dryRun: true });
     const first = await listEvents(ctx, id);
     if (!a.flag('watch')) {

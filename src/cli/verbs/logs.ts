@@ -1,6 +1,5 @@
 import { readLogs } from '../../loops/inspect.ts';
-import { UsageError } from '../errors.ts';
-import { defineVerb, followerFlag } from '../verb.ts';
+import { defineVerb, followerFlag, requiredFollower } from '../verb.ts';
 import { positiveInt } from './seconds.ts';
 
 export const logs = defineVerb({
@@ -15,9 +14,7 @@ export const logs = defineVerb({
     { command: 'branch-follower logs --follower hwlab-jd01-v03 --driver local --state-dir /var/lib/bf', what: 'from a local installation' },
   ],
   async run(s, a) {
-    const id = a.str('follower');
-    if (!id) throw new UsageError('logs needs --follower ID');
-    await s.followers([id]);
+    const id = await requiredFollower(s, a, 'logs');
     const attempt = a.str('attempt');
     s.out(await readLogs(await s.context({ dryRun: true }), id, attempt === undefined ? undefined : positiveInt('attempt', attempt)));
     return 'ok';

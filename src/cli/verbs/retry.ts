@@ -1,6 +1,6 @@
 import { retryFollower } from '../../loops/retry.ts';
 import { UsageError } from '../errors.ts';
-import { byFlag, defineVerb, followerFlag, reasonFlag } from '../verb.ts';
+import { byFlag, defineVerb, followerFlag, reasonFlag, requiredFollower } from '../verb.ts';
 import { requireReason, who } from './arming-edit.ts';
 
 export const retry = defineVerb({
@@ -15,9 +15,7 @@ export const retry = defineVerb({
     { command: 'branch-follower retry --follower webapp-main', what: 'what it would grant; changes nothing' },
   ],
   async run(s, a) {
-    const id = a.str('follower');
-    if (!id) throw new UsageError('retry needs --follower ID');
-    await s.followers([id]);
+    const id = await requiredFollower(s, a, 'retry');
     const confirm = a.flag('confirm');
     if (confirm) requireReason(a, 'retry');
     const ctx = await s.context({ dryRun: !confirm });
