@@ -6,14 +6,14 @@ import { main } from './cli/main.ts';
 export { main, type Io } from './cli/main.ts';
 
 /**
- * Ctrl-C (and a TERM) ends a watching verb cleanly: it stops polling and exits 0. Only a
- * watch catches them; any other verb is interrupted as usual.
+ * Ctrl-C (and a TERM) ends a watching verb and `serve` cleanly: they stop and exit 0. Only
+ * those catch them; any other verb is interrupted as usual.
  */
 export const runFromProcess = async (): Promise<void> => {
   const abort = new AbortController();
   const stop = () => abort.abort();
   const argv = process.argv.slice(2);
-  if (argv.includes('-w') || argv.includes('--watch')) {
+  if (argv.includes('-w') || argv.includes('--watch') || argv[0] === 'serve') {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   }

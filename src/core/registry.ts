@@ -68,6 +68,18 @@ export const Controller = z
       .strict()
       .optional(),
     image: z.string().min(1).default('ghcr.io/branch-follower/branch-follower:0.1.0'),
+    /**
+     * `branch-follower serve` (push receiver, metrics, status page). Off by default: `apply` and
+     * `plan` render its Deployment and Service only when enabled; the verb itself runs when called.
+     */
+    serve: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** The TCP port it listens on (and the Service's targetPort). */
+        port: z.number().int().min(1).max(65535).default(8080),
+      })
+      .strict()
+      .default({ enabled: false, port: 8080 }),
   })
   .strict()
   .superRefine((c, ctx) => {

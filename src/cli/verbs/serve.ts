@@ -1,0 +1,45 @@
+import { serveRoutes } from '../../serve/routes.ts';
+import { startServer } from '../../serve/server.ts';
+import { UsageError } from '../errors.ts';
+import { defineVerb } from '../verb.ts';
+
+/** `HOST:PORT`, `:PORT` or `PORT`; IPv6 hosts in brackets (`[::1]:8080`), as URLs write them. */
+export const parseListen = (v: string): { host: string | undefined; port: number } => {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]*):)?(\d{1,5})$/.exec(v);
+  const port = Number(m?.[2]);
+  if (!m || !Number.isInteger(port) || port > 65535) throw new UsageError(`--listen must be HOST:PORT, :PORT or PORT, not ${JSON.stringify(v)}`);
+  const host = m[1]?.replace(/^\[(.*)\]$/, '$1');
+  return { host: host || undefined, port };
+};
+
+export const serve = defineVerb({
+  name: 'serve',
+  summary: 'run the HTTP server: health now; push receiver, metrics and status page where enabled',
+  usage: 'serve [--listen HOST:PORT]',
+  description:
+    "Runs until Ctrl-C or SIGTERM. It never dispatches by itself: what it serves reads the state store, and a push only makes the next observer tick come sooner. On Kubernetes it runs as the branch-follower-serve Deployment when the registry sets controller.serve.enabled. Listens on 127.0.0.1 with the local driver and on every address with the kubernetes driver (inside its pod), at controller.serve.port (default 8080).",
+  flags: [{ name: 'listen', value: 'HOST:PORT', help: 'where to listen (default 127.0.0.1:<controller.serve.port> locally, 0.0.0.0:<port> on kubernetes)' }],
+  examples: [
+    { command: 'branch-follower serve --driver local', what: 'serve the local state directory on 127.0.0.1:8080' },
+    { command: 'branch-follower serve --listen :9090', what: 'on another port' },
+  ],
+  async run(s, a) {
+    const loaded = await s.registry();
+    const driver = await s.driver();
+    const listen = a.str('listen');
+    const parsed = listen === undefined ? { host: undefined, port: loaded.registry.controller.serve.port } : parseListen(listen);
+    const host = parsed.host ?? (driver === 'kubernetes' ? '0.0.0.0' : '127.0.0.1');
+    const stop = new AbortController();
+    const loop = await s.context({ dryRun: true });
+    const routes = serveRoutes({ loop, driver, env: s.io.env, log: s.err, signal: stop.signal });
+    const server = await startServer({ routes, host, port: parsed.port, log: s.err });
+    s.err(`serving on http://${host.includes(':') ? `[${host}]` : host}:${server.port} (${driver} driver); Ctrl-C stops`);
+    await new Promise<void>((resolve) => {
+      if (s.io.signal?.aborted) return resolve();
+      s.io.signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+    stop.abort();
+    await server.close();
+    return 'ok';
+  },
+});
