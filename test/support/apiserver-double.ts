@@ -464,6 +464,9 @@ export async function startApiServerDouble(opts: ApiServerDoubleOptions = {}): P
       backlog = store.eventsSince(Number(rvParam));
     }
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
+    // A real server answers a watch's headers at once, so the client's watch() resolves before any
+    // event: Node would hold them back until the first write.
+    res.flushHeaders();
     watches.add(res);
     const send = (type: string, object: unknown): void => {
       res.write(`${JSON.stringify({ type, object })}\n`);

@@ -76,9 +76,17 @@ export function recordUpdate(
 
 export interface ApplyConflict {
   manager: string;
+  operation: ManagerEntry['operation'];
   apiVersion: string;
   field: string;
 }
+
+/**
+ * A conflicting manager as kube-apiserver names it: an Update manager with the API version it
+ * wrote through (`"kubectl" using v1`), an Apply manager by its name alone (checked on 1.20).
+ */
+export const conflictingManager = (c: ApplyConflict): string =>
+  c.operation === 'Apply' ? `"${c.manager}"` : `"${c.manager}" using ${c.apiVersion}`;
 
 export interface ApplyPlan {
   conflicts: ApplyConflict[];
@@ -108,7 +116,7 @@ export function planApply(
     for (const e of others) {
       if (!e.fields.has(key)) continue;
       if (force) e.fields.delete(key);
-      else conflicts.push({ manager: e.manager, apiVersion: e.apiVersion, field: `.${p.join('.')}` });
+      else conflicts.push({ manager: e.manager, operation: e.operation, apiVersion: e.apiVersion, field: `.${p.join('.')}` });
     }
   }
   const previous = next.find((e) => e.manager === manager && e.operation === 'Apply');
@@ -126,13 +134,36 @@ export function planApply(
   return { conflicts, removed, entries: [...rest, mine].filter((e) => e.fields.size > 0) };
 }
 
+/**
+ * Associative lists keyed by a field the server's apply schema gives no default, per resource
+ * (`group/resource`). kube-apiserver 1.20 cannot build the typed patch when an element omits it
+ * and answers 500; a Service port without `protocol` is the case met in practice (a container
+ * port without one is fine: that key has a default).
+ */
+const applyKeysWithoutDefault: Record<string, { list: readonly string[]; key: string }[]> = {
+  '/services': [{ list: ['spec', 'ports'], key: 'protocol' }],
+};
+
+/** The 1.20 server's answer to such an apply configuration, or null when it has none of them. */
+export function missingApplyKey(resource: string, config: JsonObject): string | null {
+  for (const { list, key } of applyKeysWithoutDefault[resource] ?? []) {
+    const items = getPath(config, [...list]);
+    if (!Array.isArray(items)) continue;
+    const at = items.findIndex((item) => isObject(item) && item[key] === undefined);
+    if (at !== -1) {
+      return `failed to create typed patch object: .${list.join('.')}: element ${at}: associative list with keys has an element that omits key field "${key}" (and doesn't have default value)`;
+    }
+  }
+  return null;
+}
+
 export function conflictMessage(conflicts: ApplyConflict[]): string {
   const first = conflicts[0];
   if (conflicts.length === 1 && first) {
-    return `Apply failed with 1 conflict: conflict with "${first.manager}" using ${first.apiVersion}: ${first.field}`;
+    return `Apply failed with 1 conflict: conflict with ${conflictingManager(first)}: ${first.field}`;
   }
-  const managers = [...new Set(conflicts.map((c) => c.manager))];
-  const head = managers.length === 1 ? `conflicts with "${managers[0]}" using ${first?.apiVersion ?? ''}` : 'conflicts';
+  const managers = [...new Set(conflicts.map(conflictingManager))];
+  const head = managers.length === 1 ? `conflicts with ${managers[0] ?? ''}` : 'conflicts';
   return `Apply failed with ${conflicts.length} conflicts: ${head}:\n${conflicts.map((c) => `- ${c.field}`).join('\n')}`;
 }
 

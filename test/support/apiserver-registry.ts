@@ -16,7 +16,7 @@ import {
   strategicMergePatch,
 } from './apiserver-json.ts';
 import type { JsonObject } from './apiserver-json.ts';
-import { conflictMessage, planApply, recordUpdate } from './apiserver-managed.ts';
+import { conflictMessage, conflictingManager, missingApplyKey, planApply, recordUpdate } from './apiserver-managed.ts';
 import type { ManagerEntry } from './apiserver-managed.ts';
 import { groupVersion, qualifiedKind } from './apiserver-resources.ts';
 import type { ResourceDef, ResourceRegistry } from './apiserver-resources.ts';
@@ -480,6 +480,9 @@ export class Registry {
     const config = this.bodyObject(def, parsed);
     this.checkNamespace(t, config);
     this.checkName(t, config);
+    const missingKey = missingApplyKey(`${def.group}/${def.resource}`, config);
+    // The real Status names no reason for it.
+    if (missingKey) throw new ApiError({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: missingKey, code: 500 });
     const meta = metaOf(config);
     const rv = meta['resourceVersion'];
     for (const f of systemMetaFields) delete meta[f];
@@ -499,7 +502,7 @@ export class Registry {
         failure(409, 'Conflict', conflictMessage(plan.conflicts), {
           causes: plan.conflicts.map((c) => ({
             reason: 'FieldManagerConflict',
-            message: `conflict with "${c.manager}" using ${c.apiVersion}`,
+            message: `conflict with ${conflictingManager(c)}`,
             field: c.field,
           })),
         }),

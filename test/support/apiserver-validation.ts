@@ -226,14 +226,16 @@ function validateConfigMap(obj: JsonObject): StatusCause[] {
     else if (key === '..') causes.push(invalidCause(field, key, "must not be '..'"));
     else if (key.startsWith('..')) causes.push(invalidCause(field, key, "must not start with '..'"));
   };
+  // Only the values count toward the 1 MiB, not the keys (a real 1.20 server takes 1 MiB of
+  // values under a 3-character key).
   for (const [key, value] of Object.entries(data)) {
     checkKey('data', key);
-    total += key.length + Buffer.byteLength(value);
+    total += Buffer.byteLength(value);
   }
   for (const [key, value] of Object.entries(binary)) {
     checkKey('binaryData', key);
     if (key in data) causes.push(invalidCause(`binaryData[${key}]`, key, 'duplicate of key present in data'));
-    total += key.length + Buffer.from(value, 'base64').length;
+    total += Buffer.from(value, 'base64').length;
   }
   if (total > maxConfigMapBytes) causes.push(tooLongCause('[]', maxConfigMapBytes));
   return causes;
@@ -468,7 +470,9 @@ export function applyDefaults(def: ResourceDef, obj: JsonObject): void {
     case 'batch/jobs':
       obj['spec'] = spec;
       spec['backoffLimit'] ??= 6;
-      spec['completions'] ??= 1;
+      // Completions default to 1 only when parallelism is unset too (a real 1.20 server: a Job
+      // with parallelism 0 and no completions keeps completions unset).
+      if (spec['parallelism'] === undefined) spec['completions'] ??= 1;
       spec['parallelism'] ??= 1;
       spec['completionMode'] ??= 'NonIndexed';
       spec['suspend'] ??= false;
