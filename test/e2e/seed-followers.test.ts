@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runName } from '../../src/core/run-name.ts';
+import { CRONJOB_V1, CRONJOB_V1BETA1, type ApiServerDoubleOptions } from '../support/apiserver-double.ts';
 import { LABEL_FOLLOWER, LABEL_SHA, NAMESPACE, SHIPPED_CONFIG, SHIPPED_REGISTRY, createSeedWorld, runCli, type SeedWorld, type Wiring } from '../support/k8s-world.ts';
 
 const HWLAB = 'hwlab-jd01-v03';
@@ -51,8 +52,8 @@ afterEach(async () => {
   await Promise.all(worlds.map((w) => w.cleanup()));
   worlds = [];
 });
-const seedWorld = async (driver: 'local' | 'kubernetes'): Promise<SeedWorld> => {
-  const w = await createSeedWorld({ driver });
+const seedWorld = async (driver: 'local' | 'kubernetes', api?: ApiServerDoubleOptions): Promise<SeedWorld> => {
+  const w = await createSeedWorld({ driver, ...(api ? { api } : {}) });
   worlds.push(w);
   return w;
 };
@@ -235,6 +236,19 @@ describe('the seed followers', () => {
       expect(f?.reason).toContain('trigger, pipeline, target');
       expect(w.storedState(id)?.lastSucceededSha).toBe(next[id]);
     }
+  });
+
+  it('reads the web-probe sentinel\'s CronJob target in the version the server serves: batch/v1beta1 on a 1.20 server', async () => {
+    const w = await seedWorld('kubernetes', { resources: [CRONJOB_V1BETA1], without: [CRONJOB_V1] });
+    const first = await commitAll(w);
+    for (const id of IDS) w.setTarget(id, first[id] as string);
+    w.api.requests.reset();
+    const r = await w.cli(['run-once', '--all', '--dry-run']);
+    expect(r.code, r.stderr).toBe(0);
+    const line = (id: string): string => r.stdout.split('\n').find((l) => l.startsWith(`${id} `)) ?? '';
+    // At its target, like the other two; before, a LIST of batch/v1 CronJobs answered 404 here.
+    for (const id of IDS) expect(line(id), r.stdout).toMatch(/Noop\s+none$/);
+    expect(w.api.requests.all({ resource: 'cronjobs' }).map((q) => q.path)).toEqual([expect.stringContaining('/apis/batch/v1beta1/namespaces/hwlab-v03/cronjobs')]);
   });
 
   it('a configRef to a missing file, a missing key or a wrongly shaped section blocks that follower only, naming file and path', async () => {

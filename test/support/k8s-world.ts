@@ -435,9 +435,9 @@ export type SeedWorld = K8sWorld & {
  * each follower's command runs `deploy.mjs` (the original argv passed along); on the Kubernetes
  * driver the command stays as shipped, since a Job only carries it.
  */
-export const createSeedWorld = async (opts: { driver: 'local' | 'kubernetes' }): Promise<SeedWorld> => {
+export const createSeedWorld = async (opts: { driver: 'local' | 'kubernetes'; api?: ApiServerDoubleOptions }): Promise<SeedWorld> => {
   const git = await createGitFixture();
-  const api = await startApiServerDouble();
+  const api = await startApiServerDouble(opts.api);
   const configDir = join(git.root, 'config');
   await cp(SHIPPED_CONFIG, configDir, { recursive: true });
   // A state directory from someone's local run must not leak into the copy.

@@ -2,13 +2,16 @@ import type { TargetObservation } from '../../core/observe.ts';
 import { parseRevision } from '../../core/revision.ts';
 import type { TargetSpec } from '../../core/target-spec.ts';
 import type { TargetReader } from '../ports.ts';
+import { CRONJOB_API_VERSIONS, servedCronJobVersion, type CronJobApiVersion } from './apply.ts';
 import { LIST_PAGE, listAll, makeClients, type KubeAccess, type KubeClients } from './client.ts';
 import { describeError } from './errors.ts';
 
 /**
  * The `k8s-annotation` target reader: which sha a workload runs, from an annotation on it.
  * Requests are grouped by (apiVersion, kind, namespace) and each group is one LIST, so a
- * namespace of many followers costs one call per tick.
+ * namespace of many followers costs one call per tick. A CronJob target (the web-probe seed's) is
+ * read in the version the server serves, found by discovery once per reader: a 1.20 server has
+ * CronJob only as batch/v1beta1, and the annotation is the same in either version.
  */
 
 export type KubernetesTargetReaderOptions = KubeAccess;
@@ -48,8 +51,20 @@ export const annotationReading = (spec: AnnotationSpec, obj: Meta | undefined): 
   return { kind: 'ok', sha: rev.sha };
 };
 
+const isCronJobVersion = (v: string): v is CronJobApiVersion => (CRONJOB_API_VERSIONS as readonly string[]).includes(v);
+
 export const createKubernetesTargetReader = (o: KubernetesTargetReaderOptions): TargetReader => {
   const c = makeClients(o);
+  let servedCronJobs: Promise<CronJobApiVersion> | undefined;
+  /** The version to LIST a target's kind in; a failed discovery is asked again next time. */
+  const listVersion = (spec: AnnotationSpec): Promise<string> => {
+    if (spec.kind !== 'CronJob' || !isCronJobVersion(spec.apiVersion)) return Promise.resolve(spec.apiVersion);
+    servedCronJobs ??= servedCronJobVersion(o.kc, o).catch((e: unknown) => {
+      servedCronJobs = undefined;
+      throw e;
+    });
+    return servedCronJobs;
+  };
   return {
     async readMany(requests) {
       const out = new Map<string, TargetObservation>();
@@ -67,14 +82,16 @@ export const createKubernetesTargetReader = (o: KubernetesTargetReaderOptions): 
       }
       await Promise.all(
         [...groups.values()].map(async ({ spec, rs }) => {
+          let apiVersion = spec.apiVersion;
           try {
-            const items = await listAll(c, pageOf(c, spec.apiVersion, spec.kind, spec.namespace));
+            apiVersion = await listVersion(spec);
+            const items = await listAll(c, pageOf(c, apiVersion, spec.kind, spec.namespace));
             const byName = new Map<string, Meta>(
               items.map((i) => [i.metadata?.name ?? '', { name: i.metadata?.name ?? '', annotations: i.metadata?.annotations ?? {} }]),
             );
             for (const r of rs) out.set(r.key, annotationReading(r.spec, byName.get(r.spec.name)));
           } catch (e) {
-            const what = `cannot list ${spec.kind} (${spec.apiVersion}) in ${spec.namespace}: ${describeError(e)}`;
+            const what = `cannot list ${spec.kind} (${apiVersion}) in ${spec.namespace}: ${describeError(e)}`;
             for (const r of rs) out.set(r.key, { kind: 'unreadable', message: what });
           }
         }),
