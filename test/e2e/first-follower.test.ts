@@ -6,9 +6,9 @@ import { mkdir, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { markdownBlocks } from '../support/markdown-blocks.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const blocks = (md: string, lang: string): string[] => [...md.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1] ?? '');
 
 describe('docs/first-follower.md', () => {
   const dirs: string[] = [];
@@ -18,7 +18,7 @@ describe('docs/first-follower.md', () => {
 
   it('runs as written: a local follower deploys the branch head', async () => {
     const md = await readFile(join(ROOT, 'docs', 'first-follower.md'), 'utf8');
-    const script = blocks(md, 'sh').join('\n');
+    const script = markdownBlocks(md, 'sh').join('\n');
     expect(script).toContain('branch-follower run-once');
     const home = await mkdtemp(join(tmpdir(), 'bf-first-'));
     dirs.push(home);
