@@ -98,7 +98,7 @@ export const closeRun = (s: FollowerState & { inFlight: Run }, action: CloserAct
       next = transition({ ...base, inFlight: null }, 'Failed', action.reason, now, run);
       break;
     case 'block':
-      next = transition({ ...base, inFlight: null }, 'Blocked', action.reason, now, run);
+      next = transition({ ...base, inFlight: null }, 'Blocked', action.reason, now, run, 'attempts-exhausted');
       break;
     case 'supersede': {
       const marked = transition({ ...base, inFlight: { ...run, superseded: true } }, 'Superseded', action.reason, now, run);

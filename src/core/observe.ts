@@ -73,7 +73,7 @@ export const observe = (
   let s: FollowerState = before;
   const effects: Effect[] = [];
   const done = (state: FollowerState, decision?: Decision): ObserveResult => {
-    const next = prev ? stamp(prev, state, now) : { ...state, updatedAt: toIso(now) };
+    const next = stamp(prev, state, now);
     return { state: next, decision: decision ?? decide(next, effects), effects };
   };
 
@@ -158,15 +158,17 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
   const unblockConfig = `fix it, then check with: branch-follower plan`;
   switch (src.kind) {
     case 'untrusted':
-      return transition(s, 'Blocked', `git mirror answer not used: ${src.message}; unblock: ${src.unblock ?? 'fix the repository on the git mirror, then check with: branch-follower status --live'}`, now);
+      return transition(s, 'Blocked', `git mirror answer not used: ${src.message}; unblock: ${src.unblock ?? 'fix the repository on the git mirror, then check with: branch-follower status --live'}`, now, undefined, 'mirror-untrusted');
     case 'invalid':
-      return transition(s, 'Blocked', `source configRef unresolvable: ${src.message}; unblock: ${unblockConfig}`, now);
+      return transition(s, 'Blocked', `source configRef unresolvable: ${src.message}; unblock: ${unblockConfig}`, now, undefined, 'source-config');
     case 'missing':
       return transition(
         s,
         'Blocked',
         `source branch ${src.repo}@${src.branch} is missing on the git mirror; unblock: restore the branch on the mirror (a new commit clears this), or point the source configRef at an existing branch`,
         now,
+        undefined,
+        'source-missing',
       );
     case 'unreachable':
       return transition(s, s.phase === 'PendingTrigger' ? 'Observed' : s.phase, `git mirror unreachable: ${src.message}; state left as it was`, now);
@@ -178,14 +180,14 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
   const sha = src.sha;
   const tgt = obs.target;
   if (tgt.kind === 'invalid') {
-    return transition(s, 'Blocked', `target configRef unresolvable: ${tgt.message}; unblock: ${unblockConfig}`, now);
+    return transition(s, 'Blocked', `target configRef unresolvable: ${tgt.message}; unblock: ${unblockConfig}`, now, undefined, 'target-config');
   }
   if (tgt.kind === 'unreadable') {
     const since = s.targetUnreadableSince ?? toIso(now);
     const limit = policy.budgets.triggerSeconds;
     const t = { ...s, targetUnreadableSince: since };
     if (now - fromIso(since) > limit * 1000) {
-      return transition(t, 'Blocked', `target unreadable since ${since} (over the ${limit}s budget): ${tgt.message}; unblock: fix the target reader, then check with: branch-follower status --live`, now);
+      return transition(t, 'Blocked', `target unreadable since ${since} (over the ${limit}s budget): ${tgt.message}; unblock: fix the target reader, then check with: branch-follower status --live`, now, undefined, 'target-unreadable');
     }
     return transition(t, 'Observed', `target unreadable since ${since}: ${tgt.message}; Blocked after ${limit}s`, now);
   }
@@ -208,6 +210,7 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
       attemptsExhausted(s.id, shortSha(sha), used, max),
       now,
       { sha, attempt: used, episode },
+      'attempts-exhausted',
     );
   }
   if (!gate.armed) return transition(s, 'Skipped', `${gate.reason}; ${shortSha(sha)} not dispatched`, now, { sha, attempt: null, episode });

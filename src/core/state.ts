@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Phase } from './phases.ts';
 import { FollowerId, IsoTime, Sha, toIso } from './primitives.ts';
 import { ReportedSha } from './revision.ts';
+import { Tally, countTransition, trackSince, type BlockedKind } from './tally.ts';
 
 export const HISTORY_LIMIT = 50;
 export const ATTEMPT_MEMORY = 50;
@@ -94,6 +95,8 @@ export const FollowerState = z
     checks: z.array(z.object({ check: z.string(), result: CheckResult, detail: z.string().max(500) }).strict()).max(10),
     updatedAt: IsoTime,
     history: z.array(Transition).max(HISTORY_LIMIT),
+    /** Counters for `/metrics` that must outlive the bounded history (tally.ts); absent: none yet. */
+    tally: Tally.optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -168,6 +171,8 @@ export const transition = (
   reason: string,
   now: number,
   run?: { sha: string | null; attempt: number | null; episode?: number; name?: string | null },
+  /** Why, as a kind, when `to` is Blocked: counted per kind for `/metrics`. */
+  blocked?: BlockedKind,
 ): FollowerState => {
   const r = clip(reason, 2000);
   if (s.phase === to) return { ...s, reason: r };
@@ -182,12 +187,15 @@ export const transition = (
     episode: run?.episode ?? current?.episode ?? s.episode,
     run: run ? (run.name ?? null) : (current?.name ?? null),
   };
-  return { ...s, phase: to, reason: r, history: [...s.history, entry].slice(-HISTORY_LIMIT) };
+  return { ...s, phase: to, reason: r, history: [...s.history, entry].slice(-HISTORY_LIMIT), tally: countTransition(s.tally, s.phase, to, now, blocked) };
 };
 
 /** Stamps updatedAt only when something else changed, so an idle tick finds nothing to write. */
-export const stamp = (before: FollowerState, after: FollowerState, now: number): FollowerState =>
-  sameState(before, after) ? before : { ...after, updatedAt: toIso(now) };
+export const stamp = (before: FollowerState | null, after: FollowerState, now: number): FollowerState => {
+  const tally = trackSince(after.tally, before, after, now);
+  const next = tally === after.tally ? after : { ...after, tally };
+  return before && sameState(before, next) ? before : { ...next, updatedAt: toIso(now) };
+};
 
 export const sameState = (a: FollowerState, b: FollowerState): boolean => {
   if (a === b) return true;

@@ -456,7 +456,8 @@ describe('the pending dispatch lease', () => {
     expect(PENDING_LEASE_SECONDS).toBe(300);
     const early = observe(pending, obs(B, null, 'NONE'), ARMED, policy, at(10));
     // Only the observation is recorded; the pending dispatch, phase and reason stay.
-    expect(early.state).toEqual({ ...pending, observedSha: B, episode: 2, updatedAt: toIso(at(10)) });
+    // The new visit's start is dated for /metrics' ages and lead time.
+    expect(early.state).toEqual({ ...pending, observedSha: B, episode: 2, updatedAt: toIso(at(10)), tally: { ...pending.tally, observedSince: toIso(at(10)) } });
     expect(early.effects).toEqual([]);
     expect(early.decision).toEqual({ kind: 'none', reason: `pending dispatch ${name} is left to the tick that wrote it until ${toIso(at(300))}` });
     expect(observe(pending, obs(B, null, 'NONE'), ARMED, policy, at(300) - 1).state.pending).toEqual(pending.pending);

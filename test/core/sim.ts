@@ -99,6 +99,8 @@ export class World {
   /** Every (name, sha, attempt) a create call actually started, in order. */
   readonly creations: { name: string; sha: string; episode: number; attempt: number }[] = [];
   store: { state: FollowerState | null; version: number } = { state: null, version: 0 };
+  /** Every state the store accepted, in order: what `/metrics` would have read between writes. */
+  readonly written: FollowerState[] = [];
   readonly violations: Violation[] = [];
   readonly stats: SimStats = { created: 0, adopted: 0, succeeded: 0, failed: 0, blocked: 0, superseded: 0, cancelled: 0, casLost: 0, recreatedAfterGc: 0, revisited: 0, resucceeded: 0 };
   /** Every sha a written state recorded as succeeded, for the rollback count. */
@@ -216,6 +218,7 @@ export class World {
     const prev = this.store.state;
     this.checkWrite(prev, next, by);
     this.store = { state: next, version: version + 1 };
+    this.written.push(next);
     if (next.inFlight) this.recorded.add(next.inFlight.name);
     if (prev?.phase !== next.phase) {
       if (next.phase === 'Succeeded') {
