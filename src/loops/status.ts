@@ -9,7 +9,16 @@ import { runOnce } from './run-once.ts';
 
 /** `corrupt`: stored state that fails its schema, left for a person (bad input); `error`: a live read failed. */
 export type StatusProblem = { kind: 'corrupt' | 'error'; text: string };
-export type StatusResult = { rows: StatusRow[]; problems: StatusProblem[]; arming: ArmingRead; mirror: MirrorStatus };
+export type StatusResult = {
+  rows: StatusRow[];
+  problems: StatusProblem[];
+  arming: ArmingRead;
+  mirror: MirrorStatus;
+  /** The states the rows were made from (for what a row leaves out: history, counters). */
+  states: ReadonlyMap<string, FollowerState>;
+  /** Followers whose stored state fails its schema. */
+  corrupt: ReadonlySet<string>;
+};
 
 /**
  * The status view. By default it reads only the state store (and the arming data); `live`
@@ -21,11 +30,14 @@ export const status = async (ctx: LoopContext, o: { live: boolean; only?: Readon
   const problems: StatusProblem[] = [];
   if ('corrupt' in holdsRead) problems.push({ kind: 'corrupt', text: `mirror holds unreadable: ${holdsRead.corrupt.where}: ${holdsRead.corrupt.message}` });
   const mirror = mirrorStatus('holds' in holdsRead ? holdsRead.holds : NO_HOLDS, ctx.now());
-  const states = new Map<string, FollowerState | null>();
+  const states = new Map<string, FollowerState>();
+  const corrupt = new Set<string>();
   for (const s of stored) {
     const e = entryOf(s);
-    if ('corrupt' in e) problems.push({ kind: 'corrupt', text: `${s.id}: corrupt stored state, left for a person: ${e.corrupt.where}: ${e.corrupt.message}` });
-    else states.set(s.id, e.state);
+    if ('corrupt' in e) {
+      corrupt.add(s.id);
+      problems.push({ kind: 'corrupt', text: `${s.id}: corrupt stored state, left for a person: ${e.corrupt.where}: ${e.corrupt.message}` });
+    } else if (e.state) states.set(s.id, e.state);
   }
   if (o.live) {
     if (!ctx.dryRun) throw new Error('status --live runs on dry-run ports only');
@@ -45,5 +57,5 @@ export const status = async (ctx: LoopContext, o: { live: boolean; only?: Readon
       gate: gateFor(arming.read, p.follower.id),
     }),
   );
-  return { rows, problems, arming: arming.read, mirror };
+  return { rows, problems, arming: arming.read, mirror, states, corrupt };
 };

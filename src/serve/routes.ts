@@ -1,6 +1,8 @@
 import type { LoopContext } from '../loops/context.ts';
 import { healthRoutes } from './health.ts';
+import { metricsRoutes } from './metrics.ts';
 import type { Route } from './route.ts';
+import { cachedSnapshots } from './snapshot.ts';
 
 /** What every route module of `serve` may use: one loop context (read-only), built once. */
 export type ServeDeps = {
@@ -12,5 +14,14 @@ export type ServeDeps = {
   signal: AbortSignal;
 };
 
+/**
+ * How long one read of the state store serves every read-only route: at 100 requests a second
+ * and 1,000 followers, still one LIST a second, and a page or a scrape is never older than that.
+ */
+export const SNAPSHOT_TTL_MS = 1000;
+
 /** Every route `serve` answers; each concern adds its module's routes here. */
-export const serveRoutes = (_deps: ServeDeps): Route[] => [...healthRoutes()];
+export const serveRoutes = (deps: ServeDeps): Route[] => {
+  const snapshots = cachedSnapshots(deps.loop, SNAPSHOT_TTL_MS);
+  return [...healthRoutes(), ...metricsRoutes(snapshots)];
+};

@@ -1,0 +1,68 @@
+import { gateFor } from '../core/arming.ts';
+import type { LoopContext } from '../loops/context.ts';
+import { status, type StatusResult } from '../loops/status.ts';
+
+/** What every read-only route shows: the status view of one read of the state store, and when it was read. */
+export type Snapshot = StatusResult & {
+  /** Epoch ms of the read. */
+  at: number;
+  /** Both arming gates open, per follower. */
+  armed: ReadonlyMap<string, boolean>;
+  /** budgets.maxAttempts per follower, as resolved from the registry. */
+  maxAttempts: ReadonlyMap<string, number>;
+};
+
+export type SnapshotSource = { get(): Promise<Snapshot> };
+
+/**
+ * One status read (a LIST of the states, a GET of the arming and of the mirror holds) shared by
+ * every request within `ttlMs` of it: Prometheus scraping from several replicas and people on the
+ * page then cost at most one read a TTL, whatever the number of requests. Past the TTL the next
+ * request starts one new read and, like every request while it runs, is answered from the last
+ * one (at 1,000 followers a read takes a while; a scrape should not wait on it); only the very
+ * first read is waited for. A failed read is not kept, so a later request tries again.
+ */
+export const cachedSnapshots = (ctx: LoopContext, ttlMs: number): SnapshotSource => {
+  let last: Snapshot | null = null;
+  let refreshing: Promise<Snapshot> | null = null;
+  // When the last read started, failed ones included: a failing API server is asked once a TTL, not once a request.
+  let triedAt = Number.NEGATIVE_INFINITY;
+  const read = async (at: number): Promise<Snapshot> => {
+    const r = await status(ctx, { live: false });
+    return {
+      ...r,
+      at,
+      armed: new Map(r.rows.map((row) => [row.id, gateFor(r.arming, row.id).armed])),
+      maxAttempts: new Map(r.rows.map((row) => [row.id, row.budget.maxAttempts])),
+    };
+  };
+  const fresh = (at: number, now: number): boolean => now - at < ttlMs && now >= at;
+  let failure: unknown = null;
+  return {
+    async get() {
+      const now = ctx.now();
+      if (!refreshing && !fresh(triedAt, now)) {
+        triedAt = now;
+        const p = read(now).then(
+          (s) => {
+            if (!last || s.at >= last.at) last = s;
+            failure = null;
+            return s;
+          },
+          (e: unknown) => {
+            failure = e;
+            throw e;
+          },
+        );
+        refreshing = p;
+        void p.catch(() => {}).finally(() => {
+          if (refreshing === p) refreshing = null;
+        });
+      }
+      if (last) return last;
+      if (refreshing) return refreshing;
+      // Nothing read yet, and the last try failed within the TTL: answer with that failure.
+      throw failure;
+    },
+  };
+};
