@@ -1,6 +1,7 @@
 import type { LoopContext } from '../loops/context.ts';
 import { healthRoutes } from './health.ts';
 import { metricsRoutes } from './metrics.ts';
+import { pageRoutes } from './page.ts';
 import type { Route } from './route.ts';
 import { cachedSnapshots } from './snapshot.ts';
 
@@ -23,5 +24,5 @@ export const SNAPSHOT_TTL_MS = 1000;
 /** Every route `serve` answers; each concern adds its module's routes here. */
 export const serveRoutes = (deps: ServeDeps): Route[] => {
   const snapshots = cachedSnapshots(deps.loop, SNAPSHOT_TTL_MS);
-  return [...healthRoutes(), ...metricsRoutes(snapshots)];
+  return [...healthRoutes(), ...metricsRoutes(snapshots), ...pageRoutes(snapshots)];
 };

@@ -1,7 +1,7 @@
 // What `serve`'s read-only routes read, made up on purpose: N generic followers in a registry and
 // their stored states in every phase, on the API-server double (Kubernetes driver) or in a local
 // state directory, served in process by the real server. Shared by the tests and bench/serve.ts.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -24,6 +24,8 @@ import { startApiServerDouble, type ApiServerDouble, type KubeObject } from './a
 import { genericRegistry } from './registry-doc.ts';
 
 export const SERVE_NAMESPACE = 'branch-follower';
+/** The shipped registry and owning configs. */
+const SHIPPED_CONFIG = join(import.meta.dirname, '..', '..', 'config');
 export const SERVE_T0 = Date.parse('2026-03-01T12:00:00.000Z');
 
 /** A full sha made from a number, so tests can name the commits they expect. */
@@ -36,6 +38,11 @@ export type FixtureOptions = { reason?: string; branchNote?: string; now?: numbe
  * core writes them) and a tally with a run, a lead time and a Blocked kind where they fit.
  */
 export const fixtureState = (id: string, phase: Phase, o: FixtureOptions = {}): FollowerState => {
+  const s = fixtureHistory(id, phase, o);
+  return { ...s, updatedAt: s.history.at(-1)?.at ?? s.updatedAt };
+};
+
+const fixtureHistory = (id: string, phase: Phase, o: FixtureOptions): FollowerState => {
   const now = o.now ?? SERVE_T0;
   const i = o.index ?? 1;
   const old = shaOf(i);
@@ -107,9 +114,9 @@ export type ServeWorld = {
  * A registry of generic followers (file targets, never read: the routes only read the store),
  * their states stored on the driver's store, and the routes of `serve` on a free port.
  */
-export const createServeWorld = async (followers: readonly ServeFollower[], o: { driver: 'kubernetes' | 'local'; arming?: Arming; now?: number; realClock?: boolean }): Promise<ServeWorld> => {
+export const createServeWorld = async (followers: readonly ServeFollower[], o: ServeWorldOptions): Promise<ServeWorld> => {
   const dir = await mkdtemp(join(tmpdir(), 'bf-serve-'));
-  const clock = { now: o.now ?? SERVE_T0 };
+  const now = o.now ?? SERVE_T0;
   const lanes = Object.fromEntries(followers.map((f) => [f.id, { source: { repo: f.repo, branch: f.branch }, target: { reader: 'file', path: `deployed/${f.id}` } }]));
   await writeFile(join(dir, 'lanes.yaml'), stringify({ lanes }));
   const registryPath = join(dir, 'cicd-branch-followers.yaml');
@@ -122,10 +129,27 @@ export const createServeWorld = async (followers: readonly ServeFollower[], o: {
     command: (id) => ['deploy', '--follower', id],
   });
   await writeFile(registryPath, stringify(doc));
+  const states = followers.flatMap((f, i) => (f.phase ? [fixtureState(f.id, f.phase, { index: i + 1, now, ...(f.reason !== undefined ? { reason: f.reason } : {}) })] : []));
+  return serveStates(dir, registryPath, states, o);
+};
+
+export type ServeWorldOptions = { driver: 'kubernetes' | 'local'; arming?: Arming; now?: number; realClock?: boolean };
+
+/** The shipped registry and owning configs (the three seed followers), copied, with these states stored. */
+export const createSeedServeWorld = async (states: readonly FollowerState[], o: ServeWorldOptions): Promise<ServeWorld> => {
+  const dir = await mkdtemp(join(tmpdir(), 'bf-serve-seeds-'));
+  const configDir = join(dir, 'config');
+  await cp(SHIPPED_CONFIG, configDir, { recursive: true });
+  await rm(join(configDir, '.branch-follower'), { recursive: true, force: true });
+  return serveStates(dir, join(configDir, 'cicd-branch-followers.yaml'), states, o);
+};
+
+/** Stores `states` (and the arming) on the driver's store and serves the registry at `registryPath`. */
+export const serveStates = async (dir: string, registryPath: string, stored: readonly FollowerState[], o: ServeWorldOptions): Promise<ServeWorld> => {
+  const clock = { now: o.now ?? SERVE_T0 };
   const stateDir = join(dir, 'state');
   await mkdir(stateDir, { recursive: true });
-  const states = new Map<string, FollowerState>();
-  for (const [i, f] of followers.entries()) if (f.phase) states.set(f.id, fixtureState(f.id, f.phase, { index: i + 1, now: clock.now, ...(f.reason !== undefined ? { reason: f.reason } : {}) }));
+  const states = new Map(stored.map((s) => [s.id, s]));
   const arming = o.arming ?? DISARMED;
   let api: ApiServerDouble | null = null;
   if (o.driver === 'kubernetes') {
@@ -138,7 +162,16 @@ export const createServeWorld = async (followers: readonly ServeFollower[], o: {
     await createLocalArmingStore(stateDir).write(arming, null);
   }
   const loaded = await loadRegistry(registryPath);
-  const ctx = await compose({ loaded, driver: o.driver, dryRun: true, stateDir, log: () => {}, env: {}, now: o.realClock ? () => Date.now() : () => clock.now, ...(api ? { kubeconfig: api.kubeconfigPath } : {}) });
+  const ctx = await compose({
+    loaded,
+    driver: o.driver,
+    dryRun: true,
+    stateDir,
+    log: () => {},
+    env: {},
+    now: o.realClock ? () => Date.now() : () => clock.now,
+    ...(api ? { kubeconfig: api.kubeconfigPath, namespace: SERVE_NAMESPACE } : {}),
+  });
   const stop = new AbortController();
   const server = await startServer({ routes: serveRoutes({ loop: ctx, driver: o.driver, env: {}, log: () => {}, signal: stop.signal }), host: '127.0.0.1', port: 0, log: () => {} });
   return {
