@@ -144,6 +144,9 @@ describe('GET /metrics at N = 1000', () => {
     expect(stateLists(w)).toBe(seconds);
     // The arming data is read with the states, no more often.
     expect(w.api?.requests.count((r) => r.verb === 'get' && r.resource === 'configmaps' && r.name === 'branch-follower-arming')).toBeLessThanOrEqual(seconds);
+    // Only reads, and only of ConfigMaps in the controller namespace: the Role serve needs.
+    const made = (w.api?.requests.all() ?? []).filter((r) => r.verb !== 'discovery');
+    expect([...new Set(made.map((r) => `${r.verb} ${r.resource} ${r.namespace}`))].sort()).toEqual(['get configmaps branch-follower', 'list configmaps branch-follower']);
   }, 300_000);
 
   it('past the TTL one request starts one new read, and the requests meanwhile are answered from the last one', async () => {
