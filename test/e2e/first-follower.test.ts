@@ -35,7 +35,7 @@ describe('docs/first-follower.md', () => {
   });
 
   it('the docs and the README never advise a bare npx branch-follower, and docs/ links stay inside the repository', async () => {
-    const pages = ['README.md', ...(await readdir(join(ROOT, 'docs'))).map((f) => join('docs', f))];
+    const pages = ['README.md', ...(await readdir(join(ROOT, 'docs'))).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
     for (const p of pages) {
       const md = await readFile(join(ROOT, p), 'utf8');
       // A warning may name `npx branch-follower`; a command line or an inline command may not.

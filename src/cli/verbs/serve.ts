@@ -14,14 +14,15 @@ export const parseListen = (v: string): { host: string | undefined; port: number
 
 export const serve = defineVerb({
   name: 'serve',
-  summary: 'run the HTTP server: health now; push receiver, metrics and status page where enabled',
+  summary: 'run the HTTP server: read-only status page, /metrics, /healthz (push receiver where enabled)',
   usage: 'serve [--listen HOST:PORT]',
   description:
-    "Runs until Ctrl-C or SIGTERM. It never dispatches by itself: what it serves reads the state store, and a push only makes the next observer tick come sooner. On Kubernetes it runs as the branch-follower-serve Deployment when the registry sets controller.serve.enabled. Listens on 127.0.0.1 with the local driver and on every address with the kubernetes driver (inside its pod), at controller.serve.port (default 8080).",
+    "Runs until Ctrl-C or SIGTERM. It never dispatches by itself: what it serves reads the state store, and a push only makes the next observer tick come sooner. GET / is a read-only status page (GET /followers/<id> one follower with its transitions), GET /metrics Prometheus metrics, GET /healthz liveness; one read of the state store serves them all for a second. On Kubernetes it runs as the branch-follower-serve Deployment when the registry sets controller.serve.enabled. Listens on 127.0.0.1 with the local driver and on every address with the kubernetes driver (inside its pod), at controller.serve.port (default 8080).",
   flags: [{ name: 'listen', value: 'HOST:PORT', help: 'where to listen (default 127.0.0.1:<controller.serve.port> locally, 0.0.0.0:<port> on kubernetes)' }],
   examples: [
     { command: 'branch-follower serve --driver local', what: 'serve the local state directory on 127.0.0.1:8080' },
     { command: 'branch-follower serve --listen :9090', what: 'on another port' },
+    { command: 'curl -s localhost:8080/metrics | promtool check metrics', what: 'scrape the metrics and lint them' },
   ],
   async run(s, a) {
     const loaded = await s.registry();
