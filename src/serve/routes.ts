@@ -23,6 +23,6 @@ export const SNAPSHOT_TTL_MS = 1000;
 
 /** Every route `serve` answers; each concern adds its module's routes here. */
 export const serveRoutes = (deps: ServeDeps): Route[] => {
-  const snapshots = cachedSnapshots(deps.loop, SNAPSHOT_TTL_MS);
+  const snapshots = cachedSnapshots(deps.loop, SNAPSHOT_TTL_MS, deps.log);
   return [...healthRoutes(), ...metricsRoutes(snapshots), ...pageRoutes(snapshots)];
 };

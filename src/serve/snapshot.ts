@@ -22,7 +22,7 @@ export type SnapshotSource = { get(): Promise<Snapshot> };
  * one (at 1,000 followers a read takes a while; a scrape should not wait on it); only the very
  * first read is waited for. A failed read is not kept, so a later request tries again.
  */
-export const cachedSnapshots = (ctx: LoopContext, ttlMs: number): SnapshotSource => {
+export const cachedSnapshots = (ctx: LoopContext, ttlMs: number, log: (line: string) => void = () => {}): SnapshotSource => {
   let last: Snapshot | null = null;
   let refreshing: Promise<Snapshot> | null = null;
   // When the last read started, failed ones included: a failing API server is asked once a TTL, not once a request.
@@ -51,6 +51,8 @@ export const cachedSnapshots = (ctx: LoopContext, ttlMs: number): SnapshotSource
           },
           (e: unknown) => {
             failure = e;
+            // The name only, as the server logs a failed request: a message might carry what the store held.
+            log(`serve: reading the state store failed (${e instanceof Error ? e.name : 'error'})${last ? `; answering from the read of ${new Date(last.at).toISOString()}` : ''}`);
             throw e;
           },
         );
