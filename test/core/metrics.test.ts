@@ -9,7 +9,7 @@ import { closeRun, nextAction } from '../../src/core/next-action.ts';
 import { foldStages } from '../../src/core/fold.ts';
 import { PHASES } from '../../src/core/phases.ts';
 import type { Policy } from '../../src/core/policy.ts';
-import { FollowerState, type Run } from '../../src/core/state.ts';
+import { FollowerState, initialState, type Run } from '../../src/core/state.ts';
 import { BLOCKED_KINDS, EMPTY_TALLY, LEAD_TIME_BUCKETS_SECONDS, Tally, countTransition, leadTimeBucket, trackSince } from '../../src/core/tally.ts';
 import { fcParams, followerStateArb, phaseArb, SHA_POOL, T0, timeArb } from '../support/arbitraries.ts';
 import { rollbackSimArb, simArb, simulate } from './sim.ts';
@@ -157,24 +157,7 @@ describe('metrics from stored states', () => {
   });
 });
 
-const bare = (): FollowerState => ({
-  schemaVersion: 1,
-  id: 'web-main',
-  phase: 'Noop',
-  reason: '',
-  observedSha: null,
-  episode: 0,
-  targetSha: null,
-  lastTriggeredSha: null,
-  lastSucceededSha: null,
-  pending: null,
-  inFlight: null,
-  attempts: [],
-  targetUnreadableSince: null,
-  checks: [],
-  updatedAt: new Date(T0).toISOString(),
-  history: [],
-});
+const bare = (): FollowerState => ({ ...initialState('web-main', T0), phase: 'Noop', reason: '' });
 
 describe('metric values of a known history', () => {
   const policy: Policy = { id: 'web-main', budgets: { triggerSeconds: 600, closeoutSeconds: 1800, maxAttempts: 2 }, onSupersede: 'wait', runKind: 'Process' };
