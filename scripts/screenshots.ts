@@ -5,14 +5,14 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { fixtureState, createSeedServeWorld, SERVE_T0 } from '../test/support/serve-world.ts';
+import { fixtureState, createSeedServeWorld, SERVE_T0, shaOf } from '../test/support/serve-world.ts';
 
 const OUT = join(import.meta.dirname, '..', 'docs', 'images');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const states = [
-  fixtureState('hwlab-jd01-v03', 'ClosingOut', { index: 1, reason: 'waiting on check target: Deployment hwlab/hwlab-v03 reports 0000010c0ffee, not 000003e9c0ffe' }),
-  fixtureState('agentrun-jd01-v02', 'Succeeded', { index: 2, reason: 'every check passed for 000003eac0ffee: trigger, pipeline, target' }),
+  fixtureState('hwlab-jd01-v03', 'ClosingOut', { index: 1, reason: `waiting on check target: Deployment hwlab/hwlab-v03 reports ${shaOf(1).slice(0, 12)}, not ${shaOf(1001).slice(0, 12)}` }),
+  fixtureState('agentrun-jd01-v02', 'Succeeded', { index: 2, reason: `every check passed for ${shaOf(1002).slice(0, 12)}: trigger, pipeline, target` }),
   fixtureState('web-probe-sentinel-master', 'Blocked', {
     index: 3,
     reason:
