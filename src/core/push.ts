@@ -106,7 +106,12 @@ export type PayloadResult = { ok: true; push: PushEvent } | { ok: false; message
 const issueText = (e: z.ZodError): string => {
   const i = e.issues[0];
   // The path and the rule only: a message never repeats what the payload held.
-  return i ? `${i.path.map(String).join('.') || 'the body'}: ${i.code === 'invalid_type' ? `expected ${(i as { expected?: string }).expected ?? 'another type'}` : i.message}` : 'invalid';
+  if (!i) return 'invalid';
+  const where = i.path.map(String).join('.') || 'the body';
+  // zod's own messages may quote what was sent (an unknown key's name): only the rule is said.
+  if (i.code === 'invalid_type') return `${where}: expected ${i.expected}`;
+  if (i.code === 'unrecognized_keys') return `${where}: unknown keys (the generic form has only repo, ref and after)`;
+  return `${where}: ${i.message}`;
 };
 
 /** The push a JSON body describes, by forge; a body of the wrong shape names the field, never its value. */

@@ -198,7 +198,9 @@ describe('payloads', () => {
       expect(r.message).toContain('after');
       expect(r.message).not.toContain('SECRET');
     }
-    expect(parsePushPayload('generic', { repo: 'a/b', ref: 'main', after: SHA, extra: 1 })).toMatchObject({ ok: false });
+    const extra = parsePushPayload('generic', { repo: 'a/b', ref: 'main', after: SHA, 'SECRET-KEY': 1 });
+    expect(extra).toMatchObject({ ok: false, message: expect.stringContaining('unknown keys') });
+    expect(JSON.stringify(extra)).not.toContain('SECRET');
     expect(parsePushPayload('gitlab', { ref: 'main', after: SHA, project: { path_with_namespace: 'a/b' } })).toMatchObject({ ok: false });
   });
 

@@ -1,6 +1,8 @@
 import { serveRoutes } from '../../serve/routes.ts';
 import { startServer } from '../../serve/server.ts';
+import { createLocalWaker, type Waker } from '../../serve/wake-local.ts';
 import { UsageError } from '../errors.ts';
+import type { Session } from '../session.ts';
 import { defineVerb } from '../verb.ts';
 
 /** `HOST:PORT`, `:PORT` or `PORT`; IPv6 hosts in brackets (`[::1]:8080`), as URLs write them. */
@@ -31,7 +33,8 @@ export const serve = defineVerb({
     const host = parsed.host ?? (driver === 'kubernetes' ? '0.0.0.0' : '127.0.0.1');
     const stop = new AbortController();
     const loop = await s.context({ dryRun: true });
-    const routes = serveRoutes({ loop, driver, env: s.io.env, log: s.err, signal: stop.signal });
+    const push = await pushReceiver(s, loaded.registry.controller.serve.push, driver, stop.signal);
+    const routes = serveRoutes({ loop, driver, env: s.io.env, log: s.err, signal: stop.signal, ...(push ? { push } : {}) });
     const server = await startServer({ routes, host, port: parsed.port, log: s.err });
     s.err(`serving on http://${host.includes(':') ? `[${host}]` : host}:${server.port} (${driver} driver); Ctrl-C stops`);
     await new Promise<void>((resolve) => {
@@ -40,6 +43,27 @@ export const serve = defineVerb({
     });
     stop.abort();
     await server.close();
+    // A woken tick in flight finishes its writes (bounded by its deadline) before the process ends.
+    await push?.waker.idle();
     return 'ok';
   },
 });
+
+/** The push receiver's secret (read once, from the variable the registry names) and the driver's waker. */
+const pushReceiver = async (
+  s: Session,
+  push: { secretEnv: string } | undefined,
+  driver: 'local' | 'kubernetes',
+  signal: AbortSignal,
+): Promise<{ secret: string; waker: Waker } | null> => {
+  if (!push) return null;
+  const secret = s.io.env[push.secretEnv];
+  if (!secret) throw new UsageError(`controller.serve.push.secretEnv names ${push.secretEnv}, which is unset or empty in the environment of serve: without it no push can be authenticated`);
+  if (driver === 'kubernetes') {
+    const { createKubernetesWaker } = await import('../../serve/wake-kubernetes.ts');
+    const { kubernetesDriver } = await import('../../loops/compose.ts');
+    const { kc } = await kubernetesDriver({ loaded: await s.registry(), ...s.cluster }, s.io.env, null);
+    return { secret, waker: createKubernetesWaker({ kc, namespace: await s.namespace(), log: s.err, signal }) };
+  }
+  return { secret, waker: createLocalWaker({ context: () => s.context({ dryRun: false, deadlineSeconds: 200 }), log: s.err, signal }) };
+};
