@@ -4,6 +4,9 @@ import { makeClients } from './client.ts';
 import { describeError } from './errors.ts';
 import { jobReading } from './dispatcher.ts';
 
+/** How long one watch request lasts before it is renewed (a fresh list, then a new watch). */
+const WATCH_SECONDS = 270;
+
 /** Finished Jobs remembered so a re-list after a broken watch reports each end once. */
 const REMEMBERED = 5000;
 
@@ -56,7 +59,11 @@ export const watchJobs = async (o: JobWatchOptions): Promise<void> => {
       first = false;
       await new Promise<void>((resolve) => {
         let ctl: AbortController | null = null;
-        const stop = (): void => ctl?.abort();
+        // Until the server answers there is no controller yet; `.then` below aborts it when it comes.
+        const stop = (): void => {
+          ctl?.abort();
+          end();
+        };
         o.signal.addEventListener('abort', stop, { once: true });
         const end = (): void => {
           o.signal.removeEventListener('abort', stop);
@@ -65,7 +72,7 @@ export const watchJobs = async (o: JobWatchOptions): Promise<void> => {
         new Watch(o.kc)
           .watch(
             `/apis/batch/v1/namespaces/${encodeURIComponent(o.namespace)}/jobs`,
-            { labelSelector: o.labelSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
+            { labelSelector: o.labelSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS },
             (phase: string, obj: V1Job) => {
               if (phase === 'ADDED' || phase === 'MODIFIED') see(obj, true);
               // ERROR (410 Gone): end this watch; the loop lists afresh.
