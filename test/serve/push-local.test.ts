@@ -3,6 +3,8 @@
 // test (the receiver wakes the observer, and the run's exit wakes the closer); duplicates
 // coalesce; unfollowed pushes and bad requests change nothing; with the receiver down the
 // schedule still deploys; a poke racing a scheduled tick dispatches once.
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorld, type World } from '../support/cli-world.ts';
 import { FORGE_KINDS, forgePush, sendHook } from '../support/forge-hooks.ts';
@@ -115,6 +117,23 @@ describe('POST /hooks/push on the local driver', () => {
     expect(hook.status).toBe(202);
     await eventually(async () => (await w.row(WEB.id)).lastSucceededSha === sha);
     expect(await ran(sha)).toBe(1);
+  });
+
+  it("the README's post-receive hook on the mirror, on a real git push, deploys the push once", async () => {
+    const readme = await readFile(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const script = [...readme.matchAll(/```sh\n(#!\/bin\/sh\n# post-receive[\s\S]*?)```/g)][0]?.[1];
+    expect(script, 'README carries the post-receive hook').toBeDefined();
+    const hooks = join(w.git.mirrorRoot, `${WEB.repo}.git`, 'hooks');
+    await writeFile(join(hooks, 'readme-post-receive'), script!, { mode: 0o755 });
+    await writeFile(join(hooks, 'post-receive'), `#!/bin/sh\nexport BRANCH_FOLLOWER_PUSH_SECRET='${SECRET}' BRANCH_FOLLOWER_SERVE_URL='${serve.url}'\nexec "$(dirname "$0")/readme-post-receive"\n`, { mode: 0o755 });
+    try {
+      const sha = await w.git.commit(WEB.repo, WEB.branch);
+      await eventually(async () => (await w.row(WEB.id)).lastSucceededSha === sha);
+      expect(await ran(sha)).toBe(1);
+      expect(serve.stderr()).toContain(`serve: push "acme/web" "refs/heads/main" ${sha.slice(0, 12)} (generic)`);
+    } finally {
+      await rm(join(hooks, 'post-receive'), { force: true });
+    }
   });
 
   it('with the receiver down, a push is not lost: the schedule deploys it', async () => {

@@ -16,14 +16,15 @@ export const parseListen = (v: string): { host: string | undefined; port: number
 
 export const serve = defineVerb({
   name: 'serve',
-  summary: 'run the HTTP server: health now; push receiver, metrics and status page where enabled',
+  summary: 'run the HTTP server: push hooks that wake the observer sooner; metrics and status page where enabled',
   usage: 'serve [--listen HOST:PORT]',
   description:
-    "Runs until Ctrl-C or SIGTERM. It never dispatches by itself: what it serves reads the state store, and a push only makes the next observer tick come sooner. On Kubernetes it runs as the branch-follower-serve Deployment when the registry sets controller.serve.enabled. Listens on 127.0.0.1 with the local driver and on every address with the kubernetes driver (inside its pod), at controller.serve.port (default 8080).",
+    "Runs until Ctrl-C or SIGTERM. It never dispatches by itself: a push only makes the next observer tick come sooner, and the schedule stays the floor. With controller.serve.push in the registry it answers POST /hooks/push: GitHub, Gitea/Forgejo and GitLab push hooks and the generic {repo, ref, after} form, authenticated with the secret in the environment variable controller.serve.push.secretEnv names (401 otherwise). A push to a followed branch wakes the observer for that repository (locally: a tick in this process; on Kubernetes: a Job from the observer CronJob, named from the repository and sha); a dispatched run's end wakes the closer the same way. On Kubernetes it runs as the branch-follower-serve Deployment when the registry sets controller.serve.enabled. Listens on 127.0.0.1 with the local driver and on every address with the kubernetes driver (inside its pod), at controller.serve.port (default 8080).",
   flags: [{ name: 'listen', value: 'HOST:PORT', help: 'where to listen (default 127.0.0.1:<controller.serve.port> locally, 0.0.0.0:<port> on kubernetes)' }],
   examples: [
     { command: 'branch-follower serve --driver local', what: 'serve the local state directory on 127.0.0.1:8080' },
     { command: 'branch-follower serve --listen :9090', what: 'on another port' },
+    { command: 'BRANCH_FOLLOWER_PUSH_SECRET=... branch-follower serve', what: 'with controller.serve.push: { secretEnv: BRANCH_FOLLOWER_PUSH_SECRET } in the registry' },
   ],
   async run(s, a) {
     const loaded = await s.registry();
