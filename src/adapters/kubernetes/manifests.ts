@@ -21,6 +21,7 @@ import type {
   V1SecurityContext,
   V1ServiceAccount,
   V1Volume,
+  V1VolumeMount,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { ARMING_CONFIGMAP, DISARMED, armingToData } from '../../core/arming.ts';
@@ -234,6 +235,9 @@ export const cloneContainer = (registry: Registry): V1Container => ({
   ],
 });
 
+/** V8 sizes its heap from the host, not the pod's limit; keep it under the limit. */
+export const HEAP_ENV: V1EnvVar = { name: 'NODE_OPTIONS', value: '--max-old-space-size=192' };
+
 export const tickArgv = (loop: Loop): string[] => [
   'node',
   `${SOURCE_DIR}/src/cli.ts`,
@@ -257,21 +261,23 @@ const tickContainer = (registry: Registry, loop: Loop): V1Container => {
     workingDir: SOURCE_DIR,
     env: [
       ...gitEnv,
-      // V8 sizes its heap from the host, not the pod's limit; keep it under the limit.
-      { name: 'NODE_OPTIONS', value: '--max-old-space-size=192' },
+      HEAP_ENV,
       ...(webhookEnv
         ? [{ name: webhookEnv, valueFrom: { secretKeyRef: { name: NOTIFY_SECRET, key: NOTIFY_SECRET_KEY, optional: true } } }]
         : []),
     ],
     resources: resources(),
     securityContext: containerSecurity,
-    volumeMounts: [
-      { name: 'work', mountPath: WORK_DIR },
-      { name: 'tmp', mountPath: '/tmp' },
-      { name: 'registry', mountPath: REGISTRY_MOUNT, readOnly: true },
-    ],
+    volumeMounts: controllerVolumeMounts(),
   };
 };
+
+/** Where a controller container (a tick, serve) mounts controllerVolumes: the clone, /tmp, the registry read-only. */
+export const controllerVolumeMounts = (): V1VolumeMount[] => [
+  { name: 'work', mountPath: WORK_DIR },
+  { name: 'tmp', mountPath: '/tmp' },
+  { name: 'registry', mountPath: REGISTRY_MOUNT, readOnly: true },
+];
 
 /** The volumes of every controller pod: scratch space for the clone, /tmp, and the registry's files. */
 export const controllerVolumes = (files: Readonly<Record<string, string>>): V1Volume[] => [
