@@ -1,18 +1,19 @@
 // `npm run bench`: the benchmarks of docs/performance.md, each against a floor measured in the
 // same run. Prints the figures as tables and writes them as JSON to bench/results.json.
 //
-//   node bench/run.ts [--ns 10,100,1000] [--reps 3] [--startup-runs 15] [--out FILE] [--quick]
+//   node bench/run.ts [--ns 10,100,1000] [--reps 3] [--startup-runs 15] [--pushes 20] [--out FILE] [--quick]
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchCore } from './core.ts';
+import { benchPush } from './push.ts';
 import { benchLargeMirror, refsTable } from './refs.ts';
 import { bundleCli, type Bundle } from './lib/bundle.ts';
 import { describeMachine } from './lib/machine.ts';
 import { hasGnuTime } from './lib/proc.ts';
 import { runTick } from './lib/tick.ts';
-import { coreTable, goals, goalTable, idleTable, scaleTable, startupTable } from './lib/report.ts';
+import { coreTable, goals, goalTable, idleTable, pushGoals, pushTable, scaleTable, startupTable } from './lib/report.ts';
 import { createWorld, type World } from './lib/world.ts';
 import { benchScale, READER_CONCURRENCY } from './scale.ts';
 import { benchStartup } from './startup.ts';
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     ns: { type: 'string' },
     reps: { type: 'string' },
     'startup-runs': { type: 'string' },
+    pushes: { type: 'string' },
     out: { type: 'string' },
     quick: { type: 'boolean' },
   },
@@ -32,6 +34,7 @@ const ns = (values.ns ?? (quick ? '10,100' : '10,100,1000')).split(',').map(Numb
 if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error(`--ns takes follower counts from 1 to 5000, not ${values.ns}`);
 const reps = Number(values.reps ?? (quick ? 1 : 3));
 const startupRuns = Number(values['startup-runs'] ?? (quick ? 3 : 15));
+const pushes = Number(values.pushes ?? (quick ? 5 : 20));
 const out = values.out ?? join(import.meta.dirname, 'results.json');
 
 const log = (line: string): void => {
@@ -77,9 +80,12 @@ const main = async (): Promise<void> => {
     log('5. large mirror: one branch of a 70,000-ref repository, smart-HTTP v2 vs v0 vs git ls-remote');
     const largeMirror = await benchLargeMirror({ refs: 70_000, reps: quick ? 3 : 7, log });
 
+    log(`7. push → dispatch: ${pushes} signed pushes through serve's receiver per driver, against the polling path`);
+    const push = await benchPush({ pushes, log });
+
     const big = scale.find((r) => r.n === 1000 && r.driver === 'kubernetes') ?? scale.at(-1);
     const floorPerFollowerUs = big ? (big.floor.unbounded.median * 1000) / big.n : null;
-    const verdicts = goals(scale, startup);
+    const verdicts = [...goals(scale, startup), ...pushGoals(push)];
 
     const results = {
       generatedAt: new Date().toISOString(),
@@ -102,6 +108,7 @@ const main = async (): Promise<void> => {
       startup,
       core,
       largeMirror,
+      push,
       floorPerFollowerUs,
       goals: verdicts,
     };
@@ -123,6 +130,8 @@ const main = async (): Promise<void> => {
     print(coreTable(core, floorPerFollowerUs));
     print(`\n5. Large mirror: one branch of a repository with ${largeMirror.refs} refs (pull refs and tags), ${largeMirror.reps} reads each after a warm-up\n`);
     print(refsTable(largeMirror));
+    print(`\n7. Push → dispatch (${pushes} pushes per driver; polling: a ${push.schedulePeriodMs / 1000} s schedule, pushes spread over it, plus the measured tick)\n`);
+    print(pushTable(push));
     print(`\nGoals\n`);
     print(goalTable(verdicts));
     print(`\nJSON: ${out} (${results.durationSeconds} s in all)`);

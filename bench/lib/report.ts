@@ -1,6 +1,7 @@
 // Turns the measurements into the printed tables and the goal verdicts. Tables are Markdown pipe
 // tables: readable in a terminal and pasted as they are into docs/performance.md.
 import type { CoreResult } from '../core.ts';
+import type { PushResult } from '../push.ts';
 import type { ScaleRow } from '../scale.ts';
 import type { StartupResult } from '../startup.ts';
 import type { ApiCount } from './tick.ts';
@@ -112,3 +113,18 @@ export const goals = (scale: readonly ScaleRow[], startup: StartupResult | null)
 };
 
 export const goalTable = (gs: readonly Goal[]): string => mdTable(['goal', 'target', 'measured', 'met'], gs.map((g) => [g.goal, g.target, g.measured, g.met ? 'yes' : 'NO']));
+
+export const pushTable = (r: PushResult): string =>
+  mdTable(
+    ['driver', 'pushes', 'receiver p50 ms', 'receiver p90 ms', 'hook → woken Job p50 ms', 'scheduled tick p50 ms', 'polling p50 ms', 'polling p90 ms'],
+    r.points.map((p) => [p.driver, String(p.pushes), ms(p.receiver.median), ms(p.receiver.p90), p.woken ? ms(p.woken.median) : '-', ms(p.scheduledTick.median), ms(p.polling.median), ms(p.polling.p90)]),
+  );
+
+/** The receiver's goal (issue 14): p50 ≤ 2 s and p90 ≤ 5 s from hook to dispatch, on each driver. */
+export const pushGoals = (r: PushResult): Goal[] =>
+  r.points.map((p) => ({
+    goal: `push → dispatch with the receiver (${p.driver}; polling: p50 ${(p.polling.median / 1000).toFixed(1)} s)`,
+    target: 'p50 ≤ 2 s, p90 ≤ 5 s',
+    measured: `p50 ${(p.receiver.median / 1000).toFixed(2)} s, p90 ${(p.receiver.p90 / 1000).toFixed(2)} s`,
+    met: p.receiver.median <= 2000 && p.receiver.p90 <= 5000,
+  }));

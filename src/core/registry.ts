@@ -77,6 +77,16 @@ export const Controller = z
         enabled: z.boolean().default(false),
         /** The TCP port it listens on (and the Service's targetPort). */
         port: z.number().int().min(1).max(65535).default(8080),
+        /**
+         * `POST /hooks/push`: present only when this is set. The secret itself never sits in the
+         * registry: `secretEnv` names the environment variable holding it (a Secret on Kubernetes).
+         */
+        push: z
+          .object({
+            secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (upper-case letters, digits and "_"), not the secret itself'),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ enabled: false, port: 8080 }),

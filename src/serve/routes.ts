@@ -2,8 +2,10 @@ import type { LoopContext } from '../loops/context.ts';
 import { healthRoutes } from './health.ts';
 import { metricsRoutes } from './metrics.ts';
 import { pageRoutes } from './page.ts';
+import { followedSources, pushRoutes } from './push-route.ts';
 import type { Route } from './route.ts';
 import { cachedSnapshots } from './snapshot.ts';
+import type { Waker } from './wake-local.ts';
 
 /** What every route module of `serve` may use: one loop context (read-only), built once. */
 export type ServeDeps = {
@@ -13,6 +15,8 @@ export type ServeDeps = {
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
   signal: AbortSignal;
+  /** The push receiver, when the registry sets controller.serve.push: its secret and the driver's waker. */
+  push?: { secret: string; waker: Waker };
 };
 
 /**
@@ -24,5 +28,10 @@ export const SNAPSHOT_TTL_MS = 1000;
 /** Every route `serve` answers; each concern adds its module's routes here. */
 export const serveRoutes = (deps: ServeDeps): Route[] => {
   const snapshots = cachedSnapshots(deps.loop, SNAPSHOT_TTL_MS, deps.log);
-  return [...healthRoutes(), ...metricsRoutes(snapshots), ...pageRoutes(snapshots)];
+  return [
+    ...healthRoutes(),
+    ...metricsRoutes(snapshots),
+    ...pageRoutes(snapshots),
+    ...(deps.push ? pushRoutes({ secret: deps.push.secret, sources: () => followedSources(deps.loop.loaded), wake: (w) => deps.push?.waker.wake(w), log: deps.log }) : []),
+  ];
 };

@@ -3,6 +3,7 @@
 // the restricted Pod Security Standard; configRefs cannot leave the config directory; and no
 // secret value is ever written to state, events, logs or output.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
@@ -12,7 +13,9 @@ import { join, relative } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { dispatchJob } from '../../src/adapters/kubernetes/job-spec.ts';
-import { ROLE_RULES, TARGET_READER_RULES, allows, type PolicyRule } from '../../src/adapters/kubernetes/rbac.ts';
+import { ROLE_RULES, SERVE_ROLE_RULES, TARGET_READER_RULES, allows, type PolicyRule } from '../../src/adapters/kubernetes/rbac.ts';
+import { renderManifests } from '../../src/adapters/kubernetes/manifests.ts';
+import { parseRegistry } from '../../src/core/registry.ts';
 import { runName } from '../../src/core/run-name.ts';
 import { createWorld, tickUntil, type World } from '../support/cli-world.ts';
 import { createK8sWorld, createSeedWorld, NAMESPACE, type K8sWorld } from '../support/k8s-world.ts';
@@ -333,6 +336,22 @@ describe('the restricted Pod Security Standard', () => {
   it('holds for the dispatch Job', () => {
     const job = JSON.parse(JSON.stringify(jobFor(['deploy']))) as { spec: { template: { spec: Obj } } };
     expect(restrictedViolations(job.spec.template.spec, 'dispatch Job')).toEqual([]);
+  });
+
+  it("holds for serve's Deployment (rendered from a registry that enables it), whose root filesystem is read-only", () => {
+    const reg = parse(readFileSync(join(ROOT, 'config', 'cicd-branch-followers.yaml'), 'utf8')) as { controller: { serve: Obj } };
+    reg.controller.serve = { enabled: true, push: { secretEnv: 'BRANCH_FOLLOWER_PUSH_SECRET' } };
+    const parsed = parseRegistry('registry', reg);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const objs = JSON.parse(JSON.stringify(renderManifests(parsed.value, { registryFiles: { 'cicd-branch-followers.yaml': '' } }))) as Obj[];
+    const deployment = objs.find((o) => o.kind === 'Deployment') as { spec: { template: { spec: Obj } } } | undefined;
+    expect(deployment).toBeDefined();
+    const spec = deployment!.spec.template.spec;
+    expect(restrictedViolations(spec, 'Deployment branch-follower-serve')).toEqual([]);
+    for (const c of [...(spec.initContainers as Obj[]), ...(spec.containers as Obj[])]) expect((c.securityContext as Obj).readOnlyRootFilesystem, String(c.name)).toBe(true);
+    // serve's own Role: nothing on Secrets, no wildcard; the secret reaches it only as an env var the kubelet resolves.
+    expect(ruleProblems(SERVE_ROLE_RULES, 'SERVE_ROLE_RULES')).toEqual([]);
+    expect(objs.filter((o) => o.kind === 'Role').map((o) => (o.metadata as Obj).name)).toEqual(['branch-follower', 'branch-follower-serve']);
   });
 
   it.skipIf(!hasKubectl)('holds for every pod template rendered from k8s/', () => {

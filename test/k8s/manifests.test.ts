@@ -26,7 +26,7 @@ import {
   TARGET_NAMESPACE_PLACEHOLDER,
   TICK_DEADLINE_SECONDS,
 } from '../../src/adapters/kubernetes/manifests.ts';
-import { ROLE_RULES, SERVICE_ACCOUNT, TARGET_READER_RULES } from '../../src/adapters/kubernetes/rbac.ts';
+import { ROLE_RULES, SERVE_ROLE_RULES, SERVICE_ACCOUNT, TARGET_READER_RULES } from '../../src/adapters/kubernetes/rbac.ts';
 import { LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, LABEL_PART_OF, STATE_SELECTOR } from '../../src/adapters/kubernetes/labels.ts';
 
 type Obj = Record<string, unknown>;
@@ -491,5 +491,66 @@ describe('Dockerfile', () => {
     const ignore = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim());
     expect(ignore).toContain('*');
     expect(ignore.filter((l) => l.startsWith('!')).sort()).toEqual(['!bin/', '!package-lock.json', '!package.json', '!src/']);
+  });
+});
+
+describe('serve on Kubernetes (controller.serve)', () => {
+  const withServe = (serve: Obj): Registry => {
+    const r = parseRegistry('r.yaml', {
+      controller: { namespace: 'bf', driver: 'kubernetes', gitMirror: { readUrl: 'http://mirror/git' }, source: { repo: 'o/controller', ref: 'main' }, serve },
+      followers: [],
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    return r.value;
+  };
+  const files = { [REGISTRY_FILE]: 'controller: {}\n' };
+  const objects = (serve: Obj): K8s[] => renderManifests(withServe(serve), { registryFiles: files }).map((o) => rec(JSON.parse(JSON.stringify(o))) as K8s);
+
+  it('nothing of serve is applied or planned unless enabled; enabled adds its ServiceAccount, Role, RoleBinding, Deployment and Service', () => {
+    const off = objects({ enabled: false, push: { secretEnv: 'PUSH' } });
+    expect(off.filter((o) => o.metadata.labels?.[LABEL_COMPONENT] === 'serve')).toEqual([]);
+    const on = objects({ enabled: true, port: 9090, push: { secretEnv: 'PUSH' } });
+    expect(on.filter((o) => o.metadata.labels?.[LABEL_COMPONENT] === 'serve').map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'ServiceAccount/branch-follower-serve',
+      'Role/branch-follower-serve',
+      'RoleBinding/branch-follower-serve',
+      'Deployment/branch-follower-serve',
+      'Service/branch-follower-serve',
+    ]);
+    const role = on.find((o) => o.kind === 'Role' && o.metadata.name === 'branch-follower-serve')!;
+    expect(role.rules).toEqual(SERVE_ROLE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })));
+    const binding = on.find((o) => o.kind === 'RoleBinding' && o.metadata.name === 'branch-follower-serve')!;
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'branch-follower-serve', namespace: 'bf' }]);
+  });
+
+  it('the Deployment runs `serve` on the registry, probes /healthz, is scraped at /metrics, and takes the push secret from a Secret', () => {
+    const d = objects({ enabled: true, port: 9090, push: { secretEnv: 'PUSH' } }).find((o) => o.kind === 'Deployment')!;
+    const template = rec(rec(d.spec).template);
+    expect(rec(template.metadata).annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090', 'prometheus.io/path': '/metrics' });
+    const pod = rec(template.spec);
+    expect(pod.serviceAccountName).toBe('branch-follower-serve');
+    const c = arr(pod.containers)[0]!;
+    expect(c.command).toEqual(['node', `${SOURCE_DIR}/src/cli.ts`, 'serve', '--registry', `${REGISTRY_MOUNT}/${REGISTRY_FILE}`, '--driver', 'kubernetes', '--listen', '0.0.0.0:9090']);
+    expect(arr(c.ports)).toEqual([{ name: 'http', containerPort: 9090, protocol: 'TCP' }]);
+    for (const p of ['readinessProbe', 'livenessProbe']) expect(rec(rec(c[p]).httpGet)).toEqual({ path: '/healthz', port: 'http' });
+    expect(rec(c.resources).limits).toBeDefined();
+    expect(arr(c.env).find((e) => e.name === 'PUSH')).toEqual({ name: 'PUSH', valueFrom: { secretKeyRef: { name: 'branch-follower-push', key: 'secret' } } });
+    expect(arr(pod.initContainers).map((i) => i.name)).toEqual(['clone-source']);
+    const svc = objects({ enabled: true, port: 9090 }).find((o) => o.kind === 'Service')!;
+    expect(rec(svc.spec).ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+    expect(rec(svc.spec).selector).toEqual(rec(rec(d.spec).selector).matchLabels);
+    // Without a push receiver, no Secret is referenced at all.
+    const bare = objects({ enabled: true }).find((o) => o.kind === 'Deployment')!;
+    expect(JSON.stringify(bare)).not.toContain('secretKeyRef');
+  });
+
+  it('k8s/ always carries serve-rbac.yaml and serve.yaml; the kustomization lists them only when enabled', () => {
+    const off = renderManifestFiles(withServe({ enabled: false }), { registryFiles: files });
+    expect(Object.keys(off)).toEqual(expect.arrayContaining(['serve-rbac.yaml', 'serve.yaml']));
+    expect(rec(parse(off['kustomization.yaml']!)).resources).not.toContain('serve.yaml');
+    expect(off['serve.yaml']).toContain('Not part of kustomization.yaml');
+    const on = renderManifestFiles(withServe({ enabled: true }), { registryFiles: files });
+    expect(rec(parse(on['kustomization.yaml']!)).resources).toEqual(expect.arrayContaining(['serve-rbac.yaml', 'serve.yaml']));
+    expect(on['serve.yaml']).not.toContain('Not part of kustomization.yaml');
   });
 });

@@ -151,10 +151,14 @@ export const worldCommands = (): fc.Arbitrary<WorldCommand>[] => [
   ),
   fc.constant(new WorldCommand('dry-run', (w) => w.dryRun())),
   fc.constantFrom('observer' as const, 'closer' as const).map((loop) => new WorldCommand(`guarded ${loop}`, (w) => w.guarded(loop))),
+  // serve's push receiver: a push whose woken tick races the schedule.
+  fc
+    .tuple(fc.nat(2), fc.array(fc.nat(5), { minLength: 1, maxLength: 24 }), crashArb)
+    .map(([b, choices, crash]) => new WorldCommand(`poke ${b}[${choices.join(',')}]${crashText(crash)}`, (w) => w.poke(b, choices, crash))),
 ];
 
 /** Ticks come up most, then what moves the world; the rest now and then. */
-export const WEIGHTS = [7, 5, 3, 3, 1, 1, 4, 2, 2, 1, 1, 1, 1];
+export const WEIGHTS = [7, 5, 3, 3, 1, 1, 4, 2, 2, 1, 1, 1, 1, 2];
 
 export const weighted = <T>(arbs: fc.Arbitrary<T>[], weights: readonly number[]): fc.Arbitrary<T>[] =>
   arbs.flatMap((a, i) => Array.from({ length: weights[i] ?? 1 }, () => a));

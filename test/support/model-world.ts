@@ -370,7 +370,7 @@ export class World implements TapListener {
 
   // ---- ticks ---------------------------------------------------------------------------
 
-  async runTick(loop: Loop, o: { crash?: CrashPlan | null; hook?: HookPlan | null; interleaver?: Interleaver; dryRun?: boolean; guard?: boolean }): Promise<TickResult> {
+  async runTick(loop: Loop, o: { crash?: CrashPlan | null; hook?: HookPlan | null; interleaver?: Interleaver; dryRun?: boolean; guard?: boolean; only?: ReadonlySet<string> }): Promise<TickResult> {
     const tick: TickCtx = {
       id: ++this.tickIds,
       loop,
@@ -395,7 +395,7 @@ export class World implements TapListener {
     const ctx: LoopContext = { loaded: this.loaded, ports, now: () => this.clock.t, log: (l) => void tick.log.push(l), dryRun: o.dryRun ?? false, deadline: null };
     const result: TickResult = { tick, report: null, thrown: undefined, dryRun: o.dryRun ?? false, guard: o.guard ?? false };
     try {
-      result.report = loop === 'observer' ? await observerTick(ctx) : await closerTick(ctx);
+      result.report = loop === 'observer' ? await observerTick(ctx, o.only) : await closerTick(ctx);
     } catch (e) {
       result.thrown = e;
     }
@@ -503,6 +503,23 @@ export class World implements TapListener {
       this.figures.count('overlaps');
       const drive = il.drive();
       await Promise.all([this.runTick(pair[0], { crash: c1, hook, interleaver: il }), this.runTick(pair[1], { crash: c2, interleaver: il }), drive]);
+    });
+  }
+
+  /**
+   * A push hook's poke (`serve`, local driver): the branch moves, and the observer tick the
+   * receiver runs for that repository's followers races a scheduled observer tick, interleaved
+   * call by call; either may crash. Every invariant (one dispatch per run, ...) still holds.
+   */
+  async poke(branch: number, choices: readonly number[], crash: CrashPlan | null): Promise<void> {
+    const b = this.mirror.branches[branch % this.mirror.branches.length] as Branch;
+    await this.step(`poke: push ${b.repo}@${b.branch}, its woken observer tick racing a scheduled one [${choices.join(',')}]${crash ? ` woken tick crash ${crash.when} ${pointText(crash)}` : ''}`, async () => {
+      this.mirror.push(b);
+      const only = new Set(this.followers.filter((f) => f.repo === b.repo).map((f) => f.id));
+      const il = new Interleaver(choices);
+      this.figures.count('pokes');
+      const drive = il.drive();
+      await Promise.all([this.runTick('observer', { crash, interleaver: il, only }), this.runTick('observer', { interleaver: il }), drive]);
     });
   }
 

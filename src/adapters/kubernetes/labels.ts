@@ -41,7 +41,7 @@ export const carriesSha = (
 /** Dispatch Jobs carry their attempt number, as a decimal string. */
 export const LABEL_ATTEMPT = 'branch-follower.dev/attempt';
 
-export const COMPONENTS = ['state', 'arming', 'dispatch', 'observer', 'closer', 'registry'] as const;
+export const COMPONENTS = ['state', 'arming', 'dispatch', 'observer', 'closer', 'registry', 'serve'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** The labels shared by everything the controller installs or creates. */

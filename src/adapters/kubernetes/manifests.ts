@@ -20,11 +20,14 @@ import type {
   V1RoleBinding,
   V1SecurityContext,
   V1ServiceAccount,
+  V1Volume,
+  V1VolumeMount,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { ARMING_CONFIGMAP, DISARMED, armingToData } from '../../core/arming.ts';
 import type { Registry } from '../../core/registry.ts';
 import { BASE_LABELS, componentLabels } from './labels.ts';
+import { serveRbacObjects, serveWorkloadObjects } from './serve-manifests.ts';
 import { ROLE, ROLE_RULES, SERVICE_ACCOUNT, TARGET_READER_ROLE, TARGET_READER_RULES, type PolicyRule } from './rbac.ts';
 
 export const REGISTRY_CONFIGMAP = 'branch-follower-registry';
@@ -187,7 +190,7 @@ export const podSecurity: V1PodSecurityContext = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-const resources = (): V1ResourceRequirements => ({
+export const resources = (): V1ResourceRequirements => ({
   requests: { cpu: '50m', memory: '128Mi' },
   limits: { cpu: '500m', memory: '256Mi' },
 });
@@ -209,12 +212,12 @@ const CLONE_SCRIPT = [
   `echo "controller source $BRANCH_FOLLOWER_SOURCE_URL@$BRANCH_FOLLOWER_SOURCE_REF at $(git -C ${SOURCE_DIR} rev-parse HEAD)"`,
 ].join('\n');
 
-const gitEnv: V1EnvVar[] = [
+export const gitEnv: V1EnvVar[] = [
   { name: 'HOME', value: WORK_DIR },
   { name: 'GIT_TERMINAL_PROMPT', value: '0' },
 ];
 
-const cloneContainer = (registry: Registry): V1Container => ({
+export const cloneContainer = (registry: Registry): V1Container => ({
   name: 'clone-source',
   image: registry.controller.image,
   imagePullPolicy: 'IfNotPresent',
@@ -231,6 +234,9 @@ const cloneContainer = (registry: Registry): V1Container => ({
     { name: 'tmp', mountPath: '/tmp' },
   ],
 });
+
+/** V8 sizes its heap from the host, not the pod's limit; keep it under the limit. */
+export const HEAP_ENV: V1EnvVar = { name: 'NODE_OPTIONS', value: '--max-old-space-size=192' };
 
 export const tickArgv = (loop: Loop): string[] => [
   'node',
@@ -255,21 +261,37 @@ const tickContainer = (registry: Registry, loop: Loop): V1Container => {
     workingDir: SOURCE_DIR,
     env: [
       ...gitEnv,
-      // V8 sizes its heap from the host, not the pod's limit; keep it under the limit.
-      { name: 'NODE_OPTIONS', value: '--max-old-space-size=192' },
+      HEAP_ENV,
       ...(webhookEnv
         ? [{ name: webhookEnv, valueFrom: { secretKeyRef: { name: NOTIFY_SECRET, key: NOTIFY_SECRET_KEY, optional: true } } }]
         : []),
     ],
     resources: resources(),
     securityContext: containerSecurity,
-    volumeMounts: [
-      { name: 'work', mountPath: WORK_DIR },
-      { name: 'tmp', mountPath: '/tmp' },
-      { name: 'registry', mountPath: REGISTRY_MOUNT, readOnly: true },
-    ],
+    volumeMounts: controllerVolumeMounts(),
   };
 };
+
+/** Where a controller container (a tick, serve) mounts controllerVolumes: the clone, /tmp, the registry read-only. */
+export const controllerVolumeMounts = (): V1VolumeMount[] => [
+  { name: 'work', mountPath: WORK_DIR },
+  { name: 'tmp', mountPath: '/tmp' },
+  { name: 'registry', mountPath: REGISTRY_MOUNT, readOnly: true },
+];
+
+/** The volumes of every controller pod: scratch space for the clone, /tmp, and the registry's files. */
+export const controllerVolumes = (files: Readonly<Record<string, string>>): V1Volume[] => [
+  { name: 'work', emptyDir: { sizeLimit: '512Mi' } },
+  { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+  {
+    name: 'registry',
+    configMap: {
+      name: REGISTRY_CONFIGMAP,
+      defaultMode: 0o444,
+      items: sortedFiles(files).map(([path]) => ({ key: registryKey(path), path })),
+    },
+  },
+];
 
 export const cronJob = (registry: Registry, loop: Loop, files: Readonly<Record<string, string>>): V1CronJob => {
   const { namespace, schedules } = registry.controller;
@@ -300,18 +322,7 @@ export const cronJob = (registry: Registry, loop: Loop, files: Readonly<Record<s
               securityContext: podSecurity,
               initContainers: [cloneContainer(registry)],
               containers: [tickContainer(registry, loop)],
-              volumes: [
-                { name: 'work', emptyDir: { sizeLimit: '512Mi' } },
-                { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-                {
-                  name: 'registry',
-                  configMap: {
-                    name: REGISTRY_CONFIGMAP,
-                    defaultMode: 0o444,
-                    items: sortedFiles(files).map(([path]) => ({ key: registryKey(path), path })),
-                  },
-                },
-              ],
+              volumes: controllerVolumes(files),
             },
           },
         },
@@ -333,6 +344,8 @@ export const renderManifests = (registry: Registry, opts: RenderOptions): Kubern
     roleBinding(ns),
     registryConfigMap(ns, opts.registryFiles),
     ...LOOPS.map((loop) => cronJob(registry, loop, opts.registryFiles)),
+    // Off by default: nothing of serve is applied (or shown by plan) unless the registry enables it.
+    ...(registry.controller.serve.enabled ? [...serveRbacObjects(ns), ...serveWorkloadObjects(registry, opts.registryFiles)] : []),
   ];
 };
 
@@ -355,13 +368,21 @@ export const renderManifestFiles = (registry: Registry, opts: RenderOptions): Re
     'registry-configmap.yaml': yamlDocs([registryConfigMap(ns, opts.registryFiles)]),
     'cronjobs.yaml': yamlDocs(LOOPS.map((loop) => cronJob(registry, loop, opts.registryFiles))),
   };
+  const serve: Record<string, string> = {
+    'serve-rbac.yaml': yamlDocs(serveRbacObjects(ns)),
+    'serve.yaml': yamlDocs(serveWorkloadObjects(registry, opts.registryFiles)),
+  };
+  const enabled = registry.controller.serve.enabled;
   const out: Record<string, string> = {
     'kustomization.yaml': stringify({
       apiVersion: 'kustomize.config.k8s.io/v1beta1',
       kind: 'Kustomization',
-      resources: Object.keys(files),
+      resources: [...Object.keys(files), ...(enabled ? Object.keys(serve) : [])],
     }),
     ...files,
+    ...Object.fromEntries(
+      Object.entries(serve).map(([name, text]) => [name, enabled ? text : `# Not part of kustomization.yaml: controller.serve.enabled is false. See README.md.\n${text}`]),
+    ),
     'target-reader-role.example.yaml':
       `# Not part of kustomization.yaml. Copy per target namespace, replacing ${TARGET_NAMESPACE_PLACEHOLDER}.\n` +
       yamlDocs(targetReaderRole(TARGET_NAMESPACE_PLACEHOLDER, ns)),

@@ -50,3 +50,22 @@ export const TARGET_READER_RULES: readonly PolicyRule[] = Object.freeze([
 /** True when `rules` allow `verb` on `group/resource` (exact match: the rules hold no wildcards). */
 export const allows = (rules: readonly PolicyRule[], group: string, resource: string, verb: string): boolean =>
   rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+
+/** `serve` runs under its own identity, so the push receiver's rights stay apart from the loops'. */
+export const SERVE_SERVICE_ACCOUNT = 'branch-follower-serve';
+export const SERVE_ROLE = 'branch-follower-serve';
+
+/**
+ * What `branch-follower serve` may do in the controller's namespace: exactly what its receiver
+ * calls (test/serve/push-k8s.test.ts fails on a grant it does not use). A push reads the observer
+ * CronJob and creates a Job from its template; the closer wake watches the controller's Jobs for
+ * a dispatch's end and creates one from the closer CronJob. The Job's pod runs as the
+ * controller's ServiceAccount (the template says so), never as serve's. The status page and
+ * /metrics read the state ConfigMaps (one labelled LIST), the arming ConfigMap and the mirror
+ * holds (GETs): reads only, and no Secrets or Events.
+ */
+export const SERVE_ROLE_RULES: readonly PolicyRule[] = Object.freeze([
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] },
+  { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get'] },
+  { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'list', 'watch'] },
+]);
