@@ -109,6 +109,17 @@ const concluded = (name: string, disp: Dispatcher = d): Promise<StageReading> =>
 
 const runFile = (name: string, file: string): string => path.join(stateDir, 'runs', name, file);
 
+/**
+ * Concluded, and its supervisor gone: it writes exit.json first and folds the log after, so what
+ * is on disk only stops changing once it has exited (a loaded machine shows the gap).
+ */
+const settled = async (name: string, disp: Dispatcher = d): Promise<StageReading> => {
+  const r = await concluded(name, disp);
+  const { supervisorPid } = (await readJson<{ supervisorPid: number }>(runFile(name, 'command.json'))) ?? { supervisorPid: 0 };
+  if (supervisorPid) await waitFor(`${name} supervisor to exit`, async () => !(await isRunning(supervisorPid)));
+  return r;
+};
+
 /** The command's pid once the supervisor has recorded it. */
 const commandPid = (name: string): Promise<number> =>
   waitFor(`${name} command pid`, async () => (await readJson<{ pid: number }>(runFile(name, 'command.json')))?.pid);
@@ -388,7 +399,7 @@ describe('bounded run logs', () => {
   it('keeps a noisy run\'s first and last 256 KiB with a marker naming what was left out, byte for byte', async () => {
     const cmd = await script('noisy.sh', `seq 1 ${N} >&2; exit 3`);
     await d.dispatch(req('bf-alpha-noisy', [cmd]));
-    expect(await concluded('bf-alpha-noisy')).toEqual({ result: 'FAILURE', detail: 'exit code 3' });
+    expect(await settled('bf-alpha-noisy')).toEqual({ result: 'FAILURE', detail: 'exit code 3' });
     // exit.json comes first (the verdict matters more); the log is folded just after it.
     await waitFor('the log folded', async () => !(await readdir(path.join(stateDir, 'runs', 'bf-alpha-noisy'))).some((f) => f.startsWith('log.tail')));
     const log = await readFile(runFile('bf-alpha-noisy', 'log'), 'utf8');
@@ -457,8 +468,8 @@ describe('local housekeeping', () => {
     await d.dispatch(req('bf-alpha-old', [cmd]));
     await d.dispatch(req('bf-alpha-old-failed', [await script('fails.sh', 'seq 1 1000 >&2; exit 4')]));
     await d.dispatch(req('bf-alpha-running', [waiting]));
-    const okReading = await concluded('bf-alpha-old');
-    const failReading = await concluded('bf-alpha-old-failed');
+    const okReading = await settled('bf-alpha-old');
+    const failReading = await settled('bf-alpha-old-failed');
     await waitFor('the waiting command to start', async () => (await readFile(path.join(cwd, 'started.txt'), 'utf8').catch(() => '')).trim() !== '');
     const before = await runBytes('bf-alpha-old');
     expect(before).toBeGreaterThan(HEAD_BYTES);
@@ -489,7 +500,7 @@ describe('local housekeeping', () => {
   it('finishes a prune that a kill interrupted', async () => {
     const hk = createLocalHousekeeper({ stateDir, retentionDays: 1 });
     await d.dispatch(req('bf-alpha-half', ['true']));
-    await concluded('bf-alpha-half');
+    await settled('bf-alpha-half');
     // As a sweep killed right after its marker leaves it.
     await writeFile(runFile('bf-alpha-half', 'pruned.json'), JSON.stringify({ prunedAt: new Date().toISOString(), retentionDays: 1, logBytes: 0 }));
     expect((await hk.sweep(Date.now())).pruned).toEqual([]);
