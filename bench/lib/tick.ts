@@ -5,6 +5,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Verb } from '../../test/support/apiserver-double.ts';
+import { TICK_NODE_OPTIONS } from '../../src/adapters/kubernetes/manifests.ts';
 import { measure, run } from './proc.ts';
 import { BIN, type Scenario, type World } from './world.ts';
 
@@ -58,7 +59,8 @@ export const runTick = async (
   expectPhase: string | null,
   o: { env?: NodeJS.ProcessEnv; entry?: string } = {},
 ): Promise<TickRun> => {
-  const env = o.env ?? world.env;
+  // The V8 options the CronJobs give a tick (k8s/cronjobs.yaml).
+  const env = { ...(o.env ?? world.env), NODE_OPTIONS: TICK_NODE_OPTIONS };
   const mirrorBefore = await world.mirror.stats();
   const apiBefore = world.api.requests.count();
   const filesBefore = s.driver === 'local' ? await snapshot(s.stateDir) : null;
