@@ -199,10 +199,18 @@ export const podSecurity: V1PodSecurityContext = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-const resources = (): V1ResourceRequirements => ({
+/**
+ * The limit is twice a tick's measured peak at 1000 followers (196 MiB RSS for the first
+ * Kubernetes tick, which writes every state: docs/performance.md), so a registry of that size
+ * never meets it; V8's old space (TICK_NODE_OPTIONS) stays below it, so a registry far beyond
+ * ends in a heap error the Job reports rather than an OOM kill.
+ */
+export const POD_RESOURCES = {
   requests: { cpu: '50m', memory: '128Mi' },
-  limits: { cpu: '500m', memory: '256Mi' },
-});
+  limits: { cpu: '500m', memory: '512Mi' },
+} as const;
+
+const resources = (): V1ResourceRequirements => ({ requests: { ...POD_RESOURCES.requests }, limits: { ...POD_RESOURCES.limits } });
 
 /** controller.source: optional in the schema for a local registry, required to run on a cluster. */
 const controllerSource = (registry: Registry): { repo: string; ref: string } => {
