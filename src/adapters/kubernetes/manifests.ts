@@ -200,8 +200,8 @@ export const podSecurity: V1PodSecurityContext = {
 };
 
 /**
- * The limit is twice a tick's measured peak at 1000 followers (196 MiB RSS for the first
- * Kubernetes tick, which writes every state: docs/performance.md), so a registry of that size
+ * The limit is over twice a tick's measured peak at 1000 followers (196 to 213 MiB RSS for the
+ * first Kubernetes tick, which writes every state: docs/performance.md), so a registry of that size
  * never meets it; V8's old space (TICK_NODE_OPTIONS) stays below it, so a registry far beyond
  * ends in a heap error the Job reports rather than an OOM kill.
  */
