@@ -1,7 +1,8 @@
-# The controller image: Node 24 (runs the TypeScript sources directly), git for the init
-# container's clone, and the production dependencies at /app/node_modules, which the CronJob
-# pods link into their fresh clone of the controller source. The source is also at /app, so
-# the image runs on its own too: docker run IMAGE /app/src/cli.ts --help
+# The controller image: Node 24, git for the init container's clone, and the production
+# dependencies at /app/node_modules, which the CronJob pods link into their fresh clone of the
+# controller source; rolldown among them, with which the init container bundles that clone into
+# dist/cli.js (scripts/build.ts), what the ticks run. The source is also at /app, bundled the
+# same way, so the image runs on its own too: docker run IMAGE /app/dist/cli.js --help
 #
 # The base is a build argument so a machine that cannot pull node:24-slim can build the same
 # layers on a local base holding Node 24, npm and git (.ci/run builds one from realk8s's
@@ -27,8 +28,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
-# .dockerignore lets through only package*.json, src/ and bin/.
+# .dockerignore lets through only package*.json, src/, bin/ and scripts/build.ts.
 COPY . ./
+RUN node scripts/build.ts
 
 # Owned by root and read-only to the runtime user: the code cannot change itself.
 RUN groupadd --gid 10001 branch-follower \
@@ -38,4 +40,4 @@ ENV NODE_ENV=production
 # Numeric, so the kubelet can verify runAsNonRoot without reading /etc/passwd.
 USER 10001:10001
 ENTRYPOINT ["node"]
-CMD ["/app/src/cli.ts", "--help"]
+CMD ["/app/dist/cli.js", "--help"]

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { summarizeProfile, type CpuProfile } from './lib/profile-summary.ts';
 import { measure } from './lib/proc.ts';
 import { runTick } from './lib/tick.ts';
-import { createWorld, type Driver } from './lib/world.ts';
+import { BIN, createWorld, type Driver } from './lib/world.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +34,7 @@ const main = async (): Promise<void> => {
     const dir = resolve(values.keep ?? '.', `${driver}-n${n}-${(values.verb ?? '').replace(/\W+/g, '-')}-${Date.now()}`);
     await mkdir(dir, { recursive: true });
     const verb = (values.verb ?? 'tick observer').split(/\s+/);
-    const r = await measure(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, ...s.cli(verb)], { env: world.env, cwd: s.dir, node: true });
+    const r = await measure(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, ...s.cli(verb, BIN)], { env: world.env, cwd: s.dir, node: true });
     if (r.code !== 0) throw new Error(`exited ${r.code}: ${r.stderr}`);
     const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('no profile written');

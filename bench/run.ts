@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { benchCore } from './core.ts';
 import { benchPush } from './push.ts';
 import { benchLargeMirror, refsTable } from './refs.ts';
-import { bundleCli, type Bundle } from './lib/bundle.ts';
+import { build } from '../scripts/build.ts';
 import { describeMachine } from './lib/machine.ts';
 import { hasGnuTime } from './lib/proc.ts';
 import { runTick } from './lib/tick.ts';
@@ -43,6 +43,8 @@ const log = (line: string): void => {
 
 const main = async (): Promise<void> => {
   const started = Date.now();
+  // What the ticks and status below run (through the launcher): the bundle of these sources.
+  log(`bundling the CLI: ${await build()}`);
   const machine = await describeMachine();
   const gnuTime = await hasGnuTime();
   log(`${machine.cpuModel}, ${machine.nproc} cores, ${machine.memTotalGiB} GiB, node ${machine.node}, git ${machine.git}, kubectl ${machine.kubectl ?? 'absent'}`);
@@ -65,17 +67,11 @@ const main = async (): Promise<void> => {
     const startupN = ns.includes(100) ? 100 : (ns[0] as number);
     log(`3/4 CLI start-up: status -o json vs kubectl get, N=${startupN}, ${startupRuns} runs each`);
     const kubectl = machine.kubectl !== null;
-    const bundle: Bundle = await bundleCli();
-    let startup;
-    try {
-      const k8s = await world.scenario('kubernetes', startupN);
-      const local = await world.scenario('local', startupN);
-      // The states status shows (and kubectl lists) exist once a tick ran.
-      if (!ns.includes(startupN)) for (const s of [k8s, local]) await runTick(world, s, 'observer', 'Noop');
-      startup = await benchStartup(world, k8s, local, { runs: startupRuns, kubectl, bundle });
-    } finally {
-      if ('cleanup' in bundle) await bundle.cleanup();
-    }
+    const k8s = await world.scenario('kubernetes', startupN);
+    const local = await world.scenario('local', startupN);
+    // The states status shows (and kubectl lists) exist once a tick ran.
+    if (!ns.includes(startupN)) for (const s of [k8s, local]) await runTick(world, s, 'observer', 'Noop');
+    const startup = await benchStartup(world, k8s, local, { runs: startupRuns, kubectl });
 
     log('5. large mirror: one branch of a 70,000-ref repository, smart-HTTP v2 vs v0 vs git ls-remote');
     const largeMirror = await benchLargeMirror({ refs: 70_000, reps: quick ? 3 : 7, log });
@@ -124,7 +120,7 @@ const main = async (): Promise<void> => {
     print(`\n3. CLI start-up (N=${startup.n}, medians of ${startup.runs} runs after a warm-up run each)\n`);
     print(startupTable(startup));
     const x = (r: number | null): string => (r === null ? 'n/a' : `${r.toFixed(2)}×`);
-    print(`\nover kubectl get: branch-follower status ${x(startup.ratio)}, node src/cli.ts status ${x(startup.ratioSrc)}, bundled (experiment) ${x(startup.ratioBundled)}`);
+    print(`\nover kubectl get: branch-follower status ${x(startup.ratio)}, node src/cli.ts status ${x(startup.ratioSrc)}`);
     for (const note of startup.notes) print(`note: ${note}`);
     print(`\n4. Core throughput (in process, ${core.inputs} generated inputs, after a warm-up)\n`);
     print(coreTable(core, floorPerFollowerUs));

@@ -1,10 +1,11 @@
 // Benchmark 1 (observer tick at scale) and 2 (idle tick economy): for each N and driver, the
-// first tick (it creates every state), then steady ticks that find nothing changed, each run
+// first tick (it creates every state), then steady ticks that find nothing changed, each run as
+// the CronJob runs it (the launcher, running the bundle; see runTick), each
 // interleaved with the floor (the same ls-remote reads by plain git, 8 at a time and all at
 // once) so that a noisy neighbour bends both alike; then an idle closer tick.
 import { round, summarize, type Summary } from './lib/stats.ts';
 import { runFloor, runTick, type ApiCount, type TickRun } from './lib/tick.ts';
-import { BIN, type Driver, type World } from './lib/world.ts';
+import { CLI, type Driver, type World } from './lib/world.ts';
 
 export const READER_CONCURRENCY = 8;
 
@@ -23,8 +24,8 @@ export type ScaleRow = {
   };
   /** One steady tick with Node's compile cache off: what a fresh CronJob pod pays. */
   noCompileCache: TickRun;
-  /** One steady tick through the installed launcher, `branch-follower tick observer`, which caches every module. */
-  viaBin: TickRun;
+  /** One steady tick of the sources, `node src/cli.ts tick observer`: what ticks cost before the bundle. */
+  sources: TickRun;
   floor: { bounded: Summary; unbounded: Summary };
   /** Steady tick median over floor median. */
   ratio: { bounded: number; unbounded: number };
@@ -58,9 +59,9 @@ export const benchScale = async (world: World, o: { ns: readonly number[]; reps:
       local: await runTick(world, scenarios.local, 'observer', 'Noop', noCache),
       kubernetes: await runTick(world, scenarios.kubernetes, 'observer', 'Noop', noCache),
     };
-    const viaBin: Record<Driver, TickRun> = {
-      local: await runTick(world, scenarios.local, 'observer', 'Noop', { entry: BIN }),
-      kubernetes: await runTick(world, scenarios.kubernetes, 'observer', 'Noop', { entry: BIN }),
+    const sources: Record<Driver, TickRun> = {
+      local: await runTick(world, scenarios.local, 'observer', 'Noop', { entry: CLI }),
+      kubernetes: await runTick(world, scenarios.kubernetes, 'observer', 'Noop', { entry: CLI }),
     };
     for (const driver of ['local', 'kubernetes'] as const) {
       const runs = steady[driver];
@@ -83,7 +84,7 @@ export const benchScale = async (world: World, o: { ns: readonly number[]; reps:
           stateFilesWritten: Math.max(...runs.map((r) => r.stateFilesWritten)),
         },
         noCompileCache: cold[driver],
-        viaBin: viaBin[driver],
+        sources: sources[driver],
         floor,
         ratio: { bounded: round(wallMs.median / floor.bounded.median, 2), unbounded: round(wallMs.median / floor.unbounded.median, 2) },
         idleCloser,

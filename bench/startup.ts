@@ -7,7 +7,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STATE_SELECTOR } from '../src/adapters/kubernetes/labels.ts';
-import type { Bundle } from './lib/bundle.ts';
 import { measure } from './lib/proc.ts';
 import { round, summarize, type Summary } from './lib/stats.ts';
 import { BIN, type Scenario, type World } from './lib/world.ts';
@@ -29,8 +28,6 @@ export type StartupResult = {
   ratio: number | null;
   /** The same for `node src/cli.ts status`, which gets the compile cache only for what it imports late. */
   ratioSrc: number | null;
-  /** The same for the bundled CLI (an experiment). */
-  ratioBundled: number | null;
   notes: string[];
 };
 
@@ -39,8 +36,6 @@ type Cmd = { name: string; cmd: string; args: string[]; check: (stdout: string) 
 export const STATUS_BIN = 'branch-follower status -o json (kubernetes)';
 export const STATUS_SRC = 'node src/cli.ts status -o json (kubernetes)';
 export const KUBECTL = 'kubectl get configmaps -l <state> -o json';
-export const STATUS_BUNDLED = 'bundled CLI: status -o json (kubernetes), experiment';
-export const STATUS_BUNDLED_LOCAL = 'bundled CLI: status -o json (local), experiment';
 
 const count = (what: string, want: number, got: number): void => {
   if (got !== want) throw new Error(`${what}: expected ${want} entries, got ${got}`);
@@ -50,7 +45,7 @@ export const benchStartup = async (
   world: World,
   k8s: Scenario,
   local: Scenario,
-  o: { runs: number; kubectl: boolean; bundle: Bundle },
+  o: { runs: number; kubectl: boolean },
 ): Promise<StartupResult> => {
   const cacheDir = await mkdtemp(join(tmpdir(), 'bf-bench-kubectl-'));
   const notes: string[] = [];
@@ -68,33 +63,18 @@ export const benchStartup = async (
         check: (stdout: string) => count('kubectl get', k8s.n, (JSON.parse(stdout) as { items: unknown[] }).items.length),
       });
     } else notes.push('kubectl is not installed: no ratio');
-    if ('entry' in o.bundle) {
-      cmds.push({ name: STATUS_BUNDLED, cmd: process.execPath, args: k8s.cli(['status', '-o', 'json'], o.bundle.entry), check: statusCheck(k8s) });
-      cmds.push({ name: STATUS_BUNDLED_LOCAL, cmd: process.execPath, args: local.cli(['status', '-o', 'json'], o.bundle.entry), check: statusCheck(local) });
-    }
-    else notes.push(`bundling experiment skipped: ${o.bundle.error}`);
     cmds.push({ name: 'branch-follower status -o json (local)', cmd: process.execPath, args: local.cli(['status', '-o', 'json'], BIN), check: statusCheck(local) });
     cmds.push({ name: 'node -e 0 (the floor of any Node CLI)', cmd: process.execPath, args: ['-e', '0'], check: () => undefined });
 
     const walls = new Map<string, number[]>(cmds.map((c) => [c.name, []]));
     const rss = new Map<string, number[]>(cmds.map((c) => [c.name, []]));
     const api = new Map<string, number>();
-    const failed = new Set<string>();
     for (let i = 0; i <= o.runs; i++) {
       for (const c of cmds) {
-        if (failed.has(c.name)) continue;
         const before = world.api.requests.count();
         const r = await measure(c.cmd, c.args, { env: world.env, cwd: k8s.dir, node: c.cmd === process.execPath, timeoutMs: 60_000 });
-        try {
-          if (r.code !== 0) throw new Error(`exited ${r.code}: ${r.stderr.slice(0, 500)}`);
-          c.check(r.stdout);
-        } catch (e) {
-          // The experiment may fail where the product must not.
-          if (c.name !== STATUS_BUNDLED && c.name !== STATUS_BUNDLED_LOCAL) throw new Error(`${c.name}: ${(e as Error).message}`);
-          failed.add(c.name);
-          notes.push(`bundling experiment failed: ${(e as Error).message}`);
-          continue;
-        }
+        if (r.code !== 0) throw new Error(`${c.name}: exited ${r.code}: ${r.stderr.slice(0, 500)}`);
+        c.check(r.stdout);
         api.set(c.name, world.api.requests.count() - before);
         if (i === 0) continue;
         walls.get(c.name)?.push(r.wallMs);
@@ -102,7 +82,6 @@ export const benchStartup = async (
       }
     }
     const commands = cmds
-      .filter((c) => !failed.has(c.name))
       .map((c) => {
         const peaks = rss.get(c.name) ?? [];
         return {
@@ -119,7 +98,7 @@ export const benchStartup = async (
       const m = med(name);
       return m !== undefined && kubectl !== undefined ? round(m / kubectl, 2) : null;
     };
-    return { n: k8s.n, runs: o.runs, commands, ratio: ratioOf(STATUS_BIN), ratioSrc: ratioOf(STATUS_SRC), ratioBundled: ratioOf(STATUS_BUNDLED), notes };
+    return { n: k8s.n, runs: o.runs, commands, ratio: ratioOf(STATUS_BIN), ratioSrc: ratioOf(STATUS_SRC), notes };
   } finally {
     await rm(cacheDir, { recursive: true, force: true });
   }

@@ -21,7 +21,7 @@ const verbs = (a: ApiCount): string =>
 
 export const scaleTable = (rows: readonly ScaleRow[]): string =>
   mdTable(
-    ['N', 'driver', 'repos', 'tick ms (median)', 'floor ms, 8 at once', 'floor ms, all at once', 'tick/floor (8)', 'tick/floor (all)', 'ref reads', 'API requests', 'peak RSS MiB', 'tick ms, no compile cache', 'tick ms, branch-follower tick', 'first tick ms', 'first tick writes'],
+    ['N', 'driver', 'repos', 'tick ms (median)', 'floor ms, 8 at once', 'floor ms, all at once', 'tick/floor (8)', 'tick/floor (all)', 'ref reads', 'API requests', 'peak RSS MiB', 'tick ms, no compile cache', 'tick ms, node src/cli.ts', 'peak RSS MiB, node src/cli.ts', 'first tick ms', 'first tick writes'],
     rows.map((r) => [
       String(r.n),
       r.driver,
@@ -35,7 +35,8 @@ export const scaleTable = (rows: readonly ScaleRow[]): string =>
       r.driver === 'kubernetes' ? verbs(r.steady.api) : '-',
       mib(r.steady.maxRssKiB),
       ms(r.noCompileCache.wallMs),
-      ms(r.viaBin.wallMs),
+      ms(r.sources.wallMs),
+      mib(r.sources.maxRssKiB),
       ms(r.first.wallMs),
       r.driver === 'kubernetes' ? `${r.first.api.writes} API` : `${r.first.stateFilesWritten} files`,
     ]),

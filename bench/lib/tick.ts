@@ -1,11 +1,13 @@
-// One tick as the CronJob runs it (a whole `node src/cli.ts tick ...` process), with what it cost
+// One tick as the CronJob runs it (a whole `node bin/branch-follower.js tick ...` process, which
+// runs the bundle dist/cli.js: the bench builds it first), with what it cost
 // on the wire, and the floor it is measured against: the same `git ls-remote` reads by plain git.
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Verb } from '../../test/support/apiserver-double.ts';
+import { TICK_NODE_OPTIONS } from '../../src/adapters/kubernetes/manifests.ts';
 import { measure, run } from './proc.ts';
-import type { Scenario, World } from './world.ts';
+import { BIN, type Scenario, type World } from './world.ts';
 
 export type ApiCount = { byVerb: Partial<Record<Verb, number>>; reads: number; writes: number; total: number };
 
@@ -49,7 +51,7 @@ const changed = (before: Map<string, string>, after: Map<string, string>): numbe
   return n;
 };
 
-/** One tick of `node src/cli.ts` (or of `entry`, e.g. the installed launcher) in `env`. */
+/** One tick of the launcher, as the CronJob runs it (or of `entry`, e.g. src/cli.ts) in `env`. */
 export const runTick = async (
   world: World,
   s: Scenario,
@@ -57,11 +59,12 @@ export const runTick = async (
   expectPhase: string | null,
   o: { env?: NodeJS.ProcessEnv; entry?: string } = {},
 ): Promise<TickRun> => {
-  const env = o.env ?? world.env;
+  // The V8 options the CronJobs give a tick (k8s/cronjobs.yaml).
+  const env = { ...(o.env ?? world.env), NODE_OPTIONS: TICK_NODE_OPTIONS };
   const mirrorBefore = await world.mirror.stats();
   const apiBefore = world.api.requests.count();
   const filesBefore = s.driver === 'local' ? await snapshot(s.stateDir) : null;
-  const r = await measure(process.execPath, s.cli(['tick', loop, '-o', 'json'], o.entry), { env, cwd: s.dir, node: true, timeoutMs: 300_000 });
+  const r = await measure(process.execPath, s.cli(['tick', loop, '-o', 'json'], o.entry ?? BIN), { env, cwd: s.dir, node: true, timeoutMs: 300_000 });
   if (r.code !== 0) throw new Error(`tick ${loop} (${s.driver}, N=${s.n}) exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
   const report = JSON.parse(r.stdout) as { followers: { id: string; phase: string | null; error: string | null }[]; stoppedAtDeadline: boolean };
   const phases: Record<string, number> = {};

@@ -74,6 +74,76 @@ describe('core verbs through CoreV1Api', () => {
     expect(second.items.map((i) => i.metadata?.name)).toEqual(['p3']);
     expect(second.metadata?._continue).toBeUndefined();
   });
+
+  it('serves a continued page from the first page\'s snapshot, at its resourceVersion, and refuses a resourceVersion beside continue', async () => {
+    const namespace = freshNamespace();
+    for (const n of ['s1', 's2', 's3', 's4']) await core.createNamespacedConfigMap({ namespace, body: configMap(n, { v: '1' }) });
+    const first = await core.listNamespacedConfigMap({ namespace, limit: 2 });
+    const rv = first.metadata?.resourceVersion;
+    // Written after the first page: etcd serves the rest of the list as it was.
+    await core.deleteNamespacedConfigMap({ name: 's3', namespace });
+    await core.createNamespacedConfigMap({ namespace, body: configMap('s5', {}) });
+    await core.replaceNamespacedConfigMap({ name: 's4', namespace, body: { ...configMap('s4', { v: '2' }) } });
+    const second = await core.listNamespacedConfigMap({ namespace, limit: 2, _continue: first.metadata?._continue ?? '' });
+    expect(second.items.map((i) => [i.metadata?.name, i.data?.v])).toEqual([['s3', '1'], ['s4', '1']]);
+    expect(second.metadata?.resourceVersion).toBe(rv);
+    expect(second.metadata?._continue).toBeUndefined();
+    const both = await failureOf(core.listNamespacedConfigMap({ namespace, limit: 2, _continue: first.metadata?._continue ?? '', resourceVersion: rv }));
+    expect(both.code).toBe(400);
+    // A fresh list sees the writes.
+    expect((await core.listNamespacedConfigMap({ namespace })).items.map((i) => i.metadata?.name)).toEqual(['s1', 's2', 's4', 's5']);
+  });
+
+  it('answers a continue token older than its history with 410 Expired', async () => {
+    const small = await startApiServerDouble({ historyLimit: 3 });
+    try {
+      const c = small.kubeConfig().makeApiClient(CoreV1Api);
+      for (const n of ['e1', 'e2', 'e3']) await c.createNamespacedConfigMap({ namespace: 'x', body: configMap(n, {}) });
+      const first = await c.listNamespacedConfigMap({ namespace: 'x', limit: 1 });
+      for (const n of ['e4', 'e5', 'e6', 'e7']) await c.createNamespacedConfigMap({ namespace: 'y', body: configMap(n, {}) });
+      const gone = await failureOf(c.listNamespacedConfigMap({ namespace: 'x', limit: 1, _continue: first.metadata?._continue ?? '' }));
+      expect(gone.code).toBe(410);
+      expect(gone.status.reason).toBe('Expired');
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers Accept: as=PartialObjectMetadataList with metadata alone, paged, and refuses what it cannot serve with 406', async () => {
+    const namespace = freshNamespace();
+    for (const n of ['m1', 'm2', 'm3']) {
+      api.store.put('deployments', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: n, namespace, annotations: { a: n } }, spec: { replicas: 1 } });
+    }
+    const cluster = kc.getCurrentCluster()!;
+    const get = async (path: string, accept?: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const r = await fetch(`${cluster.server}${path}`, { headers: { Authorization: `Bearer ${api.token}`, ...(accept ? { Accept: accept } : {}) } });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    const meta = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+    const page = await get(`/apis/apps/v1/namespaces/${namespace}/deployments?limit=2`, meta);
+    expect(page.status).toBe(200);
+    expect(page.body.kind).toBe('PartialObjectMetadataList');
+    expect(page.body.apiVersion).toBe('meta.k8s.io/v1');
+    const items = page.body.items as Record<string, unknown>[];
+    expect(items.map((i) => [i.kind, i.apiVersion, Object.keys(i).sort()])).toEqual([
+      ['PartialObjectMetadata', 'meta.k8s.io/v1', ['apiVersion', 'kind', 'metadata']],
+      ['PartialObjectMetadata', 'meta.k8s.io/v1', ['apiVersion', 'kind', 'metadata']],
+    ]);
+    expect((items[0]!.metadata as Record<string, unknown>).annotations).toEqual({ a: 'm1' });
+    const listMeta = page.body.metadata as Record<string, unknown>;
+    expect(listMeta.remainingItemCount).toBe(1);
+    const rest = await get(`/apis/apps/v1/namespaces/${namespace}/deployments?limit=2&continue=${String(listMeta.continue)}`, meta);
+    expect((rest.body.items as Record<string, unknown>[]).map((i) => (i.metadata as Record<string, unknown>).name)).toEqual(['m3']);
+    // One object: as=PartialObjectMetadata.
+    const one = await get(`/apis/apps/v1/namespaces/${namespace}/deployments/m2`, 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1');
+    expect([one.body.kind, Object.keys(one.body).sort()]).toEqual(['PartialObjectMetadata', ['apiVersion', 'kind', 'metadata']]);
+    // The list form asked of one object, or only protobuf: 406; a plain JSON fallback takes the whole object.
+    expect((await get(`/apis/apps/v1/namespaces/${namespace}/deployments/m2`, meta)).status).toBe(406);
+    expect((await get(`/apis/apps/v1/namespaces/${namespace}/deployments`, 'application/vnd.kubernetes.protobuf')).status).toBe(406);
+    const fallback = await get(`/apis/apps/v1/namespaces/${namespace}/deployments/m2`, `${meta}, application/json`);
+    expect([fallback.body.kind, (fallback.body.spec as Record<string, unknown>).replicas]).toEqual(['Deployment', 1]);
+    expect(api.requests.all().at(-1)?.accept).toBe(`${meta}, application/json`);
+  });
 });
 
 describe('patches', () => {

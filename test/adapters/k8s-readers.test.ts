@@ -127,6 +127,47 @@ describe('kubernetes target reader', () => {
     for (let i = 0; i < 300; i++) expect(got.get(`f${i}`)).toEqual({ kind: 'ok', sha: sha(i + 1) });
   });
 
+  it('asks for metadata only (PartialObjectMetadataList) and pages: requests counted with their Accept headers', async () => {
+    const namespace = freshNamespace();
+    for (let i = 0; i < 5; i++) putWorkload('deployments', namespace, `app-${i}`, { [annotation]: sha(i + 1) });
+    const reqs: TargetRequest[] = Array.from({ length: 5 }, (_, i) => ({ key: `f${i}`, spec: spec(namespace, `app-${i}`) }));
+    const meta = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+
+    // Pages of 2: three LISTs, each metadata-only, each after the first continuing the one before.
+    suite.api.requests.reset();
+    const paged = await createKubernetesTargetReader({ ...access(), listPage: 2 }).readMany(reqs);
+    for (let i = 0; i < 5; i++) expect(paged.get(`f${i}`)).toEqual({ kind: 'ok', sha: sha(i + 1) });
+    const lists = suite.api.requests.all();
+    expect(lists.map((r) => [r.verb, r.resource, r.accept])).toEqual([
+      ['list', 'deployments', meta],
+      ['list', 'deployments', meta],
+      ['list', 'deployments', meta],
+    ]);
+    const q = lists.map((r) => new URLSearchParams(r.query));
+    expect(q.map((p) => p.get('limit'))).toEqual(['2', '2', '2']);
+    expect(q[0]?.has('continue')).toBe(false);
+    expect(q[1]?.get('continue')).toBeTruthy();
+    expect(q[2]?.get('continue')).not.toBe(q[1]?.get('continue'));
+
+    // A continue token the server no longer serves (410 Expired): the LIST starts over, once.
+    suite.api.faults.add({ match: (r) => r.verb === 'list' && r.query.has('continue'), respond: { status: 410 } });
+    suite.api.requests.reset();
+    const restarted = await createKubernetesTargetReader({ ...access(), listPage: 2 }).readMany(reqs);
+    for (let i = 0; i < 5; i++) expect(restarted.get(`f${i}`)).toEqual({ kind: 'ok', sha: sha(i + 1) });
+    expect(suite.api.requests.all().map((r) => [r.status, new URLSearchParams(r.query).has('continue')])).toEqual([
+      [200, false],
+      [410, true],
+      [200, false],
+      [200, true],
+      [200, true],
+    ]);
+
+    // At the default page size, one request for the namespace.
+    suite.api.requests.reset();
+    await createKubernetesTargetReader(access()).readMany(reqs);
+    expect(suite.api.requests.all().map((r) => [r.verb, r.accept, new URLSearchParams(r.query).get('limit')])).toEqual([['list', meta, '5000']]);
+  });
+
   it('groups by kind and namespace, and reads missing objects, missing annotations and bad values', async () => {
     const a = freshNamespace();
     const b = freshNamespace();

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Obj, applyObjects, cliOk, deleteNamespaces, jobFromCronJob, jobLogs, list, requireKubeconfig, waitForJob } from './support/cluster.ts';
 import { deployMirror, pushControllerSource, workRepo, type Mirror } from './support/git-mirror.ts';
 import { CONTROLLER_REPO, DEPLOYED, writeRegistry, type AppDef, type Install } from './support/install.ts';
+import { POD_RESOURCES } from '../../src/adapters/kubernetes/manifests.ts';
 
 const NS = 'bf-ci-mem';
 const MIRROR = 'bf-ci-mem-mirror';
@@ -105,6 +106,6 @@ describe('memory on a real node', () => {
       expect(s.state?.terminated?.reason).not.toBe('OOMKilled');
       expect(s.lastState?.terminated?.reason).not.toBe('OOMKilled');
     }
-    console.log(`cgroup peak memory at 300 followers / 30 repositories (limit 256Mi):\n  ${peaks.join('\n  ')}`);
+    console.log(`cgroup peak memory at 300 followers / 30 repositories (limit ${POD_RESOURCES.limits.memory}):\n  ${peaks.join('\n  ')}`);
   });
 });

@@ -392,7 +392,7 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
   });
 
   it('an idle tick costs the same number of requests for 3 and for 300 followers, and writes nothing', async () => {
-    const measure = async (n: number): Promise<{ observer: Record<string, number>; closer: Record<string, number>; oTotal: number; cTotal: number }> => {
+    const measure = async (n: number): Promise<{ observer: Record<string, number>; closer: Record<string, number>; oTotal: number; cTotal: number; oShape: string[]; cShape: string[] }> => {
       const repos = ['o/shared-a', 'o/shared-b', 'o/shared-c'];
       const fs = Array.from({ length: n }, (_, i) => ({ id: `f-${String(i).padStart(3, '0')}`, repo: repos[i % repos.length] as string, branch: 'main' }));
       const w = await world(fs);
@@ -414,11 +414,12 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
         const wrote = r.followers.filter((f) => f.wrote).slice(0, 3).map((f) => `${f.id} ${f.phase} ${f.reason}`);
         expect(w.api.requests.writes(), `${loop} with ${n}: ${wrote.join('; ')}`).toBe(0);
         expect(w.api.store.revision()).toBe(revision);
-        return { byVerb: w.api.requests.byVerb() as Record<string, number>, total: w.api.requests.count() };
+        const shape = w.api.requests.all().map((r) => `${r.verb} ${r.resource} limit=${new URLSearchParams(r.query).get('limit')} accept=${r.accept ?? ''}`);
+        return { byVerb: w.api.requests.byVerb() as Record<string, number>, total: w.api.requests.count(), shape };
       };
       const o = await count('observer');
       const c = await count('closer');
-      return { observer: o.byVerb, closer: c.byVerb, oTotal: o.total, cTotal: c.total };
+      return { observer: o.byVerb, closer: c.byVerb, oTotal: o.total, cTotal: c.total, oShape: o.shape, cShape: c.shape };
     };
     const few = await measure(3);
     const many = await measure(300);
@@ -432,6 +433,14 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     // One LIST of the states (and the mirror holds beside them), one GET of the arming gate, one LIST of the targets' namespace.
     expect(few.observer).toEqual({ list: 2, get: 1 });
     expect(few.closer).toEqual({ list: 1 });
+    // The state LIST is paged (one page at this size) and read as plain JSON; the targets' LIST
+    // asks for their metadata alone.
+    const json = 'application/json';
+    const meta = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+    for (const r of [few, many]) {
+      expect([...r.oShape].sort()).toEqual([`get configmaps limit=null accept=${json}, */*;q=0.8`, `list configmaps limit=5000 accept=${json}`, `list deployments limit=5000 accept=${meta}`].sort());
+      expect(r.cShape).toEqual([`list configmaps limit=5000 accept=${json}`]);
+    }
   });
 
   it('plan diffs the manifests against the cluster; apply --confirm --wait applies them server-side and creates the arming ConfigMap disarmed, once', async () => {

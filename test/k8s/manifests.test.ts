@@ -22,6 +22,7 @@ import {
   renderManifestFiles,
   renderManifests,
   RUN_AS,
+  SOURCE_LAUNCHER,
   SOURCE_DIR,
   TARGET_NAMESPACE_PLACEHOLDER,
   TICK_DEADLINE_SECONDS,
@@ -281,7 +282,7 @@ for (const c of cases) {
           expect(main!.image).toBe(registry.controller.image);
           expect(arr(pod.initContainers)[0]!.image).toBe(registry.controller.image);
           expect(main!.command).toEqual([
-            'node', `${SOURCE_DIR}/src/cli.ts`, 'tick', loop,
+            'node', SOURCE_LAUNCHER, 'tick', loop,
             '--registry', `${REGISTRY_MOUNT}/${REGISTRY_FILE}`, '--driver', 'kubernetes', '--deadline-seconds', String(TICK_DEADLINE_SECONDS),
           ]);
           expect(TICK_DEADLINE_SECONDS).toBeLessThan(job.activeDeadlineSeconds as number);
@@ -341,7 +342,7 @@ for (const c of cases) {
         }
       });
 
-      it('the init container clones the configured ref from the git mirror, and the tick resolves packages from the image', async () => {
+      it('the init container clones the configured ref from the git mirror; the tick runs the image\'s bundle only when it was built from that source', async () => {
         expect(hasGit, 'git is needed for this check').toBe(true);
         const want = `${registry.controller.gitMirror.readUrl.replace(/\/+$/, '')}/${registry.controller.source!.repo}.git`;
         const cj = objs.find((o) => o.kind === 'CronJob' && o.metadata.labels?.[LABEL_COMPONENT] === 'observer')!;
@@ -358,12 +359,9 @@ for (const c of cases) {
 
         // Run the init script for real, against a local bare mirror that holds a decoy default
         // branch and the configured ref, with the pod's absolute paths moved into a temp dir.
+        // The configured ref is a small project of the real launcher and build script whose CLI
+        // prints with a package ('yaml') and says whether it runs bundled.
         const t = await tempDir();
-        const work = join(t, 'work');
-        const app = join(t, 'app', 'node_modules');
-        await mkdir(work, { recursive: true });
-        await mkdir(app, { recursive: true });
-        await symlink(join(ROOT, 'node_modules', 'yaml'), join(app, 'yaml'));
         const seed = join(t, 'seed');
         const bare = join(t, 'mirror', `${registry.controller.source!.repo}.git`);
         const git = (cwd: string, ...args: string[]): string => run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd });
@@ -374,28 +372,66 @@ for (const c of cases) {
         git(seed, 'add', '.');
         git(seed, 'commit', '-q', '-m', 'decoy');
         git(seed, 'checkout', '-q', '-b', registry.controller.source!.ref);
-        // A bare specifier: found only through the node_modules link the init container makes.
-        await writeFile(join(seed, 'src', 'cli.ts'), "import { stringify } from 'yaml';\nconst n: number = 1;\nprocess.stdout.write(stringify({ argv: process.argv.slice(2), n }));\n");
-        git(seed, 'commit', '-q', '-am', 'the configured ref');
-        git(seed, 'checkout', '-q', 'decoy-default');
+        for (const f of ['scripts/build.ts', 'bin/branch-follower.js', 'bin/bundle.js']) {
+          await mkdir(dirname(join(seed, f)), { recursive: true });
+          await writeFile(join(seed, f), await readFile(join(ROOT, f), 'utf8'));
+        }
+        await writeFile(join(seed, 'src', 'compile-cache.ts'), 'export const enableStartupCache = (_env: unknown): void => undefined;\n');
+        await mkdir(join(seed, 'src', 'adapters', 'local'), { recursive: true });
+        await writeFile(join(seed, 'src', 'adapters', 'local', 'supervisor.ts'), 'process.exit(0);\n');
+        // A bare specifier: found only through the node_modules link the init container makes,
+        // or inside the bundle. import.meta.url tells the bundle (dist/) from the sources (src/).
+        await writeFile(
+          join(seed, 'src', 'cli.ts'),
+          "import { stringify } from 'yaml';\nconst n: number = 1;\nexport const runFromProcess = async (): Promise<void> => {\n  process.stdout.write(stringify({ argv: process.argv.slice(2), n, from: import.meta.url.includes('/dist/') ? 'bundle' : 'sources' }));\n};\nif (import.meta.main) await runFromProcess();\n",
+        );
+        git(seed, 'add', '.');
+        git(seed, 'commit', '-q', '-m', 'the configured ref');
         await mkdir(dirname(bare), { recursive: true });
         run('git', ['clone', '-q', '--bare', seed, bare]);
 
-        // One pass, so a temp path that itself holds "/work" is not rewritten twice.
-        const relocate = (s: string): string => s.replace(/\/app\/node_modules|\/work\b/g, (m) => (m === IMAGE_NODE_MODULES ? app : work));
-        const podEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, GIT_TERMINAL_PROMPT: '0' };
-        const log = run(command[0]!, [command[1]!, relocate(command[2]!)], {
-          env: { ...podEnv, BRANCH_FOLLOWER_SOURCE_REF: env.BRANCH_FOLLOWER_SOURCE_REF, BRANCH_FOLLOWER_SOURCE_URL: `file://${bare}` },
-        });
-        const head = run('git', ['rev-parse', registry.controller.source!.ref], { cwd: seed }).trim();
-        expect(log).toContain(head);
-        expect(run('git', ['rev-parse', 'HEAD'], { cwd: join(work, 'src') }).trim()).toBe(head);
+        // The image: the configured ref's tree at /app, bundled as the Dockerfile does, with the
+        // packages the bundler and the CLI need.
+        const image = join(t, 'app');
+        run('git', ['clone', '-q', '--branch', registry.controller.source!.ref, seed, image]);
+        await mkdir(join(image, 'node_modules'));
+        for (const pkg of ['yaml', 'rolldown']) await symlink(join(ROOT, 'node_modules', pkg), join(image, 'node_modules', pkg));
+        run(process.execPath, [join(image, 'scripts', 'build.ts')], { cwd: image });
 
-        const main = arr(pod.containers)[0]!;
-        const argv = (main.command as string[]).map(relocate);
-        expect(argv[0]).toBe('node');
-        const out = run(process.execPath, argv.slice(1), { cwd: relocate(main.workingDir as string), env: podEnv });
-        expect(parse(out)).toEqual({ argv: argv.slice(2), n: 1 });
+        const podRun = async (): Promise<{ init: string; tick: unknown }> => {
+          const work = join(t, `work-${Math.random().toString(36).slice(2)}`);
+          await mkdir(work, { recursive: true });
+          // One pass, so a temp path that itself holds "/work" is not rewritten twice.
+          const relocate = (s: string): string => s.replace(/\/app\b|\/work\b/g, (m) => (m === '/app' ? image : work));
+          // The image's node: the one running this test (Node 24), first on the PATH.
+          const podEnv = { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: work, GIT_TERMINAL_PROMPT: '0' };
+          const log = run(command[0]!, [command[1]!, relocate(command[2]!)], {
+            env: { ...podEnv, BRANCH_FOLLOWER_SOURCE_REF: env.BRANCH_FOLLOWER_SOURCE_REF, BRANCH_FOLLOWER_SOURCE_URL: `file://${bare}` },
+          });
+          const head = run('git', ['rev-parse', registry.controller.source!.ref], { cwd: seed }).trim();
+          expect(log).toContain(head);
+          expect(run('git', ['rev-parse', 'HEAD'], { cwd: join(work, 'src') }).trim()).toBe(head);
+          const main = arr(pod.containers)[0]!;
+          const argv = (main.command as string[]).map(relocate);
+          expect(argv[0]).toBe('node');
+          const out = run(process.execPath, argv.slice(1), { cwd: relocate(main.workingDir as string), env: podEnv });
+          return { init: log, tick: { ...rec(parse(out)), argv: argv.slice(2) } };
+        };
+        const expected = (from: string) => ({ argv: expect.any(Array), n: 1, from });
+
+        // The image was built from the configured ref: the tick runs the image's bundle.
+        const same = await podRun();
+        expect(same.init).toContain("running the image's bundle");
+        expect(same.tick).toEqual(expected('bundle'));
+
+        // The configured ref moved on: the image's bundle is not that source, so the sources run.
+        await writeFile(join(seed, 'src', 'extra.ts'), 'export const x = 1;\n');
+        git(seed, 'add', '.');
+        git(seed, 'commit', '-q', '-m', 'a newer commit than the image');
+        run('git', ['push', '-q', bare, registry.controller.source!.ref], { cwd: seed });
+        const moved = await podRun();
+        expect(moved.init).toContain('running the sources');
+        expect(moved.tick).toEqual(expected('sources'));
       });
     });
 
@@ -490,7 +526,10 @@ describe('Dockerfile', () => {
     // An allow-list context: node_modules, .git and local state never reach the image.
     const ignore = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim());
     expect(ignore).toContain('*');
-    expect(ignore.filter((l) => l.startsWith('!')).sort()).toEqual(['!bin/', '!package-lock.json', '!package.json', '!src/']);
+    expect(ignore.filter((l) => l.startsWith('!')).sort()).toEqual(['!bin/', '!package-lock.json', '!package.json', '!scripts/build.ts', '!src/']);
+    // The image's own copy is bundled at build time, as the pods bundle their clone.
+    expect(lines).toContain('RUN node scripts/build.ts');
+    expect(lines.find((l) => l.startsWith('CMD'))).toBe('CMD ["/app/dist/cli.js", "--help"]');
   });
 });
 

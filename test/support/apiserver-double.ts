@@ -18,6 +18,7 @@ import type { FaultResponse } from './apiserver-faults.ts';
 import { clone, isObject, mergePatch } from './apiserver-json.ts';
 import type { JsonObject } from './apiserver-json.ts';
 import { Registry } from './apiserver-registry.ts';
+import { negotiate, partialList, partialObject } from './apiserver-negotiation.ts';
 import type { Outcome, Target, WriteContext } from './apiserver-registry.ts';
 import { defaultResources, ResourceRegistry } from './apiserver-resources.ts';
 import type { ResourceDef } from './apiserver-resources.ts';
@@ -85,6 +86,8 @@ export interface ApiServerDoubleOptions {
   managedFields?: boolean;
   /** First resourceVersion minus one; default 1000. */
   startRevision?: number;
+  /** Writes remembered for watches and continued LISTs (etcd's compaction window); default 10000. */
+  historyLimit?: number;
 }
 
 export interface StoreHelpers {
@@ -333,6 +336,7 @@ export async function startApiServerDouble(opts: ApiServerDoubleOptions = {}): P
   const resources = new ResourceRegistry([...defaultResources.filter((d) => !omitted(d)), ...(opts.resources ?? [])]);
   const store = new ObjectStore({
     ...(opts.startRevision !== undefined ? { startRevision: opts.startRevision } : {}),
+    ...(opts.historyLimit !== undefined ? { historyLimit: opts.historyLimit } : {}),
     ...(opts.managedFields !== undefined ? { managedFields: opts.managedFields } : {}),
   });
   const registry = new Registry(store, resources, {
@@ -426,10 +430,16 @@ export async function startApiServerDouble(opts: ApiServerDoubleOptions = {}): P
       return podLog(t, query);
     }
     switch (info.verb) {
-      case 'get':
-        return registry.get(t);
-      case 'list':
-        return registry.list(t, query);
+      case 'get': {
+        const as = negotiate(req.headers.accept, false);
+        const got = registry.get(t);
+        return as === 'metadata' && isObject(got.body) ? { ...got, body: partialObject(got.body) } : got;
+      }
+      case 'list': {
+        const as = negotiate(req.headers.accept, true);
+        const listed = registry.list(t, query);
+        return as === 'metadata' && isObject(listed.body) ? { ...listed, body: partialList(listed.body) } : listed;
+      }
       case 'create':
         if (t.name !== undefined) {
           throw new ApiError(failure(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
@@ -545,6 +555,7 @@ export async function startApiServerDouble(opts: ApiServerDoubleOptions = {}): P
         ...(info.name !== undefined ? { name: info.name } : {}),
         status,
         ...(contentType !== '' ? { contentType } : {}),
+        ...(req.headers.accept !== undefined ? { accept: req.headers.accept } : {}),
         dryRun,
         ...(fault ? { fault } : {}),
       });

@@ -232,35 +232,57 @@ export class Registry {
     return (obj) => matchesLabels(labels, stringMapOf(metaOf(obj)['labels'])) && matchesFields(fields, obj);
   }
 
+  /**
+   * A LIST, paged as kube-apiserver pages it: `limit` cuts a page and hands out a `continue`
+   * token holding the list's revision and the next key; a continued page is served from the
+   * snapshot at that revision (later writes do not show), with that revision as its
+   * resourceVersion, and is 410 Expired once the history no longer reaches it.
+   */
   list(t: Target, query: URLSearchParams): Outcome {
-    let entries = this.select(t, query);
-    const revision = this.store.currentRevision();
+    const matches = this.matcher(t, query);
+    const namespace = t.def.namespaced && t.namespace !== '' ? t.namespace : undefined;
+    const keyOf = (o: JsonObject): string => `${metaString(o, 'namespace')}/${metaString(o, 'name')}`;
+    let revision = this.store.currentRevision();
+    let objects: JsonObject[];
     const cont = query.get('continue');
     if (cont) {
-      let start: string;
+      const rvParam = query.get('resourceVersion');
+      if (rvParam !== null && rvParam !== '') throw badRequest('specifying resource version is not allowed when using continue');
+      let token: { rv: number; start: string };
       try {
         const decoded: unknown = JSON.parse(Buffer.from(cont, 'base64url').toString('utf8'));
-        if (!isObject(decoded) || typeof decoded['start'] !== 'string') throw new Error('no start key');
-        start = decoded['start'];
+        if (!isObject(decoded) || typeof decoded['start'] !== 'string' || typeof decoded['rv'] !== 'number') throw new Error('no start key');
+        token = { rv: decoded['rv'], start: decoded['start'] };
       } catch {
         throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
       }
-      entries = entries.filter((e) => `${metaString(e.obj, 'namespace')}/${metaString(e.obj, 'name')}` >= start);
+      const at = this.store.renderedAt(t.def, namespace, token.rv);
+      if (at === undefined) {
+        throw new ApiError(
+          failure(
+            410,
+            'Expired',
+            'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
+          ),
+        );
+      }
+      revision = token.rv;
+      objects = at.filter((o) => matches(o) && keyOf(o) >= token.start);
+    } else {
+      objects = this.select(t, query).map((e) => this.store.render(t.def, e));
     }
     const limitRaw = query.get('limit');
     const limit = limitRaw ? Number(limitRaw) : 0;
     const metadata: JsonObject = { resourceVersion: String(revision) };
-    if (limit > 0 && entries.length > limit) {
-      const next = entries[limit];
+    if (limit > 0 && objects.length > limit) {
+      const next = objects[limit];
       if (next) {
-        const start = `${metaString(next.obj, 'namespace')}/${metaString(next.obj, 'name')}`;
-        metadata['continue'] = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: revision, start })).toString('base64url');
-        metadata['remainingItemCount'] = entries.length - limit;
+        metadata['continue'] = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: revision, start: keyOf(next) })).toString('base64url');
+        metadata['remainingItemCount'] = objects.length - limit;
       }
-      entries = entries.slice(0, limit);
+      objects = objects.slice(0, limit);
     }
-    const items = entries.map((e) => {
-      const obj = this.store.render(t.def, e);
+    const items = objects.map((obj) => {
       // Built-in types are served without apiVersion/kind on list items; custom resources keep them.
       if (!t.def.custom) {
         delete obj['apiVersion'];

@@ -41,6 +41,8 @@ export interface RequestRecord {
   /** HTTP status answered; 0 when a fault dropped the connection. */
   status: number;
   contentType?: string;
+  /** The Accept header as sent: which representation the client asked for (see apiserver-negotiation.ts). */
+  accept?: string;
   dryRun: boolean;
   /** Set when an injected fault shaped the answer. */
   fault?: 'status' | 'drop' | 'delay';

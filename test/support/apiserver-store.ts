@@ -178,6 +178,26 @@ export class ObjectStore {
     for (const l of this.listeners) l(event);
   }
 
+  /**
+   * The objects of a type (in one namespace, or all) as they were at revision `rv`, in key
+   * order: what etcd serves a continued LIST from (the first page's snapshot). Undefined when
+   * the history no longer reaches back to `rv` (compacted: 410 Expired).
+   */
+  renderedAt(def: ResourceDef, namespace: string | undefined, rv: number): JsonObject[] | undefined {
+    const since = this.eventsSince(rv);
+    if (since === undefined) return undefined;
+    const at = new Map<string, JsonObject>();
+    for (const e of this.entries(def, namespace)) at.set(`${metaString(e.obj, 'namespace')}/${metaString(e.obj, 'name')}`, this.render(def, e));
+    // Undo what happened after rv, newest first.
+    for (const e of [...since].reverse()) {
+      if (e.def !== def || (namespace !== undefined && e.namespace !== namespace)) continue;
+      const key = `${e.namespace}/${metaString(e.object, 'name')}`;
+      if (e.previous) at.set(key, e.previous);
+      else at.delete(key);
+    }
+    return [...at.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, o]) => o);
+  }
+
   /** Events after `rv`, or undefined when they are no longer in the history (410 Expired). */
   eventsSince(rv: number): WatchEvent[] | undefined {
     if (rv < this.oldestRevision()) return undefined;

@@ -58,6 +58,7 @@ export const createKubernetesDriver = (o: KubernetesDriverOptions): KubernetesDr
     ...(o.random ? { random: o.random } : {}),
     ...(o.policy ? { policy: o.policy } : {}),
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    ...(o.listPage !== undefined ? { listPage: o.listPage } : {}),
     ...(o.onRetry ? { onRetry: o.onRetry } : {}),
   };
   const namespace = o.namespace;

@@ -38,9 +38,21 @@ export const WORK_DIR = '/work';
 export const SOURCE_DIR = '/work/src';
 /** Where the image keeps the production dependencies; the clone links to them (ESM ignores NODE_PATH). */
 export const IMAGE_NODE_MODULES = '/app/node_modules';
+/** The image's bundle of its own source (scripts/build.ts, run by the Dockerfile). */
+export const IMAGE_DIST = '/app/dist';
+/** What the tick containers run: the launcher, which runs the bundle when the init container put one beside the clone, else the sources. */
+export const SOURCE_LAUNCHER = `${SOURCE_DIR}/bin/branch-follower.js`;
 /** An operator-made Secret holding the webhook URL; optional, and resolved by the kubelet, never by the controller. */
 export const NOTIFY_SECRET = 'branch-follower-notify';
 export const NOTIFY_SECRET_KEY = 'webhook-url';
+
+/**
+ * V8's heap limits for a tick. V8 sizes its heap from the host, not the pod's limit: the old
+ * space is kept under the limit, and the young generation at 1 MiB semi-spaces instead of the
+ * default 16, which took ~60-80 MiB off a tick's peak RSS at 1000 followers for the same CPU
+ * time (docs/performance.md). The bench runs its ticks with the same options.
+ */
+export const TICK_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=1';
 
 export const RUN_AS = 10001;
 /** The CLI's own deadline for one tick; the Job's is longer so a tick can finish and write. */
@@ -190,10 +202,18 @@ export const podSecurity: V1PodSecurityContext = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-export const resources = (): V1ResourceRequirements => ({
+/**
+ * The limit is over twice a tick's measured peak at 1000 followers (196 to 213 MiB RSS for the
+ * first Kubernetes tick, which writes every state: docs/performance.md), so a registry of that size
+ * never meets it; V8's old space (TICK_NODE_OPTIONS) stays below it, so a registry far beyond
+ * ends in a heap error the Job reports rather than an OOM kill.
+ */
+export const POD_RESOURCES = {
   requests: { cpu: '50m', memory: '128Mi' },
-  limits: { cpu: '500m', memory: '256Mi' },
-});
+  limits: { cpu: '500m', memory: '512Mi' },
+} as const;
+
+export const resources = (): V1ResourceRequirements => ({ requests: { ...POD_RESOURCES.requests }, limits: { ...POD_RESOURCES.limits } });
 
 /** controller.source: optional in the schema for a local registry, required to run on a cluster. */
 const controllerSource = (registry: Registry): { repo: string; ref: string } => {
@@ -209,6 +229,12 @@ const CLONE_SCRIPT = [
   'set -eu',
   `git clone --quiet --depth 1 --branch "$BRANCH_FOLLOWER_SOURCE_REF" -- "$BRANCH_FOLLOWER_SOURCE_URL" ${SOURCE_DIR}`,
   `ln -s ${IMAGE_NODE_MODULES} ${SOURCE_DIR}/node_modules`,
+  // The image's bundle saves each tick loading ~1300 modules (docs/performance.md), but only the
+  // source it was built from may run: its inputs listing must equal the clone's, file for file.
+  // Bundling here instead would take ~500 MiB and seconds of CPU in every pod.
+  `if [ -f ${IMAGE_DIST}/inputs.sha256 ] && (cd ${SOURCE_DIR} && find src scripts/build.ts -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | cmp -s - ${IMAGE_DIST}/inputs.sha256; then`,
+  `  cp -R ${IMAGE_DIST} ${SOURCE_DIR}/dist && echo "running the image's bundle: it was built from this source"`,
+  `else echo "running the sources: the image's bundle was built from other source"; fi`,
   `echo "controller source $BRANCH_FOLLOWER_SOURCE_URL@$BRANCH_FOLLOWER_SOURCE_REF at $(git -C ${SOURCE_DIR} rev-parse HEAD)"`,
 ].join('\n');
 
@@ -235,12 +261,12 @@ export const cloneContainer = (registry: Registry): V1Container => ({
   ],
 });
 
-/** V8 sizes its heap from the host, not the pod's limit; keep it under the limit. */
-export const HEAP_ENV: V1EnvVar = { name: 'NODE_OPTIONS', value: '--max-old-space-size=192' };
+/** V8 sizes its heap from the host, not the pod's limit; keep it under the limit (TICK_NODE_OPTIONS says why). */
+export const HEAP_ENV: V1EnvVar = { name: 'NODE_OPTIONS', value: TICK_NODE_OPTIONS };
 
 export const tickArgv = (loop: Loop): string[] => [
   'node',
-  `${SOURCE_DIR}/src/cli.ts`,
+  SOURCE_LAUNCHER,
   'tick',
   loop,
   '--registry',

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { FollowerId } from '../../core/primitives.ts';
 import { FollowerState } from '../../core/state.ts';
 import { ConflictError, type StateStore, type Stored } from '../ports.ts';
-import { LIST_PAGE, listAll, makeClients, type KubeAccess } from './client.ts';
+import { collectionPath, listJson, makeClients, type KubeAccess } from './client.ts';
 import { describeError, isConflict, isNotFound } from './errors.ts';
 import { LABEL_FOLLOWER, STATE_SELECTOR, followerLabels } from './labels.ts';
 
@@ -33,10 +33,11 @@ export type StateListing = () => Promise<V1ConfigMap[]>;
 export const createStateListing = (o: KubeAccess & { namespace: string }): StateListing => {
   const c = makeClients(o);
   let inFlight: Promise<V1ConfigMap[]> | null = null;
+  // Plain JSON, paged: no typed model objects for what readStateConfigMap checks field by field.
+  // ConfigMaps as the API server serves them (string data), which is all V1ConfigMap describes.
+  const list = async () => (await listJson(c, collectionPath('v1', 'configmaps', o.namespace), { labelSelector: STATE_SELECTOR })) as V1ConfigMap[];
   return () =>
-    (inFlight ??= listAll(c, (cont) =>
-      c.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: STATE_SELECTOR, limit: LIST_PAGE, ...(cont ? { _continue: cont } : {}) }),
-    ).finally(() => {
+    (inFlight ??= list().finally(() => {
       inFlight = null;
     }));
 };

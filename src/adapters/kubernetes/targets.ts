@@ -3,15 +3,16 @@ import { parseRevision } from '../../core/revision.ts';
 import type { TargetSpec } from '../../core/target-spec.ts';
 import type { TargetReader } from '../ports.ts';
 import { CRONJOB_API_VERSIONS, servedCronJobVersion, type CronJobApiVersion } from './apply.ts';
-import { LIST_PAGE, listAll, makeClients, type KubeAccess, type KubeClients } from './client.ts';
+import { ACCEPT_METADATA_LIST, collectionPath, listJson, makeClients, type KubeAccess, type KubeClients } from './client.ts';
 import { describeError } from './errors.ts';
 
 /**
  * The `k8s-annotation` target reader: which sha a workload runs, from an annotation on it.
- * Requests are grouped by (apiVersion, kind, namespace) and each group is one LIST, so a
- * namespace of many followers costs one call per tick. A CronJob target (the web-probe seed's) is
- * read in the version the server serves, found by discovery once per reader: a 1.20 server has
- * CronJob only as batch/v1beta1, and the annotation is the same in either version.
+ * Requests are grouped by (apiVersion, kind, namespace) and each group is one metadata-only LIST
+ * (PartialObjectMetadataList, paged), so a namespace of many followers costs one call per tick
+ * and only the objects' metadata crosses the wire and the heap. A CronJob target (the web-probe
+ * seed's) is read in the version the server serves, found by discovery once per reader: a 1.20
+ * server has CronJob only as batch/v1beta1, and the annotation is the same in either version.
  */
 
 export type KubernetesTargetReaderOptions = KubeAccess;
@@ -19,25 +20,30 @@ export type KubernetesTargetReaderOptions = KubeAccess;
 type AnnotationSpec = Extract<TargetSpec, { reader: 'k8s-annotation' }>;
 type Meta = { name: string; annotations: Record<string, string> };
 
-type Page = { items: { metadata?: { name?: string; annotations?: Record<string, string> } }[]; metadata?: { _continue?: string } };
+/** The kinds whose collection is known without discovery (the typed APIs of client-node served them before). */
+const KNOWN_PLURALS: Readonly<Record<string, string>> = {
+  'apps/v1/Deployment': 'deployments',
+  'apps/v1/StatefulSet': 'statefulsets',
+  'apps/v1/DaemonSet': 'daemonsets',
+  'batch/v1/CronJob': 'cronjobs',
+  'batch/v1beta1/CronJob': 'cronjobs',
+  'batch/v1/Job': 'jobs',
+};
 
-/** One page of the kind's LIST: the typed API where there is one, else discovery and a generic LIST. */
-const pageOf = (c: KubeClients, apiVersion: string, kind: string, namespace: string): ((cont: string | undefined) => Promise<Page>) => {
-  const q = (cont: string | undefined) => ({ namespace, limit: LIST_PAGE, ...(cont ? { _continue: cont } : {}) });
-  switch (`${apiVersion}/${kind}`) {
-    case 'apps/v1/Deployment':
-      return (cont) => c.apps.listNamespacedDeployment(q(cont));
-    case 'apps/v1/StatefulSet':
-      return (cont) => c.apps.listNamespacedStatefulSet(q(cont));
-    case 'apps/v1/DaemonSet':
-      return (cont) => c.apps.listNamespacedDaemonSet(q(cont));
-    case 'batch/v1/CronJob':
-      return (cont) => c.batch.listNamespacedCronJob(q(cont));
-    case 'batch/v1/Job':
-      return (cont) => c.batch.listNamespacedJob(q(cont));
-    default:
-      return (cont) => c.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, undefined, LIST_PAGE, cont);
-  }
+/** Where the kind's objects are listed: a known path, else one discovery GET of the group version. */
+const pathOf = async (c: KubeClients, apiVersion: string, kind: string, namespace: string): Promise<string> => {
+  const plural = KNOWN_PLURALS[`${apiVersion}/${kind}`];
+  if (plural) return collectionPath(apiVersion, plural, namespace);
+  const path = await c.call(() => c.objects.collectionPath(apiVersion, kind, namespace));
+  if (!path) throw new Error(`${apiVersion} does not serve ${kind}`);
+  return path;
+};
+
+/** A listed item's name and annotations: a PartialObjectMetadata's metadata (or a whole object's, from a server that answers with those). */
+const metaOf = (item: unknown): Meta => {
+  const m = typeof item === 'object' && item !== null ? (item as { metadata?: { name?: unknown; annotations?: unknown } }).metadata : undefined;
+  const annotations = typeof m?.annotations === 'object' && m.annotations !== null ? (m.annotations as Record<string, string>) : {};
+  return { name: typeof m?.name === 'string' ? m.name : '', annotations };
 };
 
 /** What one listed object says for one request. */
@@ -85,10 +91,10 @@ export const createKubernetesTargetReader = (o: KubernetesTargetReaderOptions): 
           let apiVersion = spec.apiVersion;
           try {
             apiVersion = await listVersion(spec);
-            const items = await listAll(c, pageOf(c, apiVersion, spec.kind, spec.namespace));
-            const byName = new Map<string, Meta>(
-              items.map((i) => [i.metadata?.name ?? '', { name: i.metadata?.name ?? '', annotations: i.metadata?.annotations ?? {} }]),
-            );
+            // Metadata only: an annotation is all this reads of each object.
+            const path = await pathOf(c, apiVersion, spec.kind, spec.namespace);
+            const items = await listJson(c, path, { accept: ACCEPT_METADATA_LIST });
+            const byName = new Map<string, Meta>(items.map((i) => metaOf(i)).map((m) => [m.name, m]));
             for (const r of rs) out.set(r.key, annotationReading(r.spec, byName.get(r.spec.name)));
           } catch (e) {
             const what = `cannot list ${spec.kind} (${apiVersion}) in ${spec.namespace}: ${describeError(e)}`;

@@ -34,7 +34,13 @@ export type LocalDispatcherOptions = {
   env?: NodeJS.ProcessEnv;
 };
 
-const SUPERVISOR = fileURLToPath(new URL('./supervisor.ts', import.meta.url));
+/**
+ * The supervisor's own entry: supervisor.ts beside this module when the sources run, and the
+ * bundle's supervisor.js (an entry of scripts/build.ts) beside the chunk holding this code when
+ * the bundle runs.
+ */
+const SUPERVISOR_FILES = ['supervisor.ts', 'supervisor.js'];
+const SUPERVISOR = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './supervisor.ts' : './supervisor.js', import.meta.url));
 /** How long a run directory may lack its records before it counts as never started. */
 export const START_GRACE_MS = 30_000;
 /** Between SIGTERM and SIGKILL when a command is stopped. */
@@ -62,14 +68,14 @@ export const commandEnv = (base: NodeJS.ProcessEnv, req: DispatchRequest): NodeJ
 };
 
 /**
- * Recognises the supervisor of run `name` by its arguments: the supervisor script and a run
- * directory of that name. Compared by name, not by full path, so a state directory reached
+ * Recognises the supervisor of run `name` by its arguments: the supervisor script (of the
+ * sources or of the bundle, whichever started it) and a run directory of that name. Compared by name, not by full path, so a state directory reached
  * through another path (a symlink, a relative path) still matches.
  */
 const supervises =
   (name: string) =>
   (args: string[]): boolean =>
-    args.some((a) => path.basename(a) === 'supervisor.ts') && args.some((a) => path.basename(a) === name && path.basename(path.dirname(a)) === 'runs');
+    args.some((a) => SUPERVISOR_FILES.includes(path.basename(a))) && args.some((a) => path.basename(a) === name && path.basename(path.dirname(a)) === 'runs');
 
 const readRun = (f: RunFiles) => readJsonFile(f.run, RunRecord);
 const readExit = (f: RunFiles) => readJsonFile(f.exit, ExitRecord);

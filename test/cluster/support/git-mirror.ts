@@ -107,12 +107,14 @@ export const workRepo = async (mirror: Mirror, repo: string): Promise<WorkRepo> 
 
 /**
  * The controller source the CronJob pods clone: this checkout's working tree (what is being
- * tested, committed or not), as one commit on `main` of `repo`.
+ * tested, committed or not), as one commit on `main` of `repo`. The image is built from the same
+ * tree, so the init container finds the image's bundle built from it and the ticks run that.
  */
 export const pushControllerSource = async (mirror: Mirror, repo: string): Promise<string> => {
   const r = await workRepo(mirror, repo);
   try {
-    for (const p of ['src', 'bin', 'package.json', 'package-lock.json']) await cp(join(ROOT, p), join(r.dir, p), { recursive: true });
+    // scripts/build.ts with src/: the image's bundle was built from these, so the pods run it.
+    for (const p of ['src', 'bin', 'scripts/build.ts', 'package.json', 'package-lock.json']) await cp(join(ROOT, p), join(r.dir, p), { recursive: true });
     await git(r.dir, ['add', '-A']);
     await git(r.dir, ['commit', '--quiet', '-m', 'controller source under test']);
     const sha = await git(r.dir, ['rev-parse', 'HEAD']);
