@@ -14,6 +14,8 @@ import type { LoadedRegistry } from '../adapters/config/registry-file.ts';
 import type { KubernetesDriver } from '../adapters/kubernetes/driver.ts';
 import type { LoopContext, Ports } from './context.ts';
 import { guardWrites } from './dry-run.ts';
+import { redactPorts } from './redact-ports.ts';
+import { createRedactor, type Redactor } from '../adapters/redaction.ts';
 
 export type ComposeOptions = {
   loaded: LoadedRegistry;
@@ -29,6 +31,17 @@ export type ComposeOptions = {
   context?: string;
   /** Overrides the registry's controller.namespace (-n). */
   namespace?: string;
+  /** Where the registry's secrets are recorded for redaction (the CLI's, which its output passes through); default a fresh one. */
+  redactor?: Redactor;
+};
+
+/**
+ * The values of every secret the registry names, read from the environment: the notifier's
+ * webhook URL (its token is in the URL). Redacted wherever text leaves the process.
+ */
+export const secretValues = (loaded: LoadedRegistry, env: NodeJS.ProcessEnv): (string | undefined)[] => {
+  const webhookEnv = loaded.registry.controller.notify?.webhookUrlEnv;
+  return [webhookEnv ? env[webhookEnv] : undefined];
 };
 
 /** Whether Kubernetes is reachable by configuration: the kubernetes driver, or a kubeconfig given to the local one. */
@@ -67,6 +80,9 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
   const now = o.now ?? (() => Date.now());
   const deadline = o.deadlineSeconds ? now() + o.deadlineSeconds * 1000 : null;
   const webhookEnv = o.loaded.registry.controller.notify?.webhookUrlEnv;
+  const redactor = o.redactor ?? createRedactor();
+  redactor.add(secretValues(o.loaded, env));
+  const log = (line: string): void => o.log(redactor.redact(line));
   // Kubernetes is reached lazily: a local tick whose followers never read the cluster needs no kubeconfig.
   let kube: Promise<KubernetesDriver> | null = null;
   const k8s = (): Promise<KubernetesDriver> => (kube ??= kubernetesDriver(o, env, deadline));
@@ -77,7 +93,7 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
     targets: createTargetReader({ cwd: o.loaded.dir, ...(cluster ? { k8s: clusterTargets } : {}) }),
     pipelines: cluster ? clusterPipelines : noCluster,
     refs: createGitRefReader({ readUrl: o.loaded.registry.controller.gitMirror.readUrl }),
-    notifier: createWebhookNotifier({ url: webhookEnv ? env[webhookEnv] : undefined, log: o.log }),
+    notifier: createWebhookNotifier({ url: webhookEnv ? env[webhookEnv] : undefined, log }),
   };
   let ports: Ports;
   if (driver === 'kubernetes') {
@@ -97,5 +113,6 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
       housekeeper: createLocalHousekeeper({ stateDir, retentionDays: o.loaded.registry.controller.local.runRetentionDays }),
     };
   }
-  return { loaded: o.loaded, ports: o.dryRun ? guardWrites(ports) : ports, now, log: o.log, dryRun: o.dryRun, deadline };
+  const clean = redactPorts(ports, redactor);
+  return { loaded: o.loaded, ports: o.dryRun ? guardWrites(clean) : clean, now, log, dryRun: o.dryRun, deadline };
 };

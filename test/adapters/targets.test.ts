@@ -59,7 +59,10 @@ describe('argv-json target reader', () => {
     await script('array.sh', `echo '["${SHA}"]'`);
     await script('silent.sh', 'exit 0');
     expect(await readOne({ reader: 'argv-json', argv: ['./garbage.sh', '--json'] })).toEqual(
-      unreadable(/^target reader `\.\/garbage\.sh --json` printed something that is not JSON .*deployed: yes/),
+      unreadable(/^target reader `\.\/garbage\.sh --json` printed 13 bytes in 1 line that is not JSON; the first character is a letter; expected/),
+    );
+    expect(await readOne({ reader: 'argv-json', argv: ['./short.sh'] })).toEqual(
+      unreadable(/^target reader `\.\/short\.sh` printed JSON of 17 bytes in 1 line, a sha of 6 bytes in 1 line; 6 hex digits; expected .*sha: must be a 40-hex commit sha/),
     );
     expect(await readOne({ reader: 'argv-json', argv: ['./short.sh'] })).toEqual(unreadable(/^target reader `\.\/short\.sh` printed a "sha" that is 6 hex digits; an abbreviated sha needs at least 7$/));
     const tag = await readOne({ reader: 'argv-json', argv: ['./tag.sh'] });
