@@ -35,13 +35,18 @@ export type ComposeOptions = {
   redactor?: Redactor;
 };
 
+/** Where the git mirror's credentials can come from: the proxies git and fetch are given (`http://user:pass@proxy`). */
+const MIRROR_SECRET_VARS = ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'] as const;
+
 /**
- * The values of every secret the registry names, read from the environment: the notifier's
- * webhook URL (its token is in the URL). Redacted wherever text leaves the process.
+ * The values of every secret the installation uses, read from the environment: the notifier's
+ * webhook URL (its token is in the URL) and the mirror's proxy credentials. Redacted wherever
+ * text leaves the process.
  */
 export const secretValues = (loaded: LoadedRegistry, env: NodeJS.ProcessEnv): (string | undefined)[] => {
   const webhookEnv = loaded.registry.controller.notify?.webhookUrlEnv;
-  return [webhookEnv ? env[webhookEnv] : undefined];
+  const proxyPasswords = MIRROR_SECRET_VARS.map((k) => env[k]).map((v) => (v && URL.canParse(v) ? decodeURIComponent(new URL(v).password) || undefined : undefined));
+  return [webhookEnv ? env[webhookEnv] : undefined, ...proxyPasswords];
 };
 
 /** Whether Kubernetes is reachable by configuration: the kubernetes driver, or a kubeconfig given to the local one. */

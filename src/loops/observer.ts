@@ -6,6 +6,7 @@ import type { SourceSection } from '../core/target-spec.ts';
 import { activeHolds, nextHolds, NO_HOLDS, type FreshHold, type MirrorHold } from '../core/mirror-holds.ts';
 import { ConflictError, type HoldsRead, type RepoRequest, type TargetRequest } from '../adapters/ports.ts';
 import { casApply, entryOf, type Entry } from './cas.ts';
+import { drainOutboxes } from './outbox.ts';
 import type { LoopContext } from './context.ts';
 import { prepareFollowers, type Prepared } from './prepare.ts';
 
@@ -40,7 +41,9 @@ const runName = (s: FollowerState | null): string | null => s?.pending?.name ?? 
  */
 export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>): Promise<TickReport> => {
   const prepared = await prepareFollowers(ctx, only);
-  const [stored, arming, holdsRead] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read(), ctx.ports.holds.read()]);
+  const [listed, arming, holdsRead] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read(), ctx.ports.holds.read()]);
+  // What earlier ticks wrote into outboxes and did not get to deliver goes out first.
+  const stored = await drainOutboxes(ctx, listed);
   const byId = new Map(stored.map((s) => [s.id, s]));
   const ok = prepared.flatMap((p) => (p.resolution.ok ? [{ p, spec: p.resolution.spec }] : []));
 

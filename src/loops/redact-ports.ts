@@ -20,8 +20,7 @@ export const redactPorts = (p: Ports, r: Redactor): Ports => {
   };
   const reading = (s: StageReading): StageReading => ({ ...s, detail: r.redact(s.detail) });
   const readings = <K>(m: Map<K, StageReading>): Map<K, StageReading> => new Map([...m].map(([k, v]) => [k, reading(v)]));
-  const source = (o: SourceObservation): SourceObservation =>
-    o.kind === 'unreachable' || o.kind === 'invalid' ? { ...o, message: r.redact(o.message) } : o;
+  const source = (o: SourceObservation): SourceObservation => ('message' in o ? { ...o, message: r.redact(o.message) } : o);
   const target = (o: TargetObservation): TargetObservation => (o.kind === 'ok' ? o : { ...o, message: r.redact(o.message) });
   return {
     ...p,
@@ -44,11 +43,12 @@ export const redactPorts = (p: Ports, r: Redactor): Ports => {
       readMany: async (reqs) =>
         new Map([...(await guard(() => p.refs.readMany(reqs)))].map(([repo, m]) => [repo, new Map([...m].map(([b, o]) => [b, source(o)]))])),
     },
+    holds: { read: () => guard(() => p.holds.read()), write: (h, v) => guard(() => p.holds.write(h, v)) },
     events: {
       emit: (id, ts) => guard(() => p.events.emit(id, ts.map((t) => ({ ...t, reason: r.redact(t.reason) })))),
       list: (id) => guard(() => p.events.list(id)),
     },
     notifier: { notify: (n) => guard(() => p.notifier.notify({ ...n, reason: r.redact(n.reason) })) },
-    logs: { logs: async (id, run) => r.redact(await guard(() => p.logs.logs(id, run))) },
+    logs: { logs: async (id, run, pick) => r.redact(await guard(() => p.logs.logs(id, run, pick))) },
   };
 };

@@ -2,8 +2,9 @@
 // the local driver with real git (a file:// mirror) and a real deploy command, interleaved with
 // pushes and with ticks left to finish. After every kill every stored object must parse (no torn
 // write) and the next tick must get through (no stale lock blocks it); at the end, once ticks
-// have run to convergence, no (follower, sha, attempt) ran twice and every follower deployed the
-// newest sha of its branch. CRASH_RUNS raises the number of kills (default 100); CRASH_SEED
+// have run to convergence, no (follower, sha, attempt) ran twice, every follower deployed the
+// newest sha of its branch, and every transition any stored state ever showed ended with its
+// event and (Succeeded, Failed, Blocked) its webhook notification, delivered from the outbox. CRASH_RUNS raises the number of kills (default 100); CRASH_SEED
 // replays a run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { watch, type FSWatcher } from 'node:fs';
@@ -13,7 +14,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Arming } from '../../src/core/arming.ts';
-import { FollowerState } from '../../src/core/state.ts';
+import { idempotencyKey } from '../../src/core/notifications.ts';
+import { eventKey } from '../../src/core/outbox.ts';
+import { NOTIFY_PHASES } from '../../src/core/phases.ts';
+import { FollowerState, Transition } from '../../src/core/state.ts';
+import { webhookReceiver } from '../support/webhook-receiver.ts';
 import { START_GRACE_MS } from '../../src/adapters/local/dispatcher.ts';
 import { CommandRecord, ExitRecord, RunRecord } from '../../src/adapters/local/run-files.ts';
 import { PENDING_LEASE_SECONDS } from '../../src/core/policy.ts';
@@ -47,11 +52,15 @@ type KillPlan = { kind: 'at'; ms: number } | { kind: 'on-write'; only: 'any' | '
 type Tick = { verb: string[]; killed: boolean; by: 'timer' | 'write' | 'hang' | null; code: number | null; ms: number; out: string; plan: KillPlan | null };
 
 let world: World | null = null;
+let hook: Awaited<ReturnType<typeof webhookReceiver>> | null = null;
+/** Every transition a scan of the store ever showed, by its event key. */
+const observed = new Map<string, { id: string; t: Transition }>();
 let cacheDir: string | null = null;
 /** CLI ticks still running; a failed assertion can leave some behind, which afterAll stops. */
 const live = new Set<ChildProcess>();
 afterAll(async () => {
   for (const c of live) c.kill('SIGKILL');
+  hook?.server.close();
   await Promise.all([...live].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
   try {
     await world?.cleanup();
@@ -61,7 +70,7 @@ afterAll(async () => {
 });
 
 /** Nothing in flight and nothing to do: Succeeded, or Noop when the newest sha was already deployed. */
-const settled = (s: FollowerState): boolean => (s.phase === 'Succeeded' || s.phase === 'Noop') && !s.inFlight && !s.pending;
+const settled = (s: FollowerState): boolean => (s.phase === 'Succeeded' || s.phase === 'Noop') && !s.inFlight && !s.pending && !s.outbox?.items.length;
 
 /** A torn file is reported by the schema check that follows, with the file's bytes. */
 const parseJson = (text: string): unknown => {
@@ -96,7 +105,10 @@ const scanStore = async (stateDir: string): Promise<Scan> => {
       const text = await readFile(p, 'utf8');
       const r = Envelope.safeParse(parseJson(text));
       expect(r.success, `${p} does not parse as a follower state:\n${text}`).toBe(true);
-      if (r.success) states.set(r.data.state.id, r.data.state);
+      if (r.success) {
+        states.set(r.data.state.id, r.data.state);
+        for (const t of r.data.state.history) observed.set(eventKey(r.data.state.id, t), { id: r.data.state.id, t });
+      }
     }
   }
   for (const n of await list(stateDir)) {
@@ -130,8 +142,12 @@ describe('SIGKILL at random moments of real ticks', () => {
     const w = (world = await createWorld([...FOLLOWERS], { budgets: { triggerSeconds: 120, closeoutSeconds: 600, maxAttempts: 5 } }));
     cacheDir = await mkdtemp(join(tmpdir(), 'bf-sigkill-cc-'));
     const registry = join(w.configDir, 'cicd-branch-followers.yaml');
+    hook = await webhookReceiver();
+    await w.writeRegistry((reg) => {
+      (reg.controller as Record<string, unknown>).notify = { webhookUrlEnv: 'BF_SIGKILL_HOOK' };
+    });
     // The compile cache only makes each CLI start cheaper, so more kills fit in the run.
-    const env = { ...process.env, NO_COLOR: '1', NODE_COMPILE_CACHE: cacheDir };
+    const env = { ...process.env, NO_COLOR: '1', NODE_COMPILE_CACHE: cacheDir, BF_SIGKILL_HOOK: hook.url };
     const random = rng(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
 
@@ -207,7 +223,7 @@ describe('SIGKILL at random moments of real ticks', () => {
     };
     for (const v of [['tick', 'observer'], ['tick', 'closer'], ['run-once', '--all', '--confirm']]) remember(await normal(v));
 
-    const figures = { kills: 0, killedAtAWrite: 0, spawned: 0, finishedFirst: 0, roundsKilledBeforeAnyWrite: 0, roundsKilledAfterAWrite: 0, dispatchedNotRecorded: 0, writtenAheadNotDispatched: 0, lockLeftBehind: 0, tempLeftBehind: 0, pushes: 0, pushesHeldBack: 0, normalTicks: 3, racingRounds: 0, adoptedInRaces: 0 };
+    const figures = { kills: 0, killedAtAWrite: 0, spawned: 0, finishedFirst: 0, roundsKilledBeforeAnyWrite: 0, roundsKilledAfterAWrite: 0, dispatchedNotRecorded: 0, writtenAheadNotDispatched: 0, lockLeftBehind: 0, tempLeftBehind: 0, pushes: 0, pushesHeldBack: 0, normalTicks: 3, racingRounds: 0, adoptedInRaces: 0, transitionsObserved: 0, notificationsOwed: 0, notificationsReceived: 0 };
     const verbs = [['tick', 'observer'], ['tick', 'observer'], ['tick', 'closer'], ['run-once', '--all', '--confirm']];
     const maxSpawns = RUNS * 4;
     /**
@@ -338,6 +354,27 @@ describe('SIGKILL at random moments of real ticks', () => {
     }
     expect([...perSha].filter(([, n]) => n > 1), 'a sha deployed more than once').toEqual([]);
     for (const f of FOLLOWERS) expect(ran.some((l) => l.startsWith(`${f.id} ${newest.get(f.id)} `)), `${f.id} deployed its newest sha`).toBe(true);
+
+    // Nothing lost: every transition ever seen has its event, every Succeeded, Failed and
+    // Blocked its notification (a repeat carries the same key: a receiver drops it).
+    const eventKeys = new Set<string>();
+    for (const f of FOLLOWERS) {
+      const text = await readFile(join(w.stateDir, 'events', `${f.id}.jsonl`), 'utf8').catch(() => '');
+      for (const line of text.split('\n').filter(Boolean)) {
+        const { id, ...rest } = JSON.parse(line) as { id: string };
+        const t = Transition.safeParse(rest);
+        if (t.success) eventKeys.add(eventKey(id, t.data));
+      }
+    }
+    const noteKeys = new Set(hook.got.map((g) => g.idempotencyKey));
+    const missingEvents = [...observed].filter(([k]) => !eventKeys.has(k)).map(([k]) => k);
+    const owedNotes = [...observed.values()].filter((o) => NOTIFY_PHASES.includes(o.t.to)).map((o) => idempotencyKey(o.id, o.t));
+    const missingNotes = owedNotes.filter((k) => !noteKeys.has(k));
+    expect(missingEvents, 'transitions without their event').toEqual([]);
+    expect(missingNotes, 'Succeeded/Failed/Blocked without their notification').toEqual([]);
+    figures.transitionsObserved = observed.size;
+    figures.notificationsOwed = new Set(owedNotes).size;
+    figures.notificationsReceived = hook.got.length;
 
     console.log(`sigkill figures (seed ${SEED}): ${JSON.stringify({ ...figures, deploys: ran.length, killPhaseSeconds: Math.round(killPhaseMs / 1000), convergenceSeconds: Math.round(convergeMs / 1000), leaseWaits, violations: 0 })}`);
   }, 900_000);

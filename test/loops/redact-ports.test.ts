@@ -27,6 +27,7 @@ describe('redactPorts', () => {
     const ports: Ports = {
       store: { list: async () => [], get: async () => null, create: async () => never(), update: async () => Promise.reject(new ConflictError(dirty)) },
       arming: { read: async () => ({ read: { kind: 'absent' }, version: null }), write: never },
+      holds: { read: async () => Promise.reject(new Error(dirty)), write: never },
       dispatcher: { kind: 'Process', dispatch: async () => Promise.reject(new Error(dirty)), cancel: async () => undefined, statuses: async (ns) => new Map(ns.map((n) => [n, { result: 'FAILURE' as const, detail: dirty }])) },
       targets: { readMany: async (rs) => new Map(rs.map((r) => [r.key, { kind: 'unreadable' as const, message: dirty }])) },
       pipelines: { readMany: async (rs) => new Map(rs.map((r) => [r.key, { result: 'PENDING' as const, detail: dirty }])) },
@@ -43,6 +44,7 @@ describe('redactPorts', () => {
     expect((await p.pipelines.readMany([{ key: 'k', spec: { namespace: 'n', labels: {}, shaLabel: 's' }, sha: 'a'.repeat(40) }])).get('k')?.detail).toBe(clean);
     expect((await p.refs.readMany([{ repo: 'o/r', branches: ['main'] }])).get('o/r')?.get('main')).toEqual({ kind: 'unreachable', message: clean });
     expect(await p.logs.logs('id', null)).toBe(clean);
+    await expect(p.holds.read()).rejects.toThrow(clean);
     const conflict = await p.store.update({} as never, '1').catch((e: unknown) => e);
     expect(conflict).toBeInstanceOf(ConflictError);
     expect((conflict as Error).message).toBe(clean);
