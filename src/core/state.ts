@@ -35,9 +35,32 @@ export const Transition = z
   .strict();
 export type Transition = z.infer<typeof Transition>;
 
+/**
+ * Who wrote a pending dispatch, so a later tick can tell a writer that is gone (and will never
+ * make the dispatch) from one still between its write and its create: a pod (name and uid, from
+ * the downward API) on Kubernetes, a process (host, pid, boot id) locally. A pid alone is reused
+ * after a reboot; the boot id tells the two lives of a pid apart.
+ */
+export const Writer = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('pod'), name: z.string().min(1).max(253), uid: z.string().min(1).max(64) }).strict(),
+  z.object({ kind: z.literal('process'), host: z.string().min(1).max(253), pid: z.number().int().positive(), bootId: z.string().min(1).max(64) }).strict(),
+]);
+export type Writer = z.infer<typeof Writer>;
+
+/** What a tick could find out about a pending dispatch's writer: `unknown` leaves it to the lease. */
+export type WriterLiveness = 'alive' | 'gone' | 'unknown';
+
 /** A dispatch written ahead of time: the intent survives a crash between dispatch and the state write. */
 export const PendingDispatch = z
-  .object({ sha: Sha, episode: episodeOrUpgrade, attempt: z.number().int().min(1), name: RunNameField, at: IsoTime })
+  .object({
+    sha: Sha,
+    episode: episodeOrUpgrade,
+    attempt: z.number().int().min(1),
+    name: RunNameField,
+    at: IsoTime,
+    /** Absent in states written before writers were recorded, and when a tick cannot name itself. */
+    writer: Writer.optional(),
+  })
   .strict();
 export type PendingDispatch = z.infer<typeof PendingDispatch>;
 

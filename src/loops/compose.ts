@@ -3,6 +3,7 @@ import { createGitRefReader } from '../adapters/git/ref-reader.ts';
 import { createLocalArmingStore } from '../adapters/local/arming-store.ts';
 import { createLocalDispatcher } from '../adapters/local/dispatcher.ts';
 import { createLocalHousekeeper } from '../adapters/local/housekeeping.ts';
+import { createLocalWriterProbe, thisProcess } from '../adapters/local/writer.ts';
 import { createLocalEventSink } from '../adapters/local/events.ts';
 import { createLocalLogReader } from '../adapters/local/logs.ts';
 import { createLocalMirrorHoldStore } from '../adapters/local/mirror-hold-store.ts';
@@ -65,6 +66,7 @@ export const kubernetesDriver = async (o: ClusterOptions, env: NodeJS.ProcessEnv
     namespace: namespaceOf(o),
     image: o.loaded.registry.controller.image,
     env,
+    me: await thisProcess(),
     ...(deadline !== null ? { deadline } : {}),
   });
 
@@ -103,7 +105,7 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
   let ports: Ports;
   if (driver === 'kubernetes') {
     const d = await k8s();
-    ports = { ...common, store: d.store, arming: d.arming, holds: d.holds, dispatcher: d.dispatcher, events: d.events, logs: d.logs };
+    ports = { ...common, store: d.store, arming: d.arming, holds: d.holds, dispatcher: d.dispatcher, events: d.events, logs: d.logs, writers: d.writers };
   } else {
     const stateDir = localStateDir(o.loaded, o.stateDir);
     ports = {
@@ -115,6 +117,7 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
       dispatcher: createLocalDispatcher({ stateDir, cwd: o.loaded.dir, env: webhookEnv ? { ...env, [webhookEnv]: undefined } : env }),
       events: createLocalEventSink(stateDir),
       logs: createLocalLogReader(stateDir),
+      writers: createLocalWriterProbe(await thisProcess()),
       housekeeper: createLocalHousekeeper({ stateDir, retentionDays: o.loaded.registry.controller.local.runRetentionDays }),
     };
   }

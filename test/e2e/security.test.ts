@@ -242,6 +242,18 @@ describe('the controller Role', () => {
     g.settleJobs({ deploy: true, pipeline: 'True' });
     await run(['run-once', '--follower', F.id, '--confirm']);
     expect(g.storedState(F.id)?.lastSucceededSha).toBe(newest);
+    // An observer pod writes a dispatch ahead and its Job create fails; the pod is gone when a
+    // newer commit comes, and the next tick asks the API server about that pod.
+    await g.git.commit(F.repo, F.branch);
+    g.api.faults.add({ match: { verb: 'create', resource: 'jobs' }, respond: { status: 403 } });
+    const podEnv = { BRANCH_FOLLOWER_POD_NAME: 'branch-follower-observer-29000000-abcde', BRANCH_FOLLOWER_POD_UID: '0b5e7d1c-2f4a-4c6e-8a9b-7c6d5e4f3a2b' };
+    expect((await g.cli(['tick', 'observer'], { env: podEnv })).code).toBe(1);
+    g.api.faults.clear();
+    const latest = await g.git.commit(F.repo, F.branch);
+    await run(['tick', 'observer']);
+    expect(g.storedState(F.id)?.inFlight?.sha).toBe(latest);
+    g.settleJobs({ deploy: true, pipeline: 'True' });
+    await run(['tick', 'closer']);
     await run(['status', '--live']);
     await run(['events', '--follower', F.id]);
     await run(['logs', '--follower', F.id]);
