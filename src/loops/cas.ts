@@ -40,9 +40,9 @@ export const casApply = async (
       version = entry.version === null ? await ctx.ports.store.create(next) : await ctx.ports.store.update(next, entry.version);
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
-      const reread = entryOf(await ctx.ports.store.get(id));
-      if ('corrupt' in reread) return { kind: 'corrupt', ...reread.corrupt };
-      entry = reread;
+      const fresh = entryOf(await ctx.ports.store.get(id));
+      if ('corrupt' in fresh) return { kind: 'corrupt', ...fresh.corrupt };
+      entry = fresh;
       continue;
     }
     // The write has landed: whatever delivery meets, the outbox keeps what did not go out.
