@@ -43,16 +43,6 @@ export const describeContent = (text: string, allowed: (ch: string, index: numbe
   return size;
 };
 
-const HEX = /^[0-9a-f]$/;
-
-/** For a value that should be a commit id: hex digits, then only trailing whitespace. */
-export const describeNotASha = (text: string): string => {
-  const body = text.replace(/\s+$/, '');
-  const what = describeContent(text, (ch, i) => (i < body.length ? HEX.test(ch) : /\s/.test(ch)));
-  // All hex, wrong length: say how many digits (a count, not the digits).
-  return [...body].every((ch) => HEX.test(ch)) ? `${what}; ${body.length} hex digits` : what;
-};
-
 /**
  * Why a text is not JSON, without the parser's own message (it quotes the text): the size, and
  * where the parser stopped, taken from its message as numbers only.

@@ -1,7 +1,8 @@
 // No echoed secrets, no echoed content: properties over generated messages.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { charClass, describeContent, describeNotASha, notJson } from '../../src/core/describe-content.ts';
+import { charClass, describeContent, notJson } from '../../src/core/describe-content.ts';
+import { parseRevision } from '../../src/core/revision.ts';
 import { MASK, MIN_SECRET_LENGTH, maskUserinfo, redact, secretNeedles } from '../../src/core/redact.ts';
 import { fcParams } from '../support/arbitraries.ts';
 
@@ -110,13 +111,15 @@ describe('describing content without echoing it', () => {
         } catch (e) {
           parserMessage = (e as Error).message;
         }
-        const d = asJson ? notJson(text, parserMessage) : describeNotASha(text);
+        // A stored object that is not JSON, or a target's revision that is not one: described, never quoted.
+        const rev = parseRevision(text);
+        const d = asJson ? notJson(text, parserMessage) : rev.ok ? '' : rev.why;
         // Any 4 characters of the content that carry a letter would be an echo.
         for (let i = 0; i + 4 <= text.length; i++) {
           const run = text.slice(i, i + 4);
           if (/[QXZJK]/.test(run)) expect(d).not.toContain(run);
         }
-        expect(d).toMatch(/^(not JSON \()?\d+ bytes? in \d+ lines?/);
+        if (asJson) expect(d).toMatch(/^not JSON \(\d+ bytes? in \d+ lines?/);
       }),
       fcParams(),
     );
@@ -124,9 +127,9 @@ describe('describing content without echoing it', () => {
 
   it('names size, lines and the first character that does not belong', () => {
     const passwd = 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n';
-    expect(describeNotASha(passwd)).toBe('80 bytes in 2 lines; the first character that does not belong is a letter, at character 1');
-    expect(describeNotASha('abc123\n')).toBe('7 bytes in 1 line; 6 hex digits');
-    expect(describeNotASha('ABCDEF')).toMatch(/an upper-case letter, at character 1$/);
+    expect(describeContent(passwd, (ch) => /[0-9a-f]/.test(ch))).toBe('80 bytes in 2 lines; the first character that does not belong is a letter, at character 1');
+    expect(parseRevision(passwd)).toEqual({ ok: false, why: expect.stringMatching(/^holds more than one word \(\d+ characters in 2 line\(s\)\)/) });
+    expect(parseRevision('v1.2.3-token')).toEqual({ ok: false, why: expect.stringMatching(/^is 12 characters that are not a commit sha \(first stray: a letter at 1\)/) });
     expect(describeContent('é', () => false)).toBe('2 bytes in 1 line; the first character that does not belong is a non-ASCII character, at character 1');
     expect(charClass('\u0007')).toBe('a control character');
     expect(charClass('{')).toBe('punctuation');
