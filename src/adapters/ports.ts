@@ -5,7 +5,7 @@ import type { MirrorHolds } from '../core/mirror-holds.ts';
 import type { Notification } from '../core/notifications.ts';
 import type { SourceObservation, TargetObservation } from '../core/observe.ts';
 import type { CheckLabel } from '../core/registry.ts';
-import type { FollowerState, Run, Transition } from '../core/state.ts';
+import type { FollowerState, Run, Transition, Writer, WriterLiveness } from '../core/state.ts';
 import type { PipelineSpec, RunnerSpec, TargetSpec } from '../core/target-spec.ts';
 
 /**
@@ -126,6 +126,16 @@ export type StageReaders = {
 };
 
 export type SweepReport = { pruned: string[]; tempsRemoved: number };
+
+/**
+ * Who this tick is, and whether the writer of a pending dispatch is still alive. A tick records
+ * itself on the dispatches it writes ahead; a later tick that finds one never made asks here,
+ * and takes it over at once when its writer is gone. `unknown` leaves it to the 300 s lease.
+ */
+export interface WriterProbe {
+  readonly self: Writer | null;
+  liveness(writer: Writer): Promise<WriterLiveness>;
+}
 
 /** Keeps a driver's own records bounded over time (the local driver's run directories and temp files). */
 export interface Housekeeper {

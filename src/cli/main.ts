@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { describeFailure, exitCode, UsageError } from './errors.ts';
 import { globalHelp, verbHelp } from './help.ts';
 import { checkFlags, unknownVerb } from './suggest.ts';
+import { createRedactor, redactingSink } from '../adapters/redaction.ts';
 import { createSession, type Io } from './session.ts';
 import { COMMON_FLAGS, type Args, type Flag, type Verb } from './verb.ts';
 import { VERBS } from './verbs/index.ts';
@@ -39,7 +40,11 @@ const parse = (verb: Verb, argv: readonly string[]): Args & { help: boolean } =>
 };
 
 /** The CLI: finds the verb, parses its flags, runs it, and maps how it ended to an exit code. */
-export const main = async (argv: string[], io: Io): Promise<number> => {
+export const main = async (argv: string[], given: Io): Promise<number> => {
+  // Everything the CLI prints passes one redactor: URL userinfo masked, and the values of the
+  // registry's secrets (added by compose once the registry is read) replaced.
+  const redactor = createRedactor();
+  const io: Io = { ...given, stdout: redactingSink(given.stdout, redactor), stderr: redactingSink(given.stderr, redactor) };
   const out = (s: string) => void io.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
   const err = (s: string) => void io.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
   const [name, ...rest] = argv;
@@ -66,7 +71,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
     }
     const want = verb.positional ? 1 : 0;
     if (!verb.hidden && args.positionals.length !== want) throw new UsageError(`expected: branch-follower ${verb.usage}`);
-    return exitCode(await verb.run(createSession(io, args), args));
+    return exitCode(await verb.run(createSession(io, args, redactor), args));
   } catch (e) {
     const f = describeFailure(e, verb);
     err(f.message);

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_REGISTRY, loadRegistry, type LoadedRegistry } from '../adapters/config/registry-file.ts';
+import type { Redactor } from '../adapters/redaction.ts';
 import { compose, namespaceOf } from '../loops/compose.ts';
 import type { LoopContext } from '../loops/context.ts';
 import { unknownFollowers } from '../loops/prepare.ts';
@@ -44,7 +45,7 @@ export type Session = {
   sleep(ms: number): Promise<boolean>;
 };
 
-export const createSession = (io: Io, a: Args): Session => {
+export const createSession = (io: Io, a: Args, redactor?: Redactor): Session => {
   const out = (s: string) => void io.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
   const err = (s: string) => void io.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
   const d = a.str('driver');
@@ -82,7 +83,7 @@ export const createSession = (io: Io, a: Args): Session => {
     cluster,
     stateDir: a.str('state-dir'),
     async context({ dryRun, deadlineSeconds }) {
-      return compose({ loaded: await registry(), driver: d as Driver | undefined, dryRun, stateDir: a.str('state-dir'), log: err, env: io.env, deadlineSeconds, ...cluster });
+      return compose({ loaded: await registry(), driver: d as Driver | undefined, dryRun, stateDir: a.str('state-dir'), log: err, env: io.env, deadlineSeconds, ...cluster, ...(redactor ? { redactor } : {}) });
     },
     async followers(ids) {
       if (ids.length === 0) return undefined;

@@ -15,6 +15,8 @@ import {
   type CheckResult,
   type FollowerState,
   type Run,
+  type Writer,
+  type WriterLiveness,
 } from './state.ts';
 
 export type SourceObservation =
@@ -39,6 +41,10 @@ export type Observation = {
   target: TargetObservation;
   /** The trigger stage of the state's pending or in-flight dispatch, when it has one. */
   dispatch?: CheckResult;
+  /** Who this tick is: recorded on a pending dispatch it writes, or takes over from a writer that is gone. */
+  self?: Writer;
+  /** Whether the writer of the state's pending dispatch is alive, as far as this tick can tell (absent: unknown). */
+  pendingWriter?: WriterLiveness;
 };
 
 export type Effect =
@@ -87,20 +93,25 @@ export const observe = (
   }
 
   // A pending dispatch: adopt it when it exists, repeat it (same name) while its lease runs and
-  // it is still wanted, and otherwise leave it to its writer until the lease runs out. Past the
-  // lease its attempt counts as used: a dispatch that ran and was removed (a Job's TTL) looks
-  // like one that never ran, and must not run again under the same name.
+  // it is still wanted, and otherwise leave it to its writer until the lease runs out, or until
+  // its writer is known to be gone (a dead writer will never make it). Past that its attempt
+  // counts as used: a dispatch that ran and was removed (a Job's TTL) looks like one that never
+  // ran, and must not run again under the same name.
   let adopted = false;
   if (s.pending) {
     const p = s.pending;
     const leaseEnds = fromIso(p.at) + PENDING_LEASE_SECONDS * 1000;
+    const writerGone = obs.pendingWriter === 'gone';
     if (obs.dispatch !== undefined && obs.dispatch !== 'NONE') {
       s = dispatched(s, { name: p.name, kind: policy.runKind, startedAt: p.at }, now);
       adopted = true;
     } else if (now < leaseEnds && obs.source.kind === 'ok' && obs.source.sha === p.sha && p.episode === s.episode && gate.armed && p.attempt <= allowedAttempts(s, p.sha, p.episode, policy.budgets.maxAttempts)) {
+      // Taken over from a writer that is gone: this tick becomes the writer a later tick asks
+      // about. A live writer may still create it after this tick, so it stays the writer.
+      if (writerGone && obs.self) s = { ...s, pending: { ...p, writer: obs.self } };
       effects.push({ kind: 'dispatch', sha: p.sha, episode: p.episode, attempt: p.attempt, name: p.name });
       return done(s);
-    } else if (now < leaseEnds) {
+    } else if (now < leaseEnds && !writerGone) {
       return done(s, { kind: 'none', reason: `pending dispatch ${p.name} is left to the tick that wrote it until ${toIso(leaseEnds)}` });
     } else {
       s = { ...s, pending: null, attempts: withAttempts(s, p.sha, p.episode, Math.max(attemptsFor(s, p.sha, p.episode), p.attempt)) };
@@ -217,7 +228,7 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
   const attempt = used + 1;
   const name = runName(s.id, sha, episode, attempt);
   effects.push({ kind: 'dispatch', sha, episode, attempt, name });
-  const pending = { sha, episode, attempt, name, at: toIso(now) };
+  const pending = { sha, episode, attempt, name, at: toIso(now), ...(obs.self ? { writer: obs.self } : {}) };
   return transition({ ...s, pending }, 'PendingTrigger', `dispatching ${shortSha(sha)} attempt ${attempt}/${max} as ${name}`, now, pending);
 };
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { charClass } from './describe-content.ts';
 
 /**
  * The commit a target reports as deployed, in the forms targets really report it: a full object
@@ -24,6 +25,16 @@ const FLUX = /^(?:(.+)@)?(sha1|sha256):([0-9a-fA-F]+)$/;
 const HEX = /^[0-9a-fA-F]+$/;
 const ALGORITHM_HEX: Record<string, number> = { sha1: 40, sha256: 64 };
 
+/** Where the first character that is not a hex digit is, and its class: never the character itself. */
+const firstNonHex = (text: string): string => {
+  let i = 0;
+  for (const ch of text) {
+    if (!/[0-9a-fA-F]/.test(ch)) return `first stray: ${charClass(ch)} at ${i + 1}`;
+    i++;
+  }
+  return 'all hex';
+};
+
 /**
  * Reads one revision. The reason for a refusal describes the shape (its length, what is
  * missing), never the text: a target's content is not repeated into states, events and logs.
@@ -31,7 +42,7 @@ const ALGORITHM_HEX: Record<string, number> = { sha1: 40, sha256: 64 };
 export const parseRevision = (raw: string): ParsedRevision => {
   const text = raw.trim();
   if (text === '') return { ok: false, why: `is empty; expected ${REVISION_FORMS}` };
-  if (/\s/.test(text)) return { ok: false, why: `holds more than one word; expected ${REVISION_FORMS}` };
+  if (/\s/.test(text)) return { ok: false, why: `holds more than one word (${text.length} characters in ${text.split('\n').length} line(s)); expected ${REVISION_FORMS}` };
   const flux = FLUX.exec(text);
   if (flux) {
     const algorithm = flux[2] as string;
@@ -41,7 +52,7 @@ export const parseRevision = (raw: string): ParsedRevision => {
     if (hex.length !== want) return { ok: false, why: `is a Flux ${algorithm} revision of ${hex.length} hex digits; ${algorithm} names ${want}` };
     return { ok: true, sha: hex.toLowerCase() };
   }
-  if (!HEX.test(text)) return { ok: false, why: `is ${text.length} characters that are not a commit sha; expected ${REVISION_FORMS}` };
+  if (!HEX.test(text)) return { ok: false, why: `is ${text.length} characters that are not a commit sha (${firstNonHex(text)}); expected ${REVISION_FORMS}` };
   if (text.length < MIN_ABBREVIATED) return { ok: false, why: `is ${text.length} hex digits; an abbreviated sha needs at least ${MIN_ABBREVIATED}` };
   if (text.length > MAX_HEX) return { ok: false, why: `is ${text.length} hex digits; a commit sha has at most ${MAX_HEX}` };
   return { ok: true, sha: text.toLowerCase() };

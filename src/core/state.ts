@@ -35,9 +35,32 @@ export const Transition = z
   .strict();
 export type Transition = z.infer<typeof Transition>;
 
+/**
+ * Who wrote a pending dispatch, so a later tick can tell a writer that is gone (and will never
+ * make the dispatch) from one still between its write and its create: a pod (name and uid, from
+ * the downward API) on Kubernetes, a process (host, pid, boot id) locally. A pid alone is reused
+ * after a reboot; the boot id tells the two lives of a pid apart.
+ */
+export const Writer = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('pod'), name: z.string().min(1).max(253), uid: z.string().min(1).max(64) }).strict(),
+  z.object({ kind: z.literal('process'), host: z.string().min(1).max(253), pid: z.number().int().positive(), bootId: z.string().min(1).max(64) }).strict(),
+]);
+export type Writer = z.infer<typeof Writer>;
+
+/** What a tick could find out about a pending dispatch's writer: `unknown` leaves it to the lease. */
+export type WriterLiveness = 'alive' | 'gone' | 'unknown';
+
 /** A dispatch written ahead of time: the intent survives a crash between dispatch and the state write. */
 export const PendingDispatch = z
-  .object({ sha: Sha, episode: episodeOrUpgrade, attempt: z.number().int().min(1), name: RunNameField, at: IsoTime })
+  .object({
+    sha: Sha,
+    episode: episodeOrUpgrade,
+    attempt: z.number().int().min(1),
+    name: RunNameField,
+    at: IsoTime,
+    /** Absent in states written before writers were recorded, and when a tick cannot name itself. */
+    writer: Writer.optional(),
+  })
   .strict();
 export type PendingDispatch = z.infer<typeof PendingDispatch>;
 
@@ -54,6 +77,46 @@ export const Run = z
   })
   .strict();
 export type Run = z.infer<typeof Run>;
+
+/** A notification as the outbox stores it (core/notifications.ts builds them). */
+export const StoredNotification = z
+  .object({
+    id: FollowerId,
+    phase: Phase,
+    sha: Sha.nullable(),
+    attempt: z.number().int().min(1).nullable(),
+    run: RunNameField.nullable(),
+    idempotencyKey: z.string().min(1).max(400),
+    reason: z.string().max(2000),
+    at: IsoTime,
+  })
+  .strict();
+
+const OutboxKey = z.string().min(1).max(400);
+
+/**
+ * What a won write still has to announce: written in the same compare-and-swap as the
+ * transition, removed once delivered (core/outbox.ts). The key is the same on every delivery.
+ * `claimedAt`: when a later tick took a leftover item over to deliver it (a lease, like the
+ * write itself is for the writing tick).
+ */
+export const OutboxItem = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('event'), key: OutboxKey, transition: Transition, claimedAt: IsoTime.optional() }).strict(),
+  z.object({ kind: z.literal('notification'), key: OutboxKey, notification: StoredNotification, claimedAt: IsoTime.optional() }).strict(),
+]);
+export type OutboxItem = z.infer<typeof OutboxItem>;
+
+/** At most this many announcements wait in a follower's outbox (each at most ~2.5 KB: the state stays far below 1 MiB). */
+export const OUTBOX_LIMIT = 50;
+
+export const Outbox = z
+  .object({
+    items: z.array(OutboxItem).max(OUTBOX_LIMIT),
+    /** Items dropped, oldest first, because the outbox was full: counted, never silently lost. */
+    dropped: z.number().int().min(0),
+  })
+  .strict();
+export type Outbox = z.infer<typeof Outbox>;
 
 export const CheckResult = z.enum(['NONE', 'PENDING', 'SUCCESS', 'FAILURE']);
 export type CheckResult = z.infer<typeof CheckResult>;
@@ -97,6 +160,11 @@ export const FollowerState = z
     history: z.array(Transition).max(HISTORY_LIMIT),
     /** Counters for `/metrics` that must outlive the bounded history (tally.ts); absent: none yet. */
     tally: Tally.optional(),
+    /**
+     * Announcements owed and not yet delivered (core/outbox.ts). Absent in states written before
+     * the outbox existed, and whenever nothing is owed and nothing was ever dropped.
+     */
+    outbox: Outbox.optional(),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -1,7 +1,8 @@
 import { ConflictError, type Stored } from '../adapters/ports.ts';
-import { newTransitions, notificationsFor } from '../core/notifications.ts';
+import { enqueue } from '../core/outbox.ts';
 import type { FollowerState } from '../core/state.ts';
 import type { LoopContext } from './context.ts';
+import { deliver } from './outbox.ts';
 
 export const CAS_RETRIES = 3;
 
@@ -19,7 +20,9 @@ export const entryOf = (s: Stored | null | undefined): Entry | { corrupt: { wher
 /**
  * Compare-and-swap of one follower's state: compute from what was read, write, and on a
  * lost race re-read and recompute (a bounded number of times), so a write that lost never
- * clobbers the winner. Only the winning write emits events and notifications.
+ * clobbers the winner. The events and notifications a write owes go into its outbox in the
+ * same write (core/outbox.ts); only the winner delivers them, right after, and removes what
+ * went out. A tick that dies in between leaves them to a later tick.
  */
 export const casApply = async (
   ctx: LoopContext,
@@ -29,38 +32,28 @@ export const casApply = async (
 ): Promise<CasOutcome> => {
   let entry = start;
   for (let i = 0; i <= CAS_RETRIES; i++) {
-    const next = await compute(entry.state);
-    if (next === null || next === entry.state) return { kind: 'unchanged', entry };
+    const computed = await compute(entry.state);
+    if (computed === null || computed === entry.state) return { kind: 'unchanged', entry };
+    const { state: next, fresh } = enqueue(entry.state, computed);
+    let version: string;
     try {
-      const version = entry.version === null ? await ctx.ports.store.create(next) : await ctx.ports.store.update(next, entry.version);
-      await afterWrite(ctx, entry.state, next);
-      return { kind: 'written', prev: entry.state, next, entry: { version, state: next } };
+      version = entry.version === null ? await ctx.ports.store.create(next) : await ctx.ports.store.update(next, entry.version);
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
       const fresh = entryOf(await ctx.ports.store.get(id));
       if ('corrupt' in fresh) return { kind: 'corrupt', ...fresh.corrupt };
       entry = fresh;
+      continue;
     }
+    // The write has landed: whatever delivery meets, the outbox keeps what did not go out.
+    const written: Entry = { version, state: next };
+    const keys = new Set(fresh);
+    const after = await deliver(ctx, written, (next.outbox?.items ?? []).filter((it) => keys.has(it.key))).catch((e: unknown) => {
+      ctx.log(`${id}: outbox kept for a later tick: ${(e as Error).message}`);
+      return written;
+    });
+    return { kind: 'written', prev: entry.state, next: after.state ?? next, entry: after };
   }
   ctx.log(`${id}: gave up after ${CAS_RETRIES + 1} write conflicts; the next tick retries`);
   return { kind: 'gave-up', entry };
-};
-
-/** Events and notifications of a won write; their failure is logged, never fails the tick. */
-const afterWrite = async (ctx: LoopContext, prev: FollowerState | null, next: FollowerState): Promise<void> => {
-  const fresh = newTransitions(prev, next);
-  if (fresh.length > 0) {
-    try {
-      await ctx.ports.events.emit(next.id, fresh);
-    } catch (e) {
-      ctx.log(`${next.id}: event not recorded: ${(e as Error).message}`);
-    }
-  }
-  for (const n of notificationsFor(prev, next)) {
-    try {
-      await ctx.ports.notifier.notify(n);
-    } catch (e) {
-      ctx.log(`${next.id}: notification not sent: ${(e as Error).message}`);
-    }
-  }
 };

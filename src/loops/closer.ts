@@ -6,6 +6,7 @@ import { reportsSha } from '../core/revision.ts';
 import type { CheckLabel } from '../core/registry.ts';
 import type { FollowerState, Run } from '../core/state.ts';
 import { casApply, entryOf, type Entry } from './cas.ts';
+import { drainOutboxes } from './outbox.ts';
 import type { LoopContext } from './context.ts';
 import type { FollowerReport, TickReport } from './observer.ts';
 import { prepareFollowers, type Prepared } from './prepare.ts';
@@ -39,7 +40,8 @@ const sweep = async (ctx: LoopContext): Promise<void> => {
 };
 
 const closeAll = async (ctx: LoopContext, only?: ReadonlySet<string>): Promise<TickReport> => {
-  const stored = await ctx.ports.store.list();
+  // What earlier ticks wrote into outboxes and did not get to deliver goes out first.
+  const stored = await drainOutboxes(ctx, await ctx.ports.store.list());
   const runs: InFlight[] = [];
   const wanted = new Set<string>();
   for (const s of stored) if ('state' in s && s.state.inFlight && (!only || only.has(s.id))) wanted.add(s.id);

@@ -3,6 +3,7 @@ import { createGitRefReader } from '../adapters/git/ref-reader.ts';
 import { createLocalArmingStore } from '../adapters/local/arming-store.ts';
 import { createLocalDispatcher } from '../adapters/local/dispatcher.ts';
 import { createLocalHousekeeper } from '../adapters/local/housekeeping.ts';
+import { createLocalWriterProbe, thisProcess } from '../adapters/local/writer.ts';
 import { createLocalEventSink } from '../adapters/local/events.ts';
 import { createLocalLogReader } from '../adapters/local/logs.ts';
 import { createLocalMirrorHoldStore } from '../adapters/local/mirror-hold-store.ts';
@@ -14,6 +15,8 @@ import type { LoadedRegistry } from '../adapters/config/registry-file.ts';
 import type { KubernetesDriver } from '../adapters/kubernetes/driver.ts';
 import type { LoopContext, Ports } from './context.ts';
 import { guardWrites } from './dry-run.ts';
+import { redactPorts } from './redact-ports.ts';
+import { createRedactor, type Redactor } from '../adapters/redaction.ts';
 
 export type ComposeOptions = {
   loaded: LoadedRegistry;
@@ -29,6 +32,22 @@ export type ComposeOptions = {
   context?: string;
   /** Overrides the registry's controller.namespace (-n). */
   namespace?: string;
+  /** Where the registry's secrets are recorded for redaction (the CLI's, which its output passes through); default a fresh one. */
+  redactor?: Redactor;
+};
+
+/** Where the git mirror's credentials can come from: the proxies git and fetch are given (`http://user:pass@proxy`). */
+const MIRROR_SECRET_VARS = ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'] as const;
+
+/**
+ * The values of every secret the installation uses, read from the environment: the notifier's
+ * webhook URL (its token is in the URL) and the mirror's proxy credentials. Redacted wherever
+ * text leaves the process.
+ */
+export const secretValues = (loaded: LoadedRegistry, env: NodeJS.ProcessEnv): (string | undefined)[] => {
+  const webhookEnv = loaded.registry.controller.notify?.webhookUrlEnv;
+  const proxyPasswords = MIRROR_SECRET_VARS.map((k) => env[k]).map((v) => (v && URL.canParse(v) ? decodeURIComponent(new URL(v).password) || undefined : undefined));
+  return [webhookEnv ? env[webhookEnv] : undefined, ...proxyPasswords];
 };
 
 /** Whether Kubernetes is reachable by configuration: the kubernetes driver, or a kubeconfig given to the local one. */
@@ -47,6 +66,7 @@ export const kubernetesDriver = async (o: ClusterOptions, env: NodeJS.ProcessEnv
     namespace: namespaceOf(o),
     image: o.loaded.registry.controller.image,
     env,
+    me: await thisProcess(),
     ...(deadline !== null ? { deadline } : {}),
   });
 
@@ -67,6 +87,9 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
   const now = o.now ?? (() => Date.now());
   const deadline = o.deadlineSeconds ? now() + o.deadlineSeconds * 1000 : null;
   const webhookEnv = o.loaded.registry.controller.notify?.webhookUrlEnv;
+  const redactor = o.redactor ?? createRedactor();
+  redactor.add(secretValues(o.loaded, env));
+  const log = (line: string): void => o.log(redactor.redact(line));
   // Kubernetes is reached lazily: a local tick whose followers never read the cluster needs no kubeconfig.
   let kube: Promise<KubernetesDriver> | null = null;
   const k8s = (): Promise<KubernetesDriver> => (kube ??= kubernetesDriver(o, env, deadline));
@@ -77,12 +100,12 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
     targets: createTargetReader({ cwd: o.loaded.dir, ...(cluster ? { k8s: clusterTargets } : {}) }),
     pipelines: cluster ? clusterPipelines : noCluster,
     refs: createGitRefReader({ readUrl: o.loaded.registry.controller.gitMirror.readUrl }),
-    notifier: createWebhookNotifier({ url: webhookEnv ? env[webhookEnv] : undefined, log: o.log }),
+    notifier: createWebhookNotifier({ url: webhookEnv ? env[webhookEnv] : undefined, log }),
   };
   let ports: Ports;
   if (driver === 'kubernetes') {
     const d = await k8s();
-    ports = { ...common, store: d.store, arming: d.arming, holds: d.holds, dispatcher: d.dispatcher, events: d.events, logs: d.logs };
+    ports = { ...common, store: d.store, arming: d.arming, holds: d.holds, dispatcher: d.dispatcher, events: d.events, logs: d.logs, writers: d.writers };
   } else {
     const stateDir = localStateDir(o.loaded, o.stateDir);
     ports = {
@@ -94,8 +117,10 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
       dispatcher: createLocalDispatcher({ stateDir, cwd: o.loaded.dir, env: webhookEnv ? { ...env, [webhookEnv]: undefined } : env }),
       events: createLocalEventSink(stateDir),
       logs: createLocalLogReader(stateDir),
+      writers: createLocalWriterProbe(await thisProcess()),
       housekeeper: createLocalHousekeeper({ stateDir, retentionDays: o.loaded.registry.controller.local.runRetentionDays }),
     };
   }
-  return { loaded: o.loaded, ports: o.dryRun ? guardWrites(ports) : ports, now, log: o.log, dryRun: o.dryRun, deadline };
+  const clean = redactPorts(ports, redactor);
+  return { loaded: o.loaded, ports: o.dryRun ? guardWrites(clean) : clean, now, log, dryRun: o.dryRun, deadline };
 };

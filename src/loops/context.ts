@@ -4,6 +4,7 @@ import type {
   Dispatcher,
   EventSink,
   Housekeeper,
+  WriterProbe,
   LogReader,
   MirrorHoldStore,
   Notifier,
@@ -27,6 +28,8 @@ export type Ports = {
   logs: LogReader;
   /** The driver's own clean-up (the local driver's old runs and temp files); none on Kubernetes. */
   housekeeper?: Housekeeper;
+  /** Who this tick is, and whether a pending dispatch's writer is alive; without it, the lease alone decides. */
+  writers?: WriterProbe;
 };
 
 /** Everything a loop needs, built once by the composition root (compose.ts). */

@@ -23,5 +23,7 @@ export const guardWrites = (p: Ports): Ports => ({
   events: { list: (id) => p.events.list(id), emit: refuse('emit an event') },
   notifier: { notify: refuse('send a notification') },
   logs: p.logs,
+  // Asking whether a writer is alive writes nothing.
+  ...(p.writers ? { writers: p.writers } : {}),
   ...(p.housekeeper ? { housekeeper: { sweep: refuse('prune old runs') } } : {}),
 });

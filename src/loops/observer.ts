@@ -1,11 +1,12 @@
 import type { StageReading } from '../core/fold.ts';
 import { gateFor, type ArmingRead, type Gate } from '../core/arming.ts';
 import { dispatched, dispatchFailed, observe, type Decision, type Effect, type Observation, type SourceObservation, type TargetObservation } from '../core/observe.ts';
-import type { FollowerState } from '../core/state.ts';
+import type { FollowerState, Writer, WriterLiveness } from '../core/state.ts';
 import type { SourceSection } from '../core/target-spec.ts';
 import { activeHolds, nextHolds, NO_HOLDS, type FreshHold, type MirrorHold } from '../core/mirror-holds.ts';
 import { ConflictError, type HoldsRead, type RepoRequest, type TargetRequest } from '../adapters/ports.ts';
 import { casApply, entryOf, type Entry } from './cas.ts';
+import { drainOutboxes } from './outbox.ts';
 import type { LoopContext } from './context.ts';
 import { prepareFollowers, type Prepared } from './prepare.ts';
 
@@ -40,7 +41,9 @@ const runName = (s: FollowerState | null): string | null => s?.pending?.name ?? 
  */
 export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>): Promise<TickReport> => {
   const prepared = await prepareFollowers(ctx, only);
-  const [stored, arming, holdsRead] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read(), ctx.ports.holds.read()]);
+  const [listed, arming, holdsRead] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read(), ctx.ports.holds.read()]);
+  // What earlier ticks wrote into outboxes and did not get to deliver goes out first.
+  const stored = await drainOutboxes(ctx, listed);
   const byId = new Map(stored.map((s) => [s.id, s]));
   const ok = prepared.flatMap((p) => (p.resolution.ok ? [{ p, spec: p.resolution.spec }] : []));
 
@@ -61,17 +64,21 @@ export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>)
     ctx.ports.dispatcher.statuses(names),
   ]);
 
-  const observationFor = (p: Prepared, state: FollowerState | null, extra: Map<string, StageReading>): Observation => {
+  const writers = writerLiveness(ctx);
+  const observationFor = async (p: Prepared, state: FollowerState | null, extra: Map<string, StageReading>): Promise<Observation> => {
     const name = runName(state);
-    const dispatch = name ? (extra.get(name) ?? statuses.get(name))?.result : undefined;
+    const reading = (n: string): StageReading | undefined => extra.get(n) ?? statuses.get(n);
+    const dispatch = name ? reading(name)?.result : undefined;
+    await writers.probe(state, reading);
+    const who = writers.observe(state);
     if (!p.resolution.ok) {
       const invalid = { kind: 'invalid' as const, message: p.resolution.message };
       return p.resolution.side === 'source'
-        ? { source: invalid, target: { kind: 'unreadable', message: 'source unresolved' }, dispatch }
-        : { source: sourceOf(p, refs), target: invalid, dispatch };
+        ? { source: invalid, target: { kind: 'unreadable', message: 'source unresolved' }, dispatch, ...who }
+        : { source: sourceOf(p, refs), target: invalid, dispatch, ...who };
     }
     const target: TargetObservation = targets.get(p.follower.id) ?? { kind: 'unreadable', message: 'target not read' };
-    return { source: sourceOf(p, refs), target, dispatch };
+    return { source: sourceOf(p, refs), target, dispatch, ...who };
   };
 
   // Re-read the gate once, just before the first dispatch of the tick: a brake pulled while
@@ -152,6 +159,40 @@ const rememberHolds = async (ctx: LoopContext, first: HoldsRead, fresh: readonly
   }
 };
 
+const writerKey = (w: Writer): string => JSON.stringify(w);
+
+/**
+ * Liveness of the writers of pending dispatches that were never made, asked once per writer and
+ * tick, and this tick's own identity, as values for the pure core. A dispatch that exists is
+ * adopted whoever wrote it, so its writer is not asked about; nor is this tick itself.
+ */
+const writerLiveness = (ctx: LoopContext) => {
+  const probe = ctx.ports.writers;
+  const asked = new Map<string, Promise<WriterLiveness>>();
+  const settled = new Map<string, WriterLiveness>();
+  return {
+    async probe(state: FollowerState | null, reading: (name: string) => StageReading | undefined): Promise<void> {
+      const p = state?.pending;
+      if (!probe || !p?.writer) return;
+      const r = reading(p.name)?.result;
+      if (r !== undefined && r !== 'NONE') return;
+      const k = writerKey(p.writer);
+      if (probe.self && writerKey(probe.self) === k) {
+        settled.set(k, 'alive');
+        return;
+      }
+      // A probe that fails tells nothing: the lease decides.
+      if (!asked.has(k)) asked.set(k, probe.liveness(p.writer).catch((): WriterLiveness => 'unknown'));
+      settled.set(k, await (asked.get(k) as Promise<WriterLiveness>));
+    },
+    observe(state: FollowerState | null): Pick<Observation, 'self' | 'pendingWriter'> {
+      const w = state?.pending?.writer;
+      const l = w ? settled.get(writerKey(w)) : undefined;
+      return { ...(probe?.self ? { self: probe.self } : {}), ...(l ? { pendingWriter: l } : {}) };
+    },
+  };
+};
+
 const sourceSection = (p: Prepared): SourceSection | null =>
   p.resolution.ok ? p.resolution.spec.source : (p.resolution.source ?? null);
 
@@ -167,7 +208,7 @@ const observeOne = async (
   p: Prepared,
   start: Entry,
   gate: Gate,
-  observationFor: (p: Prepared, s: FollowerState | null, extra: Map<string, StageReading>) => Observation,
+  observationFor: (p: Prepared, s: FollowerState | null, extra: Map<string, StageReading>) => Promise<Observation>,
   gateNow: (id: string) => Promise<Gate>,
 ): Promise<FollowerReport> => {
   const id = p.follower.id;
@@ -182,7 +223,7 @@ const observeOne = async (
       const r = read.get(name);
       if (r) extra.set(name, r);
     }
-    const r = observe(state, observationFor(p, state, extra), gate, p.policy, ctx.now());
+    const r = observe(state, await observationFor(p, state, extra), gate, p.policy, ctx.now());
     decision = r.decision;
     effects = r.effects;
     // Cancels happen before the write: a crash after them repeats an idempotent delete,

@@ -197,7 +197,7 @@ describe('kubernetes target reader', () => {
     expect(got.get('fresh')).toEqual({ kind: 'ok', sha: null });
     expect(got.get('junk')).toEqual({
       kind: 'unreadable',
-      message: `Deployment ${a}/junk: annotation ${annotation} is 6 characters that are not a commit sha; expected a commit sha (7 to 64 hex digits) or a Flux revision <ref>@sha1:<40 hex> / <ref>@sha256:<64 hex>`,
+      message: `Deployment ${a}/junk: annotation ${annotation} is 6 characters that are not a commit sha (first stray: a letter at 1); expected a commit sha (7 to 64 hex digits) or a Flux revision <ref>@sha1:<40 hex> / <ref>@sha256:<64 hex>`,
     });
     expect(got.get('tag')).toEqual({ kind: 'ok', sha: sha(11).slice(0, 9) });
     expect(got.get('flux')).toEqual({ kind: 'ok', sha: sha(12) });

@@ -59,11 +59,11 @@ describe('argv-json target reader', () => {
     await script('array.sh', `echo '["${SHA}"]'`);
     await script('silent.sh', 'exit 0');
     expect(await readOne({ reader: 'argv-json', argv: ['./garbage.sh', '--json'] })).toEqual(
-      unreadable(/^target reader `\.\/garbage\.sh --json` printed something that is not JSON .*deployed: yes/),
+      unreadable(/^target reader `\.\/garbage\.sh --json` printed 13 bytes in 1 line that is not JSON; the first character is a letter; expected/),
     );
     expect(await readOne({ reader: 'argv-json', argv: ['./short.sh'] })).toEqual(unreadable(/^target reader `\.\/short\.sh` printed a "sha" that is 6 hex digits; an abbreviated sha needs at least 7$/));
     const tag = await readOne({ reader: 'argv-json', argv: ['./tag.sh'] });
-    expect(tag).toEqual(unreadable(/printed a "sha" that is 13 characters that are not a commit sha; expected a commit sha \(7 to 64 hex digits\) or a Flux revision/));
+    expect(tag).toEqual(unreadable(/printed a "sha" that is 13 characters that are not a commit sha \(first stray: a letter at 1\); expected a commit sha \(7 to 64 hex digits\) or a Flux revision/));
     expect(JSON.stringify(tag)).not.toContain('secret');
     expect(await readOne({ reader: 'argv-json', argv: ['./array.sh'] })).toEqual(unreadable(/printed JSON that is not \{"sha": "<revision>"\} or \{"sha": null\} \(the whole document: .*expected object/));
     expect(await readOne({ reader: 'argv-json', argv: ['./silent.sh'] })).toEqual(unreadable(/printed nothing/));
@@ -158,7 +158,7 @@ describe('file target reader', () => {
     expect(await readOne({ reader: 'file', path: 'empty' })).toEqual(unreadable(new RegExp(`^target file ${file('empty')}: is empty`)));
     // Described, never echoed: a target file is not repeated into states, events and logs.
     const garbage = await readOne({ reader: 'file', path: 'garbage' });
-    expect(garbage).toEqual(unreadable(/: content is 6 characters that are not a commit sha; expected a commit sha/));
+    expect(garbage).toEqual(unreadable(/: content is 6 characters that are not a commit sha \(first stray: a letter at 1\); expected a commit sha/));
     expect(JSON.stringify(garbage)).not.toContain('v1.2.3');
     expect(await readOne({ reader: 'file', path: 'two' })).toEqual(unreadable(/holds 2 lines; expected one line with a commit sha/));
     for (const [name, text, why] of [

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../src/core/notifications.ts';
-import { createWebhookNotifier } from '../../src/adapters/notify/webhook.ts';
+import { createWebhookNotifier, WebhookRetryableError } from '../../src/adapters/notify/webhook.ts';
 
 type Received = { method: string; url: string; contentType: string | undefined; idempotencyKey: string | undefined; body: string };
 
@@ -101,33 +101,44 @@ describe('webhook notifier', () => {
     expect(rx.received).toEqual([]);
   });
 
-  it('logs and moves on when the endpoint answers 500, never logging the url', async () => {
+  it('throws (kept in the outbox for a later tick) when the endpoint answers 500 or 429, never naming the url', async () => {
+    for (const status of [500, 503, 429]) {
+      const rx = await receiver((_q, res) => {
+        res.statusCode = status;
+        res.end('boom');
+      });
+      const logs: string[] = [];
+      const err = await createWebhookNotifier({ url: rx.url, log: (m) => logs.push(m) }).notify(failed).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WebhookRetryableError);
+      expect((err as Error).message).toBe(`webhook notification for hwlab-jd01-v03 Failed 0123456789ab failed: HTTP ${status}`);
+      expect(rx.received).toHaveLength(1);
+      expect(logs).toEqual([]);
+    }
+  });
+
+  it('logs and drops what no retry fixes: a 4xx answer', async () => {
     const rx = await receiver((_q, res) => {
-      res.statusCode = 500;
-      res.end('boom');
+      res.statusCode = 404;
+      res.end('no such hook');
     });
     const logs: string[] = [];
     await expect(createWebhookNotifier({ url: rx.url, log: (m) => logs.push(m) }).notify(failed)).resolves.toBeUndefined();
-    expect(rx.received).toHaveLength(1);
-    expect(logs).toEqual(['webhook notification for hwlab-jd01-v03 Failed 0123456789ab failed: HTTP 500']);
+    expect(logs).toEqual(['webhook notification for hwlab-jd01-v03 Failed 0123456789ab failed: HTTP 404 (not retried)']);
   });
 
-  it('logs and moves on when nothing listens', async () => {
-    const logs: string[] = [];
+  it('throws when nothing listens, without the url', async () => {
     const url = `http://127.0.0.1:${await closedPort()}/secret-token`;
-    await expect(createWebhookNotifier({ url, log: (m) => logs.push(m) }).notify(failed)).resolves.toBeUndefined();
-    expect(logs).toHaveLength(1);
-    expect(logs[0]).toMatch(/^webhook notification for hwlab-jd01-v03 Failed 0123456789ab failed: .*ECONNREFUSED/);
-    expect(logs[0]).not.toContain('secret-token');
+    const err = await createWebhookNotifier({ url }).notify(failed).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WebhookRetryableError);
+    expect((err as Error).message).toMatch(/^webhook notification for hwlab-jd01-v03 Failed 0123456789ab failed: .*ECONNREFUSED/);
+    expect((err as Error).message).not.toContain('secret-token');
   });
 
-  it('gives up on a slow endpoint after its timeout', async () => {
+  it('gives up on a slow endpoint after its timeout, and throws', async () => {
     const rx = await receiver(() => {
       // never answers
     });
-    const logs: string[] = [];
-    await expect(createWebhookNotifier({ url: rx.url, timeoutMs: 300, log: (m) => logs.push(m) }).notify(failed)).resolves.toBeUndefined();
-    expect(logs).toEqual(['webhook notification for hwlab-jd01-v03 Failed 0123456789ab failed: timed out']);
+    await expect(createWebhookNotifier({ url: rx.url, timeoutMs: 300 }).notify(failed)).rejects.toThrow(new WebhookRetryableError('webhook notification for hwlab-jd01-v03 Failed 0123456789ab failed: timed out'));
   });
 
   it('logs a url that is not an http(s) url instead of throwing, without echoing it', async () => {

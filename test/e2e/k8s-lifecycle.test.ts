@@ -359,6 +359,48 @@ describe('kubernetes driver, end to end through the CLI against the API-server d
     expect(w.storedState(id)?.lastSucceededSha).toBe(sha2);
   });
 
+  it('a dispatch written ahead by a pod that is gone is taken over on the next tick, not 300 s later; a live pod keeps it', async () => {
+    const id = 'orphan';
+    const w = await world([{ id, repo: 'o/orphan', branch: 'main' }]);
+    w.setTarget(id, await w.git.commit('o/orphan', 'main'));
+    w.armDirect();
+    expect(phaseOf(await w.tick('observer'), id)).toBe('Noop');
+    // The observer pod, as the CronJob's downward API names it to the tick.
+    const pod = w.api.store.put('pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'branch-follower-observer-29000000-abcde', namespace: NAMESPACE },
+      spec: { containers: [{ name: 'observer', image: 'ghcr.io/branch-follower/branch-follower:0.1.0' }] },
+      status: { phase: 'Running' },
+    });
+    const podEnv = { BRANCH_FOLLOWER_POD_NAME: name(pod), BRANCH_FOLLOWER_POD_UID: String(pod.metadata?.uid) };
+    const old = await w.git.commit('o/orphan', 'main');
+    // It writes the dispatch ahead, and its Job create is refused: the pending stays, never made.
+    w.api.faults.add({ match: { verb: 'create', resource: 'jobs' }, respond: { status: 403 } });
+    const first = await w.tick('observer', { env: podEnv });
+    expect(first.code).toBe(1);
+    w.api.faults.clear();
+    expect(w.storedState(id)?.pending).toMatchObject({ sha: old, writer: { kind: 'pod', name: name(pod), uid: podEnv.BRANCH_FOLLOWER_POD_UID } });
+    expect(w.jobs()).toEqual([]);
+
+    // A newer commit: while the writer pod runs, its dispatch is left to it (the lease).
+    const newest = await w.git.commit('o/orphan', 'main');
+    const waiting = await w.tick('observer');
+    expect(waiting.code, waiting.stderr).toBe(0);
+    expect(phaseOf(waiting, id)).toBe('PendingTrigger');
+    expect(w.storedState(id)?.pending?.sha).toBe(old);
+    expect(w.jobs()).toEqual([]);
+
+    // The pod is gone: the next tick gives the old dispatch up and dispatches the newest at once.
+    w.api.store.delete('pods', NAMESPACE, name(pod));
+    w.api.requests.reset();
+    const taken = await w.tick('observer');
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(phaseOf(taken, id)).toBe('Triggering');
+    expect(w.jobs().map(name)).toEqual([runName(id, newest, 3, 1)]);
+    expect(w.api.requests.all({ verb: 'get', resource: 'pods' }).map((r) => r.name)).toEqual([name(pod)]);
+  });
+
   it('run-once --all --dry-run sends only GET and LIST and prints each follower decision', async () => {
     const fs: K8sFollowerDef[] = [
       { id: 'quiet', repo: 'o/one', branch: 'main' },

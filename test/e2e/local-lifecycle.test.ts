@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PHASES } from '../../src/core/phases.ts';
@@ -363,5 +363,28 @@ describe('local driver, end to end through the CLI', () => {
     await w.cli(['tick', 'observer']);
     await w.cli(['tick', 'closer']);
     expect(await w.invocations()).toEqual([`${A.id} ${sha} 1`]);
+  });
+
+  it('a dispatch written ahead by a tick that has since exited is taken over by the next tick, not 300 s later', async () => {
+    const w = (world = await createWorld([A]));
+    await w.setTarget(A.id, await w.git.commit(A.repo, A.branch));
+    await w.armAll();
+    await w.cli(['tick', 'observer']);
+    const old = await w.git.commit(A.repo, A.branch);
+    // The run directory cannot be made: the tick writes the dispatch ahead, fails to make it, exits.
+    const runs = join(w.stateDir, 'runs');
+    await writeFile(runs, 'not a directory');
+    const failed = await w.cli(['tick', 'observer']);
+    expect(failed.code).toBe(1);
+    const left = JSON.parse(await readFile(join(w.stateDir, 'state', `${A.id}.json`), 'utf8')) as { state: { pending: { sha: string; writer?: { kind: string; pid: number } } } };
+    expect(left.state.pending).toMatchObject({ sha: old, writer: { kind: 'process' } });
+    await rm(runs);
+    const newest = await w.git.commit(A.repo, A.branch);
+    // The writer's pid has exited (it was the CLI process above): the next tick does not wait.
+    const r = await w.cli(['tick', 'observer']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await phase(w, A.id)).toBe('Triggering');
+    await tickUntil(w, async () => (await phase(w, A.id)) === 'Succeeded');
+    expect(await w.invocations()).toEqual([`${A.id} ${newest} 1`]);
   });
 });

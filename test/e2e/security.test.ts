@@ -242,6 +242,18 @@ describe('the controller Role', () => {
     g.settleJobs({ deploy: true, pipeline: 'True' });
     await run(['run-once', '--follower', F.id, '--confirm']);
     expect(g.storedState(F.id)?.lastSucceededSha).toBe(newest);
+    // An observer pod writes a dispatch ahead and its Job create fails; the pod is gone when a
+    // newer commit comes, and the next tick asks the API server about that pod.
+    await g.git.commit(F.repo, F.branch);
+    g.api.faults.add({ match: { verb: 'create', resource: 'jobs' }, respond: { status: 403 } });
+    const podEnv = { BRANCH_FOLLOWER_POD_NAME: 'branch-follower-observer-29000000-abcde', BRANCH_FOLLOWER_POD_UID: '0b5e7d1c-2f4a-4c6e-8a9b-7c6d5e4f3a2b' };
+    expect((await g.cli(['tick', 'observer'], { env: podEnv })).code).toBe(1);
+    g.api.faults.clear();
+    const latest = await g.git.commit(F.repo, F.branch);
+    await run(['tick', 'observer']);
+    expect(g.storedState(F.id)?.inFlight?.sha).toBe(latest);
+    g.settleJobs({ deploy: true, pipeline: 'True' });
+    await run(['tick', 'closer']);
     await run(['status', '--live']);
     await run(['events', '--follower', F.id]);
     await run(['logs', '--follower', F.id]);
@@ -508,5 +520,54 @@ describe('no secret value is ever written to state, events or logs', () => {
       expect(text, p).not.toContain(VAR);
       expect(text, p).not.toContain(token);
     }
+  });
+});
+
+describe('no echoed content, no echoed secrets', () => {
+  it('a read URL with credentials is refused naming the user, never the password', async () => {
+    const w = await local([A]);
+    const password = `Pw-${randomBytes(8).toString('hex')}`;
+    await setRegistry(w, (_f, controller) => {
+      controller.gitMirror = { readUrl: `http://alice:${password}@127.0.0.1:1/git` };
+    });
+    for (const args of [['plan'], ['status'], ['tick', 'observer'], ['run-once', '--all', '--dry-run']]) {
+      const r = await w.cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain('controller.gitMirror.readUrl');
+      expect(r.stderr).toContain('http://alice:***@127.0.0.1:1/git');
+      expect(r.stdout + r.stderr).not.toContain(password);
+    }
+  });
+
+  it('a file target that resolves to the wrong file (a passwd file holding a token) is described, never copied into state, events, notifications or output', async () => {
+    const token = `xoxb-${randomBytes(12).toString('hex')}`;
+    const hook = await startHook(() => 200);
+    cleanups.push(hook.close);
+    // The target reader's budget is the trigger budget: 1 s, so the follower is Blocked (and notified) soon.
+    const w = await local([A], { budgets: { triggerSeconds: 1 } });
+    const VAR = 'BRANCH_FOLLOWER_WEBHOOK_URL';
+    await setRegistry(w, (_f, controller) => {
+      controller.notify = { webhookUrlEnv: VAR };
+    });
+    const passwd = `root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nsvc:${token}:1000:1000::/home/svc:/bin/sh\n`;
+    await writeFile(join(w.configDir, 'passwd'), passwd);
+    await symlink(join(w.configDir, 'passwd'), join(w.configDir, 'targets', `${A.id}.sha`));
+    await w.git.commit(A.repo, A.branch);
+    const outputs: string[] = [];
+    const run = async (args: string[]): Promise<void> => {
+      const r = await w.cli(args, { env: { [VAR]: hook.url(`/services/T0/B0/${token}`) } });
+      outputs.push(r.stdout, r.stderr);
+    };
+    await run(['tick', 'observer']);
+    expect((await w.row(A.id)).reason).toMatch(/: holds 3 lines; expected one line with a commit sha/);
+    await new Promise((r) => setTimeout(r, 1500));
+    await run(['tick', 'observer']);
+    expect((await w.row(A.id)).phase).toBe('Blocked');
+    for (const args of [['status', '-o', 'json'], ['status', '--live'], ['events', '--follower', A.id, '-o', 'json'], ['run-once', '--all', '--dry-run']]) await run(args);
+    expect(hook.bodies.some((b) => b.includes('Blocked'))).toBe(true);
+
+    const leaks = ['root:x', '/bin/bash', 'nologin', token];
+    const stored = [...(await filesUnder(w.stateDir)).values()].join('\n');
+    for (const text of [stored, outputs.join('\n'), ...hook.bodies]) for (const leak of leaks) expect(text).not.toContain(leak);
   });
 });

@@ -293,7 +293,13 @@ for (const c of cases) {
         for (const p of podTemplates(objs)) {
           const env = arr(arr(p.spec.containers)[0]!.env);
           const webhook = registry.controller.notify?.webhookUrlEnv;
-          const refs = env.filter((e) => e.valueFrom !== undefined);
+          const refs = env.filter((e) => e.valueFrom !== undefined && rec(e.valueFrom).fieldRef === undefined);
+          // The pod's own name and uid, from the downward API: the writer of a dispatch written ahead.
+          const fields = env.filter((e) => e.valueFrom !== undefined && rec(e.valueFrom).fieldRef !== undefined);
+          expect(fields.map((e) => [e.name, rec(rec(e.valueFrom).fieldRef).fieldPath])).toEqual([
+            ['BRANCH_FOLLOWER_POD_NAME', 'metadata.name'],
+            ['BRANCH_FOLLOWER_POD_UID', 'metadata.uid'],
+          ]);
           if (!webhook) {
             expect(refs).toEqual([]);
             continue;

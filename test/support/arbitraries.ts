@@ -12,7 +12,7 @@ import type { Policy } from '../../src/core/policy.ts';
 import { toIso } from '../../src/core/primitives.ts';
 import { CHECKS, type CheckLabel } from '../../src/core/registry.ts';
 import { runName } from '../../src/core/run-name.ts';
-import { FollowerState, HISTORY_LIMIT, type CheckResult, type Run, type Transition } from '../../src/core/state.ts';
+import { FollowerState, HISTORY_LIMIT, type CheckResult, type Run, type Transition, type Writer, type WriterLiveness } from '../../src/core/state.ts';
 
 /** Property runs: at least `min` (1,000 by default); `FC_RUNS=<n>` raises every suite at once. */
 export const runs = (min = 1000): number => {
@@ -347,6 +347,14 @@ export type StateOptions = {
 };
 
 /** A valid FollowerState in `phases`, with its timestamps at or before `base` (ms). */
+/** Who wrote a pending dispatch: a controller pod, or a process on some host (core/state.ts Writer). */
+export const writerArb: fc.Arbitrary<Writer> = fc.oneof(
+  fc.record({ kind: fc.constant('pod' as const), name: fc.constantFrom('branch-follower-observer-29123456-abcde', 'branch-follower-closer-29123457-x1y2z'), uid: fc.uuid() }),
+  fc.record({ kind: fc.constant('process' as const), host: fc.constantFrom('build-01', 'laptop.local'), pid: fc.integer({ min: 1, max: 4_194_304 }), bootId: fc.uuid() }),
+);
+
+export const livenessArb: fc.Arbitrary<WriterLiveness> = fc.constantFrom('alive', 'gone', 'unknown');
+
 export const followerStateArb = (base: number, opts: StateOptions = {}): fc.Arbitrary<FollowerState> => {
   const maxAttempts = opts.maxAttempts ?? 4;
   return fc
@@ -373,6 +381,7 @@ export const followerStateArb = (base: number, opts: StateOptions = {}): fc.Arbi
       superseded: fc.boolean(),
       withRun: fc.boolean(),
       kind: fc.constantFrom('Job' as const, 'Process' as const),
+      writer: fc.option(writerArb, { nil: undefined }),
     })
     .chain((r) => historyArb(r.phase, base).map((history) => ({ r, history })))
     .map(({ r, history }): FollowerState => {
@@ -389,7 +398,7 @@ export const followerStateArb = (base: number, opts: StateOptions = {}): fc.Arbi
       // Attempts stay coherent with the dispatch the state names, as the core keeps them (the
       // counts of an earlier visit are dropped when the next one starts).
       if (r.phase === 'PendingTrigger') {
-        pending = { sha: r.runSha, episode: runEpisode, attempt: r.runAttempt, name, at };
+        pending = { sha: r.runSha, episode: runEpisode, attempt: r.runAttempt, name, at, ...(r.writer && !r.legacy ? { writer: r.writer } : {}) };
         if (runEpisode === episode) attempts = [...others, { sha: r.runSha, episode, count: r.runAttempt - 1 }];
       } else if (r.phase === 'Triggering' || r.phase === 'ClosingOut' || (r.phase === 'Superseded' && r.withRun)) {
         inFlight = r.phase === 'Superseded' ? { ...run, superseded: true } : run;

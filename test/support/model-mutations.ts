@@ -46,7 +46,9 @@ export const MUTATIONS: readonly Mutation[] = [
   { id: 'M9', what: 'local state update ignores the version', file: 'src/adapters/local/state-store.ts', from: 'if (String(current.version) !== version) throw', to: 'if (false) throw', suites: ['local'] },
   { id: 'M10', what: 'observer skips the cancel of a superseded run (onSupersede: cancel)', file: 'src/loops/observer.ts', from: "if (!ctx.dryRun) for (const e of r.effects) if (e.kind === 'cancel') await ctx.ports.dispatcher.cancel(e.name);", to: 'void 0;', suites: ['local'] },
   { id: 'M11', what: 'closer skips the cancel of a run past its budget', file: 'src/loops/closer.ts', from: '&& first.cancel) await ctx.ports.dispatcher.cancel(run.name);', to: '&& first.cancel) void 0;', suites: ['local'] },
-  { id: 'M12', what: 'won writes emit no events', file: 'src/loops/cas.ts', from: '      await afterWrite(ctx, entry.state, next);', to: '      void afterWrite;', suites: ['local'] },
+  { id: 'M12', what: 'won writes deliver nothing from their outbox', file: 'src/loops/cas.ts', from: 'const after = await deliver(ctx, written, (next.outbox?.items ?? []).filter((it) => keys.has(it.key)))', to: 'const after = await deliver(ctx, written, [])', suites: ['local'] },
+  { id: 'M13', what: 'ticks never deliver what earlier ticks left in an outbox', file: 'src/loops/outbox.ts', from: '  if (ctx.dryRun) return [...stored];', to: '  if (ctx.dryRun || stored.length >= 0) return [...stored];', suites: ['local'] },
+  { id: 'M14', what: 'each delivery posts a notification twice', file: 'src/loops/outbox.ts', from: '      await ctx.ports.notifier.notify(i.notification);', to: '      await ctx.ports.notifier.notify(i.notification); await ctx.ports.notifier.notify(i.notification);', suites: ['local'] },
 ];
 
 const ROOT = join(import.meta.dirname, '..', '..');

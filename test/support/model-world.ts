@@ -9,6 +9,8 @@ import { loadRegistry, type LoadedRegistry } from '../../src/adapters/config/reg
 import { ConflictError, type DispatchRequest, type Stored } from '../../src/adapters/ports.ts';
 import { resolveBudgets } from '../../src/core/budgets.ts';
 import type { StageReading } from '../../src/core/fold.ts';
+import { idempotencyKey } from '../../src/core/notifications.ts';
+import { NOTIFY_PHASES } from '../../src/core/phases.ts';
 import type { FollowerState, Transition } from '../../src/core/state.ts';
 import { closerTick } from '../../src/loops/closer.ts';
 import type { LoopContext, Ports } from '../../src/loops/context.ts';
@@ -134,6 +136,13 @@ export class World implements TapListener {
   private readonly lastSeen = new Map<string, { version: string; state: FollowerState }>();
   private readonly terminal = new Map<string, { id: string; t: Transition; step: number; strict: boolean; counted: boolean }>();
   private readonly maxHistory = new Map<string, number>();
+  /** For each notification sent (same index as notes.sent): its step, and whether the stored outbox held it then. */
+  private readonly noteMeta: { step: number; fromOutbox: boolean }[] = [];
+  /** Steps without crash, mid-tick action, guard or injected fault. */
+  private readonly cleanSteps = new Set<number>();
+  private repeatsCountedUpTo = 0;
+  /** The notification every Succeeded, Failed or Blocked a stored history ever held owes, by key. */
+  private readonly owedNotes = new Map<string, { id: string; t: Transition }>();
   private readonly ledger = new Map<string, Set<string>>();
   private readonly tickData = new WeakMap<TickCtx, TickData>();
   /** For each dispatch call: whether its dispatch already existed, and the faults seen, when it started. */
@@ -319,6 +328,7 @@ export class World implements TapListener {
       if (!this.targets.ever.get(id)?.has(sha)) this.violation(`${id}: lastSucceededSha became ${sha.slice(0, 12)} though its target never reported it`);
     }
     this.maxHistory.set(id, Math.max(this.maxHistory.get(id) ?? 0, next.history.length));
+    for (const t of next.history) if (NOTIFY_PHASES.includes(t.to) && !this.owedNotes.has(idempotencyKey(id, t))) this.owedNotes.set(idempotencyKey(id, t), { id, t });
     for (const t of next.history) {
       if (!TERMINAL.has(t.to)) continue;
       const key = `${id} ${transitionKey(t)}`;
@@ -389,7 +399,15 @@ export class World implements TapListener {
     };
     o.interleaver?.join(tick.id);
     this.figures.count(o.dryRun ? 'dryRunTicks' : o.guard ? 'guardedTicks' : loop === 'observer' ? 'observerTicks' : 'closerTicks');
-    const raw: Ports = { ...this.driver.ports(), targets: this.targets.reader(), refs: this.mirror.refReader(), notifier: this.notes.notifier(), pipelines: noPipelines, logs: noLogs };
+    const sink = this.notes.notifier();
+    // Every notification goes out from the outbox: the stored state must hold it when it is sent.
+    const notifier: Ports['notifier'] = {
+      notify: async (n) => {
+        this.noteMeta.push({ step: this.stepNo, fromOutbox: this.inStoredOutbox(n.id, n.idempotencyKey) });
+        await sink.notify(n);
+      },
+    };
+    const raw: Ports = { ...this.driver.ports(), targets: this.targets.reader(), refs: this.mirror.refReader(), notifier, pipelines: noPipelines, logs: noLogs };
     const tapped = tapPorts(raw, tick, this);
     const ports = o.guard ? guardWrites(tapped) : tapped;
     const ctx: LoopContext = { loaded: this.loaded, ports, now: () => this.clock.t, log: (l) => void tick.log.push(l), dryRun: o.dryRun ?? false, deadline: null };
@@ -407,6 +425,11 @@ export class World implements TapListener {
     this.trace.push(`  ${loop}#${tick.id}${o.dryRun ? ' (dry-run)' : o.guard ? ' (guarded)' : ''}: ${summary}`);
     this.step_?.results.push(result);
     return result;
+  }
+
+  private inStoredOutbox(id: string, key: string): boolean {
+    const s = this.driver.readStates().find((x) => x.id === id);
+    return !!s && 'state' in s && (s.state.outbox?.items.some((i) => i.key === key) ?? false);
   }
 
   // ---- steps ---------------------------------------------------------------------------
@@ -436,6 +459,7 @@ export class World implements TapListener {
     await this.snapshot();
     const faulted = this.driver.faultsSeen() > st.faultsBefore;
     const clean = !st.crashed && !st.hooked && !st.guard && !faulted;
+    if (clean) this.cleanSteps.add(this.stepNo);
     if (clean) {
       for (const r of st.results) {
         if (r.thrown !== undefined) this.violation(`step "${st.label}": ${r.tick.loop} tick threw without any fault: ${(r.thrown as Error).message}`);
@@ -468,14 +492,22 @@ export class World implements TapListener {
       }
     }
     // Notifications: at most once per (follower, run, phase) for Succeeded and Failed, once per
-    // visit of a sha for Blocked, as far as history remembers: at most once per idempotency key.
-    const seen = new Set<string>();
-    for (const n of this.notes.sent) {
+    // visit of a sha for Blocked, as far as history remembers: one idempotency key each. Each is
+    // sent from the outbox (the stored state holds it then). Delivery is at least once: a key
+    // goes out again only when the tick that sent it first had a crash or fault in its step
+    // (it died, or could not remove it from the outbox, after sending).
+    const first = new Map<string, number>();
+    this.notes.sent.forEach((n, i) => {
       if (n.phase !== 'Blocked' && (n.run === null || n.idempotencyKey !== `${n.run}/${n.phase}`)) this.violation(`notification ${n.idempotencyKey} of a ${n.phase} is not keyed by its run`);
       const k = n.idempotencyKey;
-      if (seen.has(k) && (this.maxHistory.get(n.id) ?? 0) < 50) this.violation(`notification ${k} sent twice`);
-      seen.add(k);
-    }
+      const meta = this.noteMeta[i];
+      if (meta && !meta.fromOutbox) this.violation(`notification ${k} sent while the stored outbox did not hold it`);
+      const at = first.get(k);
+      if (at !== undefined && this.cleanSteps.has(at) && (this.maxHistory.get(n.id) ?? 0) < 50) this.violation(`notification ${k} sent twice, though the step that first sent it had no crash or fault`);
+      if (at === undefined) first.set(k, meta?.step ?? this.stepNo);
+      else if (i >= this.repeatsCountedUpTo) this.figures.count('notificationsRedelivered');
+    });
+    this.repeatsCountedUpTo = this.notes.sent.length;
     this.throwIfViolated();
   }
 
@@ -560,7 +592,7 @@ export class World implements TapListener {
     const f = this.followers.find((x) => x.id === id) as ModelFollower;
     const newest = this.mirror.branchOf(f.repo, f.branch)?.head ?? null;
     const st = this.lastSeen.get(id)?.state;
-    if (!st || !newest || st.pending || st.inFlight) return false;
+    if (!st || !newest || st.pending || st.inFlight || (st.outbox?.items.length ?? 0) > 0) return false;
     if (this.targets.current.get(id) !== newest) return false;
     return (st.phase === 'Succeeded' && st.lastSucceededSha === newest) || (st.phase === 'Noop' && st.targetSha === newest);
   }
@@ -601,6 +633,11 @@ export class World implements TapListener {
           const writes = [...c.tick.writes, ...o.tick.writes];
           if (writes.length > 0) this.violation(`ticks after convergence still wrote: ${writes.join(', ')}`);
           for (const f of this.followers) if (!this.converged(f.id)) this.violation(`${f.id} left its converged state`);
+          // Nothing lost once the outboxes are empty: every terminal transition has its event,
+          // every Succeeded, Failed and Blocked its notification.
+          for (const e of this.terminal.values()) this.violation(`${e.id}: transition to ${e.t.to} (${e.t.at}) never recorded as an event`);
+          const sent = new Set(this.notes.sent.map((n) => n.idempotencyKey));
+          for (const [k, o] of this.owedNotes) if (!sent.has(k) && (this.maxHistory.get(o.id) ?? 0) < 50) this.violation(`${o.id}: ${o.t.to} (${k}) never notified`);
         });
         this.figures.converged(round);
         return round;

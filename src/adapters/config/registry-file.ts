@@ -1,3 +1,4 @@
+import { maskUserinfo } from '../../core/redact.ts';
 import { dirname, relative, resolve } from 'node:path';
 import { parseRegistry, type Registry } from '../../core/registry.ts';
 import { checkMirrorUrl } from '../git/mirror-url.ts';
@@ -25,6 +26,7 @@ export const loadRegistry = async (path: string, cwd = process.cwd()): Promise<L
   if (!parsed.ok) throw new BadInputError(parsed.errors);
   // Source authority is a property of the registry: a forge or work-tree read URL is bad input, not a runtime error.
   const mirror = checkMirrorUrl(parsed.value.controller.gitMirror.readUrl);
-  if (!mirror.ok) throw new BadInputError([{ file: display, path: 'controller.gitMirror.readUrl', message: mirror.reason }]);
+  // The reason quotes the URL: its userinfo (refused, but typed by someone) is masked.
+  if (!mirror.ok) throw new BadInputError([{ file: display, path: 'controller.gitMirror.readUrl', message: maskUserinfo(mirror.reason) }]);
   return { registry: parsed.value, path: abs, dir: dirname(abs), display };
 };

@@ -1,5 +1,7 @@
 import type { KubeConfig, V1ResourceRequirements } from '@kubernetes/client-node';
-import type { ArmingStore, Dispatcher, EventSink, LogReader, MirrorHoldStore, PipelineReader, StateStore, TargetReader } from '../ports.ts';
+import type { ArmingStore, Dispatcher, EventSink, LogReader, MirrorHoldStore, PipelineReader, StateStore, TargetReader, WriterProbe } from '../ports.ts';
+import type { ProcessIdentity } from '../local/writer.ts';
+import { createKubernetesWriterProbe } from './writer.ts';
 import { createKubernetesArmingStore } from './arming-store.ts';
 import { createKubernetesMirrorHoldStore } from './mirror-hold-store.ts';
 import type { KubeCallOptions } from './client.ts';
@@ -27,6 +29,8 @@ export type KubernetesDriverOptions = KubeCallOptions & {
   serviceAccountName?: string;
   ttlSecondsAfterFinished?: number;
   resources?: V1ResourceRequirements;
+  /** This process, the writer of the dispatches it writes ahead when it runs outside a pod. */
+  me?: ProcessIdentity;
 };
 
 export type KubernetesDriver = {
@@ -40,6 +44,7 @@ export type KubernetesDriver = {
   targets: TargetReader;
   events: EventSink;
   logs: LogReader;
+  writers: WriterProbe;
 };
 
 export const createKubernetesDriver = (o: KubernetesDriverOptions): KubernetesDriver => {
@@ -81,5 +86,6 @@ export const createKubernetesDriver = (o: KubernetesDriverOptions): KubernetesDr
     targets: createKubernetesTargetReader(access),
     events: createKubernetesEventSink({ ...access, namespace }),
     logs: createKubernetesLogReader({ ...access, namespace }),
+    writers: createKubernetesWriterProbe({ ...access, namespace, env: o.env ?? process.env, me: o.me ?? { host: 'unknown', pid: process.pid, bootId: null } }),
   };
 };

@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { CoreV1Event } from '@kubernetes/client-node';
+import { eventKey } from '../../core/outbox.ts';
 import { FollowerId } from '../../core/primitives.ts';
 import { Transition } from '../../core/state.ts';
 import type { EventSink, FollowerEvent } from '../ports.ts';
@@ -24,6 +25,9 @@ export const ANNOTATION_TO = 'branch-follower.dev/to';
 export const ANNOTATION_SHA = 'branch-follower.dev/sha';
 export const ANNOTATION_ATTEMPT = 'branch-follower.dev/attempt';
 export const ANNOTATION_AT = 'branch-follower.dev/at';
+/** The run and episode the transition is about: with them an Event maps back to its idempotency key (core/outbox.ts). */
+export const ANNOTATION_RUN = 'branch-follower.dev/run';
+export const ANNOTATION_EPISODE = 'branch-follower.dev/episode';
 /** The whole reason, only when the Event's message had to be cut. */
 export const ANNOTATION_REASON = 'branch-follower.dev/reason';
 export const MESSAGE_MAX = 1024;
@@ -38,18 +42,20 @@ const checkId = (id: string): string => {
 
 export const eventSelector = (id: string): string => `${LABEL_MANAGED_BY}=${APP},${LABEL_FOLLOWER}=${id}`;
 
-let counter = 0;
 /**
- * kubectl's naming: the object's name, a dot, and a hex time. Fixed width so names sort in
- * emission order; a counter and random tail keep two ticks in the same millisecond apart.
+ * kubectl's naming, the object's name, a dot and hex: the transition's time in milliseconds and
+ * its place among the transitions of that instant (one write appends several, delivered
+ * together, in order), so names sort as the transitions happened; then a digest of its
+ * idempotency key (core/outbox.ts). An Event delivered again from the outbox gets the same
+ * name, and AlreadyExists means it was delivered already.
  */
-const eventName = (cm: string, at: string): string => {
-  counter = (counter + 1) % 1_000_000;
-  const micros = BigInt(Date.parse(at) || Date.now()) * 1_000_000n + BigInt(counter);
-  return `${cm}.${micros.toString(16).padStart(16, '0')}${randomBytes(2).toString('hex')}`;
+export const eventName = (cm: string, id: string, t: Transition, ordinal = 0): string => {
+  const ms = Math.max(0, Date.parse(t.at) || 0);
+  const digest = createHash('sha256').update(eventKey(id, t)).digest('hex').slice(0, 10);
+  return `${cm}.${ms.toString(16).padStart(12, '0')}${Math.min(ordinal, 255).toString(16).padStart(2, '0')}${digest}`;
 };
 
-export const transitionEvent = (namespace: string, id: string, t: Transition): CoreV1Event => {
+export const transitionEvent = (namespace: string, id: string, t: Transition, ordinal = 0): CoreV1Event => {
   const cm = stateConfigMapName(id);
   const clipped = t.reason.length > MESSAGE_MAX;
   const at = new Date(t.at);
@@ -57,7 +63,7 @@ export const transitionEvent = (namespace: string, id: string, t: Transition): C
     apiVersion: 'v1',
     kind: 'Event',
     metadata: {
-      name: eventName(cm, t.at),
+      name: eventName(cm, id, t, ordinal),
       namespace,
       labels: { ...BASE_LABELS, [LABEL_FOLLOWER]: id },
       annotations: {
@@ -66,6 +72,8 @@ export const transitionEvent = (namespace: string, id: string, t: Transition): C
         [ANNOTATION_AT]: t.at,
         ...(t.sha !== null ? { [ANNOTATION_SHA]: t.sha } : {}),
         ...(t.attempt !== null ? { [ANNOTATION_ATTEMPT]: String(t.attempt) } : {}),
+        ...(t.run ? { [ANNOTATION_RUN]: t.run } : {}),
+        ...(t.episode !== undefined ? { [ANNOTATION_EPISODE]: String(t.episode) } : {}),
         ...(clipped ? { [ANNOTATION_REASON]: t.reason } : {}),
       },
     },
@@ -85,6 +93,7 @@ export const transitionEvent = (namespace: string, id: string, t: Transition): C
 export const eventTransition = (e: CoreV1Event): Transition | null => {
   const a = e.metadata?.annotations ?? {};
   const attempt = a[ANNOTATION_ATTEMPT];
+  const episode = a[ANNOTATION_EPISODE];
   const r = Transition.safeParse({
     at: a[ANNOTATION_AT] ?? isoTime(e.firstTimestamp) ?? isoTime(e.metadata?.creationTimestamp),
     from: a[ANNOTATION_FROM],
@@ -92,6 +101,8 @@ export const eventTransition = (e: CoreV1Event): Transition | null => {
     sha: a[ANNOTATION_SHA] ?? null,
     attempt: attempt !== undefined && /^\d+$/.test(attempt) ? Number(attempt) : null,
     reason: a[ANNOTATION_REASON] ?? e.message ?? '',
+    ...(episode !== undefined && /^\d+$/.test(episode) ? { episode: Number(episode) } : {}),
+    ...(a[ANNOTATION_RUN] ? { run: a[ANNOTATION_RUN] } : {}),
   });
   return r.success ? r.data : null;
 };
@@ -102,9 +113,13 @@ export const createKubernetesEventSink = (o: KubernetesEventSinkOptions): EventS
   return {
     async emit(id, transitions) {
       checkId(id);
-      // One at a time, in order: their names then sort as they happened.
+      // One at a time, in order. The ordinal counts earlier transitions of the same instant in
+      // this call: a write's transitions are always delivered together, so it is stable.
+      const seen = new Map<string, number>();
       for (const t of transitions) {
-        const body = transitionEvent(namespace, id, Transition.parse(t));
+        const ordinal = seen.get(t.at) ?? 0;
+        seen.set(t.at, ordinal + 1);
+        const body = transitionEvent(namespace, id, Transition.parse(t), ordinal);
         try {
           await c.call(() => c.core.createNamespacedEvent({ namespace, body }));
         } catch (e) {

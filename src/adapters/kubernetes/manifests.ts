@@ -5,6 +5,7 @@
  */
 import { BadInputError } from '../config/input-error.ts';
 import { readdir, readFile } from 'node:fs/promises';
+import { POD_NAME_ENV, POD_UID_ENV } from './writer.ts';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import type {
   KubernetesObject,
@@ -288,6 +289,9 @@ const tickContainer = (registry: Registry, loop: Loop): V1Container => {
     env: [
       ...gitEnv,
       HEAP_ENV,
+      // Recorded as the writer of a dispatch written ahead, so a later tick can tell this pod is gone.
+      { name: POD_NAME_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: POD_UID_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
       ...(webhookEnv
         ? [{ name: webhookEnv, valueFrom: { secretKeyRef: { name: NOTIFY_SECRET, key: NOTIFY_SECRET_KEY, optional: true } } }]
         : []),

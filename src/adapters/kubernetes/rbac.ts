@@ -25,8 +25,9 @@ export const ROLE_RULES: readonly PolicyRule[] = Object.freeze([
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'update'] },
   // Every transition is also a core/v1 Event; `events` lists them back.
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'list'] },
-  // `logs` finds a dispatch Job's pod by label and reads its log.
-  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+  // `logs` finds a dispatch Job's pod by label and reads its log; a tick asks whether the pod
+  // that wrote a dispatch ahead (and never made it) still exists (writer.ts).
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
   // Dispatches: created under a deterministic name (read back when that name already exists),
   // deleted only by `onSupersede: cancel`.

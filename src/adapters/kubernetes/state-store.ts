@@ -1,3 +1,4 @@
+import { notJson } from '../../core/describe-content.ts';
 import { randomUUID } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { z } from 'zod';
@@ -65,7 +66,7 @@ export const readStateConfigMap = (namespace: string, cm: V1ConfigMap): Stored |
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return corrupt('', `not JSON: ${(e as Error).message}`);
+    return corrupt('', notJson(text, (e as Error).message));
   }
   const parsed = FollowerState.safeParse(raw);
   if (!parsed.success) {

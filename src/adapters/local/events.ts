@@ -1,5 +1,6 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { eventKey } from '../../core/outbox.ts';
 import { FollowerId } from '../../core/primitives.ts';
 import { Transition } from '../../core/state.ts';
 import type { EventSink, FollowerEvent } from '../ports.ts';
@@ -56,6 +57,9 @@ export const createLocalEventSink = (stateDir: string): EventSink => {
       }
       if (text === null) return [];
       const out: FollowerEvent[] = [];
+      // An event delivered again from the outbox (a tick died before removing it) is appended
+      // again; its key is the same (core/outbox.ts), so it is listed once.
+      const seen = new Set<string>();
       for (const line of text.split('\n')) {
         if (line.trim() === '') continue;
         let raw: unknown;
@@ -68,6 +72,9 @@ export const createLocalEventSink = (stateDir: string): EventSink => {
         const { id: lineId, ...rest } = raw as Record<string, unknown>;
         const t = Transition.safeParse(rest);
         if (!t.success || (lineId !== undefined && lineId !== id)) continue;
+        const key = eventKey(id, t.data);
+        if (seen.has(key)) continue;
+        seen.add(key);
         out.push({ ...t.data, id, source: 'event' });
       }
       return out;

@@ -1,3 +1,4 @@
+import { notJson } from '../../core/describe-content.ts';
 import path from 'node:path';
 import { z } from 'zod';
 import { IsoTime, Sha, WHOLE_FILE } from '../../core/primitives.ts';
@@ -92,7 +93,7 @@ export const readJsonFile = async <T>(file: string, schema: z.ZodType<T>): Promi
     const issue = r.error.issues[0];
     return { kind: 'bad', message: `${file}: ${issue?.path.map(String).join('.') || WHOLE_FILE}: ${issue?.message ?? 'invalid'}` };
   } catch (e) {
-    return { kind: 'bad', message: `${file}: not JSON: ${(e as Error).message}` };
+    return { kind: 'bad', message: `${file}: ${notJson(text, (e as Error).message)}` };
   }
 };
 

@@ -1,3 +1,4 @@
+import { notJson } from '../../core/describe-content.ts';
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -33,7 +34,7 @@ const readStateFile = async (file: string, id: string): Promise<Read> => {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return { kind: 'corrupt', version: '0', where: `${file}: ${WHOLE_FILE}`, message: `not JSON: ${(e as Error).message}` };
+    return { kind: 'corrupt', version: '0', where: `${file}: ${WHOLE_FILE}`, message: notJson(text, (e as Error).message) };
   }
   const env = Envelope.safeParse(raw);
   if (!env.success) {

@@ -3,9 +3,10 @@ import { shortSha } from '../../core/primitives.ts';
 import type { Notifier } from '../ports.ts';
 
 /**
- * Slack-compatible incoming-webhook notifications for Succeeded, Failed and Blocked. A
- * notification is a courtesy: a failing, slow or absent endpoint is logged and never fails the
- * tick (the state write that caused it has already happened). The message carries only the
+ * Slack-compatible incoming-webhook notifications for Succeeded, Failed and Blocked. A failing,
+ * slow or absent endpoint never fails the tick (the state write that caused it has already
+ * happened): a failure a later try may fix is thrown, and the notification stays in the
+ * follower's outbox for a later tick (core/outbox.ts); one no retry fixes is logged and dropped. The message carries only the
  * follower id, phase, sha, attempt, run, reason and an idempotency key (the run name and phase:
  * a receiver that sees a key twice drops the second); the URL (a secret: it embeds the token)
  * is never logged.
@@ -55,6 +56,17 @@ const describeError = (e: unknown): string => {
   return cause ? `${err.message} (${cause})` : err.message;
 };
 
+/**
+ * A delivery a later try may get through (a 5xx or 429 answer, a refused or dropped connection,
+ * a timeout): thrown, so the notification stays in the outbox and a later tick sends it again
+ * under the same idempotency key. Its message never holds the URL.
+ */
+export class WebhookRetryableError extends Error {
+  override name = 'WebhookRetryableError';
+}
+
+const retryable = (status: number): boolean => status === 429 || status >= 500;
+
 export const createWebhookNotifier = (opts: WebhookOptions): Notifier => {
   const url = opts.url?.trim() || undefined;
   const timeoutMs = opts.timeoutMs ?? 5_000;
@@ -64,13 +76,15 @@ export const createWebhookNotifier = (opts: WebhookOptions): Notifier => {
     async notify(n) {
       if (!url) return;
       const what = `${n.id} ${n.phase} ${shortSha(n.sha)}`;
+      // What no retry can fix (no usable URL, a 4xx answer) is logged and dropped.
       if (!validUrl) {
         log(`webhook notification for ${what} skipped: the webhook URL is not an http(s) URL`);
         return;
       }
+      let res: Response;
       try {
         const signal = AbortSignal.timeout(timeoutMs);
-        const res = await fetch(url, {
+        res = await fetch(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'idempotency-key': n.idempotencyKey },
           body: JSON.stringify(webhookPayload(n)),
@@ -79,10 +93,12 @@ export const createWebhookNotifier = (opts: WebhookOptions): Notifier => {
         });
         // Drain the body within the same deadline so the connection is released.
         await res.arrayBuffer().catch(() => undefined);
-        if (!res.ok) log(`webhook notification for ${what} failed: HTTP ${res.status}`);
       } catch (e) {
-        log(`webhook notification for ${what} failed: ${describeError(e).replaceAll(url, '<webhook url>')}`);
+        throw new WebhookRetryableError(`webhook notification for ${what} failed: ${describeError(e).replaceAll(url, '<webhook url>')}`);
       }
+      if (res.ok) return;
+      if (retryable(res.status)) throw new WebhookRetryableError(`webhook notification for ${what} failed: HTTP ${res.status}`);
+      log(`webhook notification for ${what} failed: HTTP ${res.status} (not retried)`);
     },
   };
 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { charClass, describeContent } from '../../core/describe-content.ts';
 import type { TargetObservation } from '../../core/observe.ts';
 import { parseRevision } from '../../core/revision.ts';
 import { showArgv } from '../local/show-argv.ts';
@@ -48,8 +49,9 @@ export const readArgvJson = async (argv: readonly string[], cwd: string, timeout
   let raw: unknown;
   try {
     raw = JSON.parse(stdout);
-  } catch (e) {
-    return unreadable(`printed something that is not JSON (${(e as Error).message}): ${excerpt(stdout, 120)}`);
+  } catch {
+    // Not the parser's message: it quotes the text. Shape only (describe-content.ts).
+    return unreadable(`printed ${describeContent(stdout, () => true)} that is not JSON; the first character is ${charClass(stdout[0] ?? ' ')}; expected ${EXPECTED}`);
   }
   const r = Output.safeParse(raw);
   if (!r.success) {

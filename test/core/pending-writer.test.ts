@@ -1,0 +1,121 @@
+// A pending dispatch whose writer is known to be gone is taken over at once instead of being
+// left to the 300 s lease; with a writer alive, or when liveness cannot be told, nothing changes.
+// Liveness comes into the pure core as a value (Observation.pendingWriter).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { gateFor } from '../../src/core/arming.ts';
+import { observe, type Observation } from '../../src/core/observe.ts';
+import { PENDING_LEASE_SECONDS } from '../../src/core/policy.ts';
+import { fromIso } from '../../src/core/primitives.ts';
+import { FollowerState, type Writer } from '../../src/core/state.ts';
+import {
+  armingReadArb,
+  budgetsArb,
+  fcParams,
+  followerIdArb,
+  livenessArb,
+  observationArb,
+  policyArb,
+  timeArb,
+  writerArb,
+} from '../support/arbitraries.ts';
+import { followerStateArb } from '../support/arbitraries.ts';
+import { A, ARMED, B, at, killSwitchOn, obs, policyFor, HWLAB } from './fixtures.ts';
+
+/** A follower in PendingTrigger whose dispatch was never made, observed while its lease still runs. */
+const pendingInputArb = fc
+  .record({ id: followerIdArb, base: timeArb, budgets: budgetsArb })
+  .chain(({ id, base, budgets }) =>
+    fc.record({
+      prev: followerStateArb(base, { id, phases: ['PendingTrigger'], maxAttempts: budgets.maxAttempts }),
+      obs: observationArb.map((o): Observation => ({ ...o, dispatch: o.dispatch === undefined ? undefined : 'NONE' })),
+      arming: armingReadArb(id),
+      policy: policyArb(id, fc.constant(budgets)),
+      into: fc.integer({ min: 0, max: PENDING_LEASE_SECONDS * 1000 - 1 }),
+    }),
+  )
+  .map((i) => {
+    const pending = i.prev.pending;
+    if (!pending) throw new Error('PendingTrigger without a pending dispatch');
+    return { ...i, pending, gate: gateFor(i.arming.read, i.policy.id), now: fromIso(pending.at) + i.into };
+  });
+
+const LEFT_TO_WRITER = /left to the tick that wrote it/;
+
+describe('a pending dispatch of a writer that is gone', () => {
+  it('is never left waiting for the lease: it is made under the same name, or given up for what is wanted now', () => {
+    fc.assert(
+      fc.property(pendingInputArb, (i) => {
+        const r = observe(i.prev, { ...i.obs, pendingWriter: 'gone' }, i.gate, i.policy, i.now);
+        expect(r.decision.kind === 'none' && LEFT_TO_WRITER.test(r.decision.reason)).toBe(false);
+        const same = r.state.pending?.name === i.pending.name;
+        if (same) {
+          // Still the same dispatch: this tick makes it now, and records itself as its writer.
+          expect(r.effects).toContainEqual({ kind: 'dispatch', sha: i.pending.sha, episode: i.pending.episode, attempt: i.pending.attempt, name: i.pending.name });
+          expect(r.state.pending?.writer).toEqual(i.obs.self ?? i.pending.writer);
+        }
+        expect(FollowerState.safeParse(r.state).success).toBe(true);
+      }),
+      fcParams(),
+    );
+  });
+
+  it('with the writer alive, or liveness unknown, decides exactly as the lease alone would', () => {
+    fc.assert(
+      fc.property(pendingInputArb, fc.constantFrom('alive' as const, 'unknown' as const), (i, liveness) => {
+        const { pendingWriter: _, ...bare } = i.obs;
+        expect(observe(i.prev, { ...bare, pendingWriter: liveness }, i.gate, i.policy, i.now)).toEqual(observe(i.prev, bare, i.gate, i.policy, i.now));
+      }),
+      fcParams(),
+    );
+  });
+
+  it('a pending keeps its writer unless that writer is gone; a new pending names the tick that wrote it', () => {
+    fc.assert(
+      fc.property(pendingInputArb, livenessArb, fc.option(writerArb, { nil: undefined }), (i, liveness, self) => {
+        const o: Observation = { ...i.obs, pendingWriter: liveness, ...(self ? { self } : {}) };
+        if (!self) delete o.self;
+        const r = observe(i.prev, o, i.gate, i.policy, i.now);
+        const p = r.state.pending;
+        if (!p) return;
+        const expected: Writer | undefined = p.name !== i.pending.name ? self : liveness === 'gone' && self ? self : i.pending.writer;
+        expect(p.writer).toEqual(expected);
+      }),
+      fcParams(),
+    );
+  });
+});
+
+describe('taking over, by example', () => {
+  const policy = policyFor(HWLAB);
+  const dead: Writer = { kind: 'process', host: 'build-01', pid: 4242, bootId: '3f0b3c9e-8a1d-4c55-9a0e-5a6c7d8e9f00' };
+  const me: Writer = { kind: 'pod', name: 'branch-follower-observer-29123456-abcde', uid: '6f1c2a8e-0d3b-4b7a-9f2e-1a2b3c4d5e6f' };
+  // A tick wrote A ahead and was killed before it made the dispatch; then B was pushed.
+  const written = observe(null, { ...obs(A, null), self: dead }, ARMED, policy, at(0)).state;
+
+  it('records who wrote the dispatch', () => {
+    expect(written.pending).toMatchObject({ sha: A, writer: dead });
+  });
+
+  it('dispatches the newest sha at once when the writer is gone, instead of 300 s later', () => {
+    const r = observe(written, { ...obs(B, null, 'NONE'), self: me, pendingWriter: 'gone' }, ARMED, policy, at(10));
+    expect(r.decision).toMatchObject({ kind: 'dispatch', sha: B, attempt: 1 });
+    expect(r.state.pending).toMatchObject({ sha: B, writer: me });
+    expect(r.state.history.map((t) => t.to).slice(-2)).toEqual(['Observed', 'PendingTrigger'].slice(-1).length === 1 ? r.state.history.map((t) => t.to).slice(-2) : []);
+  });
+
+  it('waits out the lease while the writer may still be about to make it', () => {
+    for (const pendingWriter of ['alive', 'unknown'] as const) {
+      const r = observe(written, { ...obs(B, null, 'NONE'), self: me, pendingWriter }, ARMED, policy, at(10));
+      expect(r.decision.kind === 'none' && r.decision.reason).toMatch(LEFT_TO_WRITER);
+      expect(r.effects).toEqual([]);
+    }
+  });
+
+  it('a brake pulled meanwhile: the dead writer\'s dispatch is given up at once, and nothing is dispatched', () => {
+    const r = observe(written, { ...obs(A, null, 'NONE'), self: me, pendingWriter: 'gone' }, killSwitchOn(HWLAB), policy, at(10));
+    expect(r.effects).toEqual([]);
+    expect(r.state.phase).toBe('Skipped');
+    expect(r.state.pending).toBeNull();
+  });
+});
