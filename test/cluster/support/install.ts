@@ -56,6 +56,10 @@ export const writeRegistry = async (o: {
   budgets?: Record<string, number>;
   /** Target reader per app: the Deployment (with the deploy runner), or a ConfigMap (no dispatch expected). */
   target?: 'deployment' | 'configmap';
+  /** The CronJobs' schedules (default: every minute). */
+  schedules?: { observer: string; closer: string };
+  /** controller.serve: `branch-follower serve` deployed, its push secret in the variable named here. */
+  serve?: { secretEnv: string };
 }): Promise<Install> => {
   const dir = await mkdtemp(join(tmpdir(), 'bf-cluster-config-'));
   await mkdir(dir, { recursive: true });
@@ -66,9 +70,10 @@ export const writeRegistry = async (o: {
       driver: 'kubernetes',
       gitMirror: { readUrl: o.mirror.readUrl },
       source: { repo: CONTROLLER_REPO, ref: 'main' },
-      schedules: { observer: '* * * * *', closer: '* * * * *' },
+      schedules: o.schedules ?? { observer: '* * * * *', closer: '* * * * *' },
       defaults: { budgets: { triggerSeconds: 180, closeoutSeconds: 600, maxAttempts: 2, ...o.budgets } },
       image: IMAGE,
+      ...(o.serve ? { serve: { enabled: true, push: { secretEnv: o.serve.secretEnv } } } : {}),
     },
     followers: o.apps.map((a) => ({
       id: a.id,
@@ -114,9 +119,10 @@ export const writeRegistry = async (o: {
 
 /**
  * The operator's own additions first (so the first scheduled tick already finds its target
- * readable), then `apply --confirm --wait` from outside.
+ * readable; `extra`: more of them, such as serve's push Secret), then `apply --confirm --wait`
+ * from outside.
  */
-export const install = async (inst: Install, apps: readonly AppDef[]): Promise<string> => {
+export const install = async (inst: Install, apps: readonly AppDef[], extra: readonly object[] = []): Promise<string> => {
   const [readerRole, readerBinding] = targetReaderRole(inst.appsNamespace, inst.namespace);
   await applyObjects([
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: inst.namespace } },
@@ -149,6 +155,7 @@ export const install = async (inst: Install, apps: readonly AppDef[]): Promise<s
         template: { metadata: { labels: { app: a.id } }, spec: { containers: [{ name: 'app', image: 'docker.io/local/busybox:1', imagePullPolicy: 'Never' }] } },
       },
     })),
+    ...extra,
   ]);
   return cliOk(inst.registry, ['apply', '--confirm', '--wait']);
 };
