@@ -89,7 +89,7 @@ afterAll(async () => {
 
 describe('serve on a real cluster: a push hook wakes the observer, the run\'s end wakes the closer', () => {
   it('apply --confirm --wait installs serve; its Deployment becomes Available as a restricted pod with a read-only root filesystem', async () => {
-    expect(applied).toContain(SERVE_NAME);
+    for (const kind of ['ServiceAccount', 'Role', 'RoleBinding', 'Deployment', 'Service']) expect(applied).toMatch(new RegExp(`create +${kind} ${NS}/${SERVE_NAME}\\b`));
     await kubectl(['-n', NS, 'rollout', 'status', `deployment/${SERVE_NAME}`, '--timeout=300s']);
     const d = await getJson(['-n', NS, 'get', 'deployment', SERVE_NAME]);
     const conditions = (d.status?.['conditions'] as { type: string; status: string }[] | undefined) ?? [];
