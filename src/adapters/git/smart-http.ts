@@ -1,5 +1,6 @@
 import { REQUEST_TYPE, RESULT_TYPE, lsRefsRequest, parseLsRefs, parseV2Capabilities } from './protocol-v2.ts';
 import { parseAdvertisement } from './ref-advertisement.ts';
+import { httpRequest } from '../http/request.ts';
 
 /**
  * Reads an http(s) mirror repository's refs over git's smart-HTTP protocol from this process:
@@ -52,51 +53,6 @@ const shown = (location: string, base: string): string => {
   }
 };
 
-const causeOf = (e: unknown): string => {
-  const err = e as Error & { cause?: unknown };
-  const cause = err.cause as (Error & { code?: string }) | undefined;
-  if (cause instanceof Error) {
-    // undici nests the socket error (AggregateError for every address it tried).
-    const inner = cause instanceof AggregateError && cause.errors[0] instanceof Error ? (cause.errors[0] as Error) : cause;
-    return inner.message || cause.code || cause.name;
-  }
-  return err.message;
-};
-
-/** Releases the connection of an answer whose body is not wanted. */
-const discard = async (res: Response): Promise<void> => {
-  try {
-    await res.body?.cancel();
-  } catch {
-    // The connection is gone either way.
-  }
-};
-
-type Body = { kind: 'body'; bytes: Buffer } | { kind: 'too-large' };
-
-const readBody = async (res: Response, maxBytes: number): Promise<Body> => {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) {
-    await discard(res);
-    return { kind: 'too-large' };
-  }
-  if (res.body === null) return { kind: 'body', bytes: Buffer.alloc(0) };
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      return { kind: 'too-large' };
-    }
-    chunks.push(value);
-  }
-  return { kind: 'body', bytes: Buffer.concat(chunks) };
-};
-
 /** When a 429 or 503 answer's `Retry-After` (seconds, or an HTTP date) says to come back, or null. */
 export const retryAfter = (value: string | null, now: number): number | null => {
   if (value === null) return null;
@@ -123,9 +79,8 @@ export const readAdvertisedRefs = async (repoUrl: string, opts: SmartHttpOptions
 
   const exchange = async (what: string, url: string, type: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: Buffer }): Promise<Exchange> => {
     step = what;
-    const res = await fetch(url, {
+    const res = await httpRequest(url, {
       method: init.method,
-      redirect: 'manual',
       signal,
       headers: {
         'User-Agent': USER_AGENT,
@@ -138,8 +93,8 @@ export const readAdvertisedRefs = async (repoUrl: string, opts: SmartHttpOptions
       ...(init.body !== undefined ? { body: init.body } : {}),
     });
     if (res.status >= 300 && res.status < 400) {
-      const location = res.headers.get('location');
-      await discard(res);
+      const location = res.header('location');
+      res.discard();
       return unreachable(
         location === null
           ? `mirror answered with a redirect (HTTP ${res.status}) without a Location; configure the final URL`
@@ -147,29 +102,29 @@ export const readAdvertisedRefs = async (repoUrl: string, opts: SmartHttpOptions
       );
     }
     if (res.status !== 200) {
-      await discard(res);
+      res.discard();
       if (res.status === 404) return unreachable('repository not found on the mirror (HTTP 404)');
       if (res.status === 401 || res.status === 403) {
         return unreachable(`mirror refused the read (HTTP ${res.status}); the read URL must allow anonymous reads, no credentials are sent`);
       }
       const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
       if (res.status === 429 || res.status === 503) {
-        const until = retryAfter(res.headers.get('retry-after'), now());
+        const until = retryAfter(res.header('retry-after'), now());
         if (until !== null) return { kind: 'throttled', until, message: `${repoUrl}: mirror answered ${status} to ${what} with Retry-After until ${new Date(until).toISOString()}` };
       }
       return unreachable(`mirror answered ${status} to ${what}`);
     }
-    const got = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const got = (res.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (got !== type) {
-      await discard(res);
+      res.discard();
       return unreachable(
         `mirror answered ${what} with Content-Type ${got === '' ? '(none)' : JSON.stringify(got)}, not ${type}: not a smart-HTTP git server (a dumb-HTTP server, or not a git mirror at this URL)`,
       );
     }
-    const body = await readBody(res, opts.maxBytes);
-    if (body.kind === 'too-large') return { kind: 'untrusted', message: `${repoUrl}: ${type === RESULT_TYPE ? 'the ls-refs answer' : 'the ref advertisement'} is larger than ${opts.maxBytes} bytes; the answer was not trusted` };
-    moved += body.bytes.length;
-    return body;
+    const bytes = await res.read(opts.maxBytes);
+    if (bytes === 'too-large') return { kind: 'untrusted', message: `${repoUrl}: ${type === RESULT_TYPE ? 'the ls-refs answer' : 'the ref advertisement'} is larger than ${opts.maxBytes} bytes; the answer was not trusted` };
+    moved += bytes.length;
+    return { kind: 'body', bytes };
   };
 
   try {
@@ -197,7 +152,7 @@ export const readAdvertisedRefs = async (repoUrl: string, opts: SmartHttpOptions
     return { kind: 'refs', refs: ad.refs, protocol: 'v0', bytes: moved };
   } catch (e) {
     if (signal.aborted) return unreachable(`${step} timed out after ${opts.timeoutMs} ms and was aborted`);
-    return unreachable(`${step} failed: ${causeOf(e)}`);
+    return unreachable(`${step} failed: ${e instanceof Error ? e.message : String(e)}`);
   }
 };
 
@@ -221,7 +176,7 @@ export const noProxyCovers = (host: string, noProxy: string | undefined): boolea
 
 /**
  * Why the git path must read `repoUrl` instead, or null. git honours a proxy and a private CA
- * bundle from the environment it is given; fetch honours neither, so with one of them in play
+ * bundle from the environment it is given; this reader honours neither, so with one of them in play
  * the read stays with git, to reach the mirror the same way the operator configured.
  */
 export const needsGitTransport = (repoUrl: string, env: NodeJS.ProcessEnv): string | null => {

@@ -1,6 +1,7 @@
 import type { Notification } from '../../core/notifications.ts';
 import { shortSha } from '../../core/primitives.ts';
 import type { Notifier } from '../ports.ts';
+import { HttpRequestError, httpRequest } from '../http/request.ts';
 
 /**
  * Slack-compatible incoming-webhook notifications for Succeeded, Failed and Blocked. A failing,
@@ -50,10 +51,8 @@ export const webhookPayload = (n: Notification) => {
 };
 
 const describeError = (e: unknown): string => {
-  const err = e as Error & { cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timed out';
-  const cause = err.cause?.code ?? err.cause?.message;
-  return cause ? `${err.message} (${cause})` : err.message;
+  if (e instanceof HttpRequestError) return e.aborted ? 'timed out' : e.code && !e.message.includes(e.code) ? `${e.message} (${e.code})` : e.message;
+  return e instanceof Error ? e.message : String(e);
 };
 
 /**
@@ -81,24 +80,25 @@ export const createWebhookNotifier = (opts: WebhookOptions): Notifier => {
         log(`webhook notification for ${what} skipped: the webhook URL is not an http(s) URL`);
         return;
       }
-      let res: Response;
+      let status: number;
       try {
         const signal = AbortSignal.timeout(timeoutMs);
-        res = await fetch(url, {
+        // A redirect is an answer, not followed: it is neither success nor worth another try.
+        const res = await httpRequest(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'idempotency-key': n.idempotencyKey },
           body: JSON.stringify(webhookPayload(n)),
           signal,
-          redirect: 'error',
         });
+        status = res.status;
         // Drain the body within the same deadline so the connection is released.
-        await res.arrayBuffer().catch(() => undefined);
+        await res.read(1 << 20).catch(() => undefined);
       } catch (e) {
         throw new WebhookRetryableError(`webhook notification for ${what} failed: ${describeError(e).replaceAll(url, '<webhook url>')}`);
       }
-      if (res.ok) return;
-      if (retryable(res.status)) throw new WebhookRetryableError(`webhook notification for ${what} failed: HTTP ${res.status}`);
-      log(`webhook notification for ${what} failed: HTTP ${res.status} (not retried)`);
+      if (status >= 200 && status < 300) return;
+      if (retryable(status)) throw new WebhookRetryableError(`webhook notification for ${what} failed: HTTP ${status}`);
+      log(`webhook notification for ${what} failed: HTTP ${status} (not retried)`);
     },
   };
 };
