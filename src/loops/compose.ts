@@ -58,7 +58,7 @@ export const namespaceOf = (o: Pick<ComposeOptions, 'loaded' | 'namespace'>): st
 
 export type ClusterOptions = Pick<ComposeOptions, 'loaded' | 'kubeconfig' | 'context' | 'namespace'>;
 
-/** Loaded on demand: @kubernetes/client-node is heavy, and local ticks rarely need it. */
+/** Loaded on demand: local ticks never need it. */
 export const kubernetesDriver = async (o: ClusterOptions, env: NodeJS.ProcessEnv, deadline: number | null): Promise<KubernetesDriver> =>
   (await import('../adapters/kubernetes/driver.ts')).createKubernetesDriver({
     kubeconfig: o.kubeconfig,

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from '../adapters/kubernetes/kubeconfig.ts';
 import { closerWakeJobName, pokeJobName } from '../core/push.ts';
 import { servedCronJobVersion, type CronJobApiVersion } from '../adapters/kubernetes/apply.ts';
 import { makeClients } from '../adapters/kubernetes/client.ts';
@@ -23,7 +23,7 @@ const JOB_WAIT_MS = (JOB_DEADLINE_SECONDS + 60) * 1000;
  * adds nothing. One such Job per repository runs at a time, one more waits. A watch of the
  * controller's Jobs sees each dispatch Job end and wakes the closer the same way.
  */
-export const createKubernetesWaker = (o: { kc: KubeConfig; namespace: string; log: (line: string) => void; signal: AbortSignal }): Waker => {
+export const createKubernetesWaker = (o: { kc: KubeConnection; namespace: string; log: (line: string) => void; signal: AbortSignal }): Waker => {
   const c = makeClients({ kc: o.kc });
   let version: Promise<CronJobApiVersion> | null = null;
   const served = (): Promise<CronJobApiVersion> =>

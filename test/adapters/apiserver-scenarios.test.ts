@@ -25,6 +25,7 @@ describe.each(servers)('the API-server double as %s', (_name, options) => {
     server = {
       kind: 'double',
       kc,
+      conn: started.connection(),
       namespace: async () => {
         const name = `scenario-${++count}`;
         await core.createNamespace({ body: { metadata: { name } } });

@@ -49,7 +49,7 @@ const render = (namespace: string, files: Record<string, string> = { 'apps.yaml'
 describe('diffManifests and applyManifests', () => {
   it('plans create, applies in dependency order, then plans unchanged', async () => {
     const namespace = freshNamespace();
-    const kc = api.kubeConfig();
+    const kc = api.connection();
     const objects = render(namespace);
     const before = await diffManifests(kc, objects, quick);
     expect(before.map((d) => `${d.action} ${d.kind}/${d.name}`)).toEqual([
@@ -86,7 +86,7 @@ describe('diffManifests and applyManifests', () => {
 
   it('shows what an update changes, removed ConfigMap keys included, and ignores server-managed fields', async () => {
     const namespace = freshNamespace();
-    const kc = api.kubeConfig();
+    const kc = api.connection();
     await applyManifests(kc, render(namespace, { 'apps.yaml': 'apps:\n  main: 1\n', 'old.yaml': 'x: 1\n' }), quick);
     const next = render(namespace, { 'apps.yaml': 'apps:\n  main: 2\n' }, '*/5 * * * *');
     const diff = await diffManifests(kc, next, quick);
@@ -116,7 +116,7 @@ describe('diffManifests and applyManifests', () => {
 describe('ensureArming', () => {
   it('creates the arming ConfigMap disarmed only when absent, and never overwrites an edited one', async () => {
     const namespace = freshNamespace();
-    const kc = api.kubeConfig();
+    const kc = api.connection();
     expect(await ensureArming(kc, namespace, quick)).toBe('created');
     expect(api.store.get('configmaps', namespace, 'branch-follower-arming')?.['data']).toEqual(armingToData(DISARMED));
 
@@ -138,7 +138,7 @@ describe('ensureArming', () => {
 describe('waitForCronJobs', () => {
   it('returns once both CronJobs exist unsuspended, and names what it waited for on timeout', async () => {
     const namespace = freshNamespace();
-    const kc = api.kubeConfig();
+    const kc = api.connection();
     const names = [cronJobName('observer'), cronJobName('closer')];
     let t = 0;
     const clock = { now: () => t, sleep: async (ms: number) => void (t += ms), random: () => 0.5 };
@@ -179,7 +179,7 @@ describe('servedCronJobVersion', () => {
     it(`finds ${want} on a server serving ${name}, with discovery reads only`, async () => {
       const server = await startApiServerDouble(opts);
       try {
-        expect(await servedCronJobVersion(server.kubeConfig(), quick)).toBe(want);
+        expect(await servedCronJobVersion(server.connection(), quick)).toBe(want);
         expect(server.requests.all().every((r) => r.verb === 'discovery' || r.method === 'GET')).toBe(true);
         expect(server.requests.writes()).toBe(0);
       } finally {
@@ -191,7 +191,7 @@ describe('servedCronJobVersion', () => {
   it('says so when the server serves CronJob in neither version', async () => {
     const server = await startApiServerDouble({ without: [CRONJOB_V1] });
     try {
-      await expect(servedCronJobVersion(server.kubeConfig(), quick)).rejects.toThrow(/serves CronJob in none of batch\/v1, batch\/v1beta1/);
+      await expect(servedCronJobVersion(server.connection(), quick)).rejects.toThrow(/serves CronJob in none of batch\/v1, batch\/v1beta1/);
     } finally {
       await server.close();
     }

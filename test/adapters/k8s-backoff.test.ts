@@ -1,19 +1,19 @@
 // The retry schedule of the Kubernetes driver as pure arithmetic, and withRetries driven by a
 // fake clock and a fake random source (no real waiting).
-import { ApiException } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_BACKOFF, backoffDelay, nextRetry, requestTimeoutMs, retryAfterMs } from '../../src/adapters/kubernetes/backoff.ts';
 import { KubeRetryError, describeError, isRetryable } from '../../src/adapters/kubernetes/errors.ts';
 import { withRetries } from '../../src/adapters/kubernetes/retry.ts';
+import { KubeApiError } from '../../src/adapters/kubernetes/rest.ts';
+import { HttpRequestError } from '../../src/adapters/http/request.ts';
 
-const status = (code: number, reason: string, headers: Record<string, string> = {}): ApiException<string> =>
-  new ApiException(code, 'Unsuccessful', JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message: `${reason} says no`, code }), headers);
+const status = (code: number, reason: string, headers: Record<string, string> = {}): KubeApiError =>
+  new KubeApiError(code, JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message: `${reason} says no`, code }), headers, 'GET /x');
 
-const fetchFailed = (code?: string): TypeError => {
-  const cause = Object.assign(new Error(code ? `read ${code}` : 'other side closed'), code ? { code } : {});
-  return new TypeError('fetch failed', { cause });
-};
+/** No answer: the socket failed with `code`, or (no code) closed before the whole answer came. */
+const fetchFailed = (code?: string): HttpRequestError =>
+  new HttpRequestError(code ? `read ${code}` : 'the connection closed before the whole answer came', { aborted: false, ...(code ? { code } : {}) });
 
 /** A fake clock whose sleep advances it, recording each wait. */
 const fakeClock = (start = 1_000_000) => {
@@ -106,7 +106,9 @@ describe('error classification', () => {
 
   it('describes a Status answer by code, reason and message', () => {
     expect(describeError(status(409, 'AlreadyExists'))).toBe('409 AlreadyExists: AlreadyExists says no');
-    expect(describeError(fetchFailed('ECONNRESET'))).toBe('fetch failed: read ECONNRESET');
+    expect(describeError(fetchFailed('ECONNRESET'))).toBe('read ECONNRESET');
+    expect(describeError(new HttpRequestError('the request timed out', { aborted: true }))).toBe('request timed out');
+    expect(isRetryable(new HttpRequestError('the request timed out', { aborted: true }))).toBe(true);
   });
 });
 
@@ -154,7 +156,7 @@ describe('withRetries', () => {
     expect(err).toBeInstanceOf(KubeRetryError);
     expect((err as KubeRetryError).tries).toBe(5);
     expect((err as Error).message).toContain('gave up after 5 tries');
-    expect((err as Error).cause).toBeInstanceOf(TypeError);
+    expect((err as Error).cause).toBeInstanceOf(HttpRequestError);
     expect(clock.slept).toHaveLength(4);
   });
 

@@ -25,7 +25,7 @@ describe('createKubernetesDriver', () => {
     const namespace = 'branch-follower';
     const target = 'hwlab';
     const d = createKubernetesDriver({ kubeconfig: api.kubeconfigPath, namespace, image: 'img:1', env: {}, sleep: async () => {} });
-    expect(d.kc.getCurrentCluster()?.server).toBe(api.url);
+    expect(d.kc.server).toBe(api.url);
     api.requests.reset();
 
     const s0 = initialState('alpha', T0);

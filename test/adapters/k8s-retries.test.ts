@@ -26,7 +26,7 @@ afterEach(() => {
 
 const recorder = () => {
   const slept: number[] = [];
-  return { slept, access: { kc: api.kubeConfig(), sleep: async (ms: number) => void slept.push(ms), random: () => 0.5 } };
+  return { slept, access: { kc: api.connection(), sleep: async (ms: number) => void slept.push(ms), random: () => 0.5 } };
 };
 
 describe('withRetries through the real client', () => {

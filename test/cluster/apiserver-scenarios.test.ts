@@ -3,6 +3,7 @@
 // (test/adapters/apiserver-scenarios.test.ts). A failure here that passes there means the double
 // is wrong: fix the double.
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../../src/adapters/kubernetes/kubeconfig.ts';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { defineApiServerScenarios, type ScenarioServer } from '../support/apiserver-scenarios.ts';
 import { deleteNamespaces, requireKubeconfig } from './support/cluster.ts';
@@ -18,6 +19,7 @@ describe('the real kube-apiserver', () => {
     server = {
       kind: 'real',
       kc,
+      conn: loadKubeConfig({ kubeconfig: requireKubeconfig() }),
       namespace: async () => {
         const name = `bf-ci-api-${run}-${created.length + 1}`;
         await core.createNamespace({ body: { metadata: { name } } });

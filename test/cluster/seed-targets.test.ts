@@ -3,7 +3,7 @@
 // batch/v1beta1, so the Kubernetes target reader must read it in the served version (found by
 // discovery, as `apply` does) or the follower sees "target unreadable" forever.
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig, type KubeConnection } from '../../src/adapters/kubernetes/kubeconfig.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedCronJobVersion } from '../../src/adapters/kubernetes/apply.ts';
 import { createKubernetesTargetReader } from '../../src/adapters/kubernetes/targets.ts';
@@ -18,9 +18,9 @@ const SENTINEL = 'web-probe-sentinel-master';
 const SHA = 'c0ffee'.padEnd(40, '0');
 
 describe('the web-probe seed\'s CronJob target on the real cluster', () => {
-  const kc = new KubeConfig();
+  let kc: KubeConnection;
   beforeAll(async () => {
-    kc.loadFromFile(requireKubeconfig());
+    kc = loadKubeConfig({ kubeconfig: requireKubeconfig() });
     await deleteNamespaces([NS]);
   });
   afterAll(async () => {

@@ -5,7 +5,7 @@
 // arming changes mid-tick. See docs/reliability.md.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from '../../src/adapters/kubernetes/kubeconfig.ts';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { LoadedRegistry } from '../../src/adapters/config/registry-file.ts';
@@ -22,13 +22,13 @@ const clockRef = { current: { t: T0 } };
 let dir: string;
 let loaded: LoadedRegistry;
 let api: ApiServerDouble;
-let kc: KubeConfig;
+let kc: KubeConnection;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(scratchRoot(), 'bf-model-registry-'));
   loaded = await writeModelRegistry(dir);
   api = await startApiServerDouble({ now: () => new Date(clockRef.current.t), managedFields: false });
-  kc = api.kubeConfig();
+  kc = api.connection();
 });
 
 afterAll(async () => {

@@ -6,7 +6,7 @@
 // crashed tick fails from then on, like a dead process.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from '../../src/adapters/kubernetes/kubeconfig.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedRegistry } from '../../src/adapters/config/registry-file.ts';
 import { eventKey, OUTBOX_GRACE_SECONDS } from '../../src/core/outbox.ts';
@@ -20,14 +20,14 @@ import type { CrashPlan } from '../support/model-tap.ts';
 let dir: string;
 let loaded: LoadedRegistry;
 let api: ApiServerDouble;
-let kc: KubeConfig;
+let kc: KubeConnection;
 const clockRef = { current: { t: T0 } };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(scratchRoot(), 'bf-outbox-registry-'));
   loaded = await writeModelRegistry(dir);
   api = await startApiServerDouble({ now: () => new Date(clockRef.current.t), managedFields: false });
-  kc = api.kubeConfig();
+  kc = api.connection();
 });
 afterAll(async () => {
   await api?.close();

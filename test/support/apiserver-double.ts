@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig, type KubeConnection } from '../../src/adapters/kubernetes/kubeconfig.ts';
 import { parse as parseYaml } from 'yaml';
 import { FaultQueue } from './apiserver-faults.ts';
 import type { FaultResponse } from './apiserver-faults.ts';
@@ -110,7 +111,10 @@ export interface ApiServerDouble {
   url: string;
   kubeconfigPath: string;
   token: string;
+  /** A client-node KubeConfig for the double (tests that exercise the double with client-node's typed APIs). */
   kubeConfig(): KubeConfig;
+  /** The driver's own connection to the double, as loadKubeConfig makes it from the double's kubeconfig file. */
+  connection(): KubeConnection;
   requests: RequestLog;
   faults: FaultQueue;
   store: StoreHelpers;
@@ -751,6 +755,9 @@ export async function startApiServerDouble(opts: ApiServerDoubleOptions = {}): P
       const kc = new KubeConfig();
       kc.loadFromFile(kubeconfigPath);
       return kc;
+    },
+    connection() {
+      return loadKubeConfig({ kubeconfig: kubeconfigPath });
     },
     requests,
     faults,

@@ -19,11 +19,14 @@ import type { CoreV1Event, KubeConfig, KubernetesObject, V1ConfigMap, V1Job } fr
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CRONJOB_API_VERSIONS, servedCronJobVersion } from '../../src/adapters/kubernetes/apply.ts';
 import type { Status } from './apiserver-status.ts';
+import type { KubeConnection } from '../../src/adapters/kubernetes/kubeconfig.ts';
 
 export type ScenarioServer = {
   /** Which server answers: the double or a real kube-apiserver. */
   readonly kind: 'double' | 'real';
   readonly kc: KubeConfig;
+  /** The driver's own connection to the same server (loadKubeConfig). */
+  readonly conn: KubeConnection;
   /** Creates a namespace of its own for one test, through the API, and returns its name. */
   namespace(): Promise<string>;
 };
@@ -456,7 +459,7 @@ export const defineApiServerScenarios = (server: () => ScenarioServer): void => 
 
     it('serves CronJob in the version discovery names, and a version it does not name cannot be used', async () => {
       const namespace = await ns();
-      const served = await servedCronJobVersion(server().kc);
+      const served = await servedCronJobVersion(server().conn);
       const fresh = KubernetesObjectApi.makeApiClient(server().kc);
       const cronJob = {
         apiVersion: served,

@@ -7,7 +7,7 @@ export type K8sSuite = {
   /** The running double (valid inside tests and hooks). */
   readonly api: ApiServerDouble;
   freshNamespace(): string;
-  access(): { kc: ReturnType<ApiServerDouble['kubeConfig']>; sleep: () => Promise<void>; random: () => number };
+  access(): { kc: ReturnType<ApiServerDouble["connection"]>; sleep: () => Promise<void>; random: () => number };
 };
 
 export const useK8sSuite = (prefix: string): K8sSuite => {
@@ -28,7 +28,7 @@ export const useK8sSuite = (prefix: string): K8sSuite => {
       return api;
     },
     freshNamespace: () => `${prefix}-${++count}`,
-    access: () => ({ kc: suite.api.kubeConfig(), sleep: async () => {}, random: () => 0.5 }),
+    access: () => ({ kc: suite.api.connection(), sleep: async () => {}, random: () => 0.5 }),
   };
   return suite;
 };

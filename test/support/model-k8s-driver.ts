@@ -3,7 +3,8 @@
 // double through client-node. The model plays the Job controller (Jobs end Complete or Failed via
 // the status subresource) and injects faults into the double: 409s, 429 with Retry-After, 5xx,
 // dropped connections (before or after the write landed) and slow or timed-out answers.
-import type { CoreV1Event, KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
+import type { CoreV1Event, V1ConfigMap } from '@kubernetes/client-node';
+import type { KubeConnection } from '../../src/adapters/kubernetes/kubeconfig.ts';
 import fc from 'fast-check';
 import type { LoadedRegistry } from '../../src/adapters/config/registry-file.ts';
 import { createKubernetesDriver } from '../../src/adapters/kubernetes/driver.ts';
@@ -92,7 +93,7 @@ const condition = (job: KubeObject, type: string): boolean => {
 let worlds = 0;
 
 /** A fresh world on the Kubernetes driver, in a namespace of its own on the shared double. */
-export const createK8sModelWorld = async (api: ApiServerDouble, kc: KubeConfig, clockRef: { current: { t: number } }, loaded: LoadedRegistry, figures: Figures): Promise<World> => {
+export const createK8sModelWorld = async (api: ApiServerDouble, kc: KubeConnection, clockRef: { current: { t: number } }, loaded: LoadedRegistry, figures: Figures): Promise<World> => {
   const namespace = `model-${++worlds}`;
   const clock = { t: T0 };
   clockRef.current = clock;

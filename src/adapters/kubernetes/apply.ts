@@ -1,4 +1,5 @@
-import { PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig.ts';
 import { ARMING_CONFIGMAP } from '../../core/arming.ts';
 import { makeClients, type KubeCallOptions, type KubeClients } from './client.ts';
 import { describeError, isAlreadyExists, isNotFound } from './errors.ts';
@@ -101,7 +102,7 @@ const readLive = async (c: KubeClients, o: KubernetesObject): Promise<Kubernetes
 };
 
 /** Per object: create, update (with what changes), or unchanged. Reads only. */
-export const diffManifests = async (kc: KubeConfig, objects: readonly KubernetesObject[], opts: KubeCallOptions = {}): Promise<DiffEntry[]> => {
+export const diffManifests = async (kc: KubeConnection, objects: readonly KubernetesObject[], opts: KubeCallOptions = {}): Promise<DiffEntry[]> => {
   const c = makeClients({ ...opts, kc });
   const out: DiffEntry[] = [];
   for (const o of objects) {
@@ -130,7 +131,7 @@ export const applyOrder = (objects: readonly KubernetesObject[]): KubernetesObje
 
 /** Server-side apply of each object, forced (this manager owns what it declares), in dependency order. */
 export const applyManifests = async (
-  kc: KubeConfig,
+  kc: KubeConnection,
   objects: readonly KubernetesObject[],
   o: { fieldManager?: string } & KubeCallOptions = {},
 ): Promise<ApplyResult[]> => {
@@ -142,7 +143,7 @@ export const applyManifests = async (
     // A fresh copy: patch() fills in defaults on the spec it is handed, and the caller's objects stay as they are.
     const body = desired(obj) as KubernetesObject;
     try {
-      const applied = await c.call(() => c.objects.patch(body, undefined, undefined, manager, true, PatchStrategy.ServerSideApply));
+      const applied = await c.call(() => c.objects.apply(body, manager));
       out.push({ ...r, resourceVersion: applied.metadata?.resourceVersion ?? null });
     } catch (e) {
       throw new Error(`cannot apply ${refText(r)}: ${describeError(e)}`, { cause: e });
@@ -152,7 +153,7 @@ export const applyManifests = async (
 };
 
 /** Creates the arming ConfigMap, disarmed, only when it is absent; an operator's arming is never overwritten. */
-export const ensureArming = async (kc: KubeConfig, namespace: string, opts: KubeCallOptions = {}): Promise<'created' | 'present'> => {
+export const ensureArming = async (kc: KubeConnection, namespace: string, opts: KubeCallOptions = {}): Promise<'created' | 'present'> => {
   const c = makeClients({ ...opts, kc });
   try {
     await c.call(() => c.core.readNamespacedConfigMap({ name: ARMING_CONFIGMAP, namespace }));
@@ -178,7 +179,7 @@ export const CRONJOB_API_VERSIONS = ['batch/v1', 'batch/v1beta1'] as const;
 export type CronJobApiVersion = (typeof CRONJOB_API_VERSIONS)[number];
 
 /** The CronJob version the server serves, by API discovery (one GET per group version asked, newest first). */
-export const servedCronJobVersion = async (kc: KubeConfig, opts: KubeCallOptions = {}): Promise<CronJobApiVersion> => {
+export const servedCronJobVersion = async (kc: KubeConnection, opts: KubeCallOptions = {}): Promise<CronJobApiVersion> => {
   const c = makeClients({ ...opts, kc });
   for (const version of CRONJOB_API_VERSIONS) {
     try {
@@ -201,7 +202,7 @@ type CronJobLike = KubernetesObject & { spec?: { suspend?: boolean } };
 
 /** Waits until every named CronJob exists and is not suspended; one LIST per poll. */
 export const waitForCronJobs = async (
-  kc: KubeConfig,
+  kc: KubeConnection,
   namespace: string,
   names: readonly string[],
   o: WaitOptions & { apiVersion?: CronJobApiVersion } = {},

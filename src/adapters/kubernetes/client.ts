@@ -1,18 +1,7 @@
-import {
-  ApiException,
-  AppsV1Api,
-  BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  HttpMethod,
-  KubernetesObjectApi,
-  ServerConfiguration,
-  createConfiguration,
-  type Configuration,
-  type KubeConfig,
-  type Middleware,
-} from '@kubernetes/client-node';
+import type { CoreV1Event, KubernetesListObject, KubernetesObject, V1ConfigMap, V1Job, V1Pod } from '@kubernetes/client-node';
 import { requestTimeoutMs } from './backoff.ts';
+import type { KubeConnection } from './kubeconfig.ts';
+import { KubeApiError, kubeJson, kubeText, type KubeRequest, type Query } from './rest.ts';
 import { withRetries, type RetryOptions } from './retry.ts';
 
 /** How every API call of the driver is made: retried per retry.ts, each try bounded by a timeout. */
@@ -23,10 +12,10 @@ export type KubeCallOptions = RetryOptions & {
   listPage?: number;
 };
 
-export type KubeAccess = KubeCallOptions & { kc: KubeConfig };
+export type KubeAccess = KubeCallOptions & { kc: KubeConnection };
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
-export const USER_AGENT = 'branch-follower';
+export { USER_AGENT } from './rest.ts';
 /**
  * Page size of LIST calls: the registry's limit on followers (5000, core/registry.ts), so the
  * states (and a target namespace) of any valid registry come back in one call and an idle tick
@@ -42,114 +31,157 @@ export const ACCEPT_JSON = 'application/json';
  * and annotations, not their pod templates.
  */
 export const ACCEPT_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+/** The content type of a server-side apply (https://kubernetes.io/docs/reference/using-api/server-side-apply/). */
+export const APPLY_PATCH = 'application/apply-patch+yaml';
+
+// The answers are typed with client-node's model types (type-only imports: nothing of it loads),
+// but they are the JSON as sent: a timestamp those types call a Date is RFC 3339 text here, and is
+// read only through isoTime().
+type Ns = { namespace: string };
+type Named = Ns & { name: string };
+type ListQuery = Ns & { labelSelector?: string; fieldSelector?: string; limit?: number; _continue?: string };
+type List<T> = KubernetesListObject<T & KubernetesObject>;
+
+/** The core/v1 calls the driver makes, named as client-node names them. */
+export type CoreApi = {
+  readNamespacedConfigMap(q: Named): Promise<V1ConfigMap>;
+  createNamespacedConfigMap(q: Ns & { body: V1ConfigMap }): Promise<V1ConfigMap>;
+  replaceNamespacedConfigMap(q: Named & { body: V1ConfigMap }): Promise<V1ConfigMap>;
+  createNamespacedEvent(q: Ns & { body: CoreV1Event }): Promise<CoreV1Event>;
+  listNamespacedEvent(q: ListQuery): Promise<List<CoreV1Event>>;
+  listNamespacedPod(q: ListQuery): Promise<List<V1Pod>>;
+  readNamespacedPod(q: Named): Promise<V1Pod>;
+  readNamespacedPodLog(q: Named & { container?: string; tailLines?: number }): Promise<string>;
+};
+
+/** The batch/v1 calls the driver makes. */
+export type BatchApi = {
+  readNamespacedJob(q: Named): Promise<V1Job>;
+  createNamespacedJob(q: Ns & { body: V1Job }): Promise<V1Job>;
+  deleteNamespacedJob(q: Named & { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan' }): Promise<unknown>;
+  listNamespacedJob(q: ListQuery): Promise<List<V1Job>>;
+};
+
+/** Custom resources (Tekton PipelineRuns). */
+export type CustomApi = {
+  listNamespacedCustomObject(q: ListQuery & { group: string; version: string; plural: string }): Promise<unknown>;
+};
+
+/** An object named by apiVersion, kind and metadata, the way manifests name them. */
+export type ObjectApi = {
+  /** API discovery: whether `apiVersion` serves `kind` (one GET of its resource list); 404 when the group version is not served. */
+  serves(apiVersion: string, kind: string): Promise<boolean>;
+  /** API discovery: the collection path of `kind` in `namespace`, or undefined when `apiVersion` does not serve it. */
+  collectionPath(apiVersion: string, kind: string, namespace: string): Promise<string | undefined>;
+  read<T extends KubernetesObject = KubernetesObject>(o: KubernetesObject): Promise<T>;
+  list<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string): Promise<{ items: T[] }>;
+  /** Server-side apply of `o`, forced, as `fieldManager`. */
+  apply(o: KubernetesObject, fieldManager: string): Promise<KubernetesObject>;
+};
 
 export type KubeClients = {
-  kc: KubeConfig;
-  /**
-   * A GET of `path` answered as plain JSON, without deserialising into typed model classes;
-   * failures reject as ApiException, as the typed calls do (errors.ts reads both alike).
-   */
+  kc: KubeConnection;
+  /** A GET of `path` answered as plain JSON; failures reject as KubeApiError. */
   getJson(path: string, query?: Record<string, string | number | undefined>, accept?: string): Promise<unknown>;
   /** Page size of listJson's LISTs. */
   listPage: number;
-  core: CoreV1Api;
-  batch: BatchV1Api;
-  apps: AppsV1Api;
-  custom: CustomObjectsApi;
+  core: CoreApi;
+  batch: BatchApi;
+  custom: CustomApi;
   objects: ObjectApi;
   /** Runs one API call with the retry policy; `attempt` counts tries from 1. */
   call<T>(fn: (attempt: number) => Promise<T>): Promise<T>;
 };
 
-/**
- * Gives every request an AbortSignal: client-node v2 passes RequestContext's signal to fetch,
- * so a hung connection ends as a TimeoutError, which the retry policy treats as transient.
- */
-const timeoutMiddleware = (limit: () => number): Middleware => ({
-  pre: async (ctx) => {
-    ctx.setSignal(AbortSignal.timeout(limit()));
-    return ctx;
-  },
-  post: async (res) => res,
-});
-
-const userAgentMiddleware: Middleware = {
-  pre: async (ctx) => {
-    ctx.setHeaderParam('User-Agent', USER_AGENT);
-    return ctx;
-  },
-  post: async (res) => res,
-};
-
-/** KubernetesObjectApi.makeApiClient's namespace defaulting, on a configuration of our own. */
-export class ObjectApi extends KubernetesObjectApi {
-  constructor(config: Configuration, kc: KubeConfig) {
-    super(config);
-    this.setDefaultNamespace(kc);
-  }
-
-  /** API discovery: whether `apiVersion` serves `kind` (one GET of its resource list); 404 when the group version is not served. */
-  async serves(apiVersion: string, kind: string): Promise<boolean> {
-    return (await this.resource(apiVersion, kind)) !== undefined;
-  }
-
-  /** API discovery: the collection path of `kind` in `namespace`, or undefined when `apiVersion` does not serve it. */
-  async collectionPath(apiVersion: string, kind: string, namespace: string): Promise<string | undefined> {
-    const r = await this.resource(apiVersion, kind);
-    return r ? collectionPath(apiVersion, r.name, r.namespaced ? namespace : undefined) : undefined;
-  }
-}
-
 /** The REST path of a collection: core kinds under /api, the others under /apis/<group>. */
 export const collectionPath = (apiVersion: string, plural: string, namespace: string | undefined): string =>
   `${apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`}${namespace !== undefined ? `/namespaces/${encodeURIComponent(namespace)}` : ''}/${plural}`;
 
-/** A client configuration like KubeConfig.makeApiClient's, plus the timeout middleware. */
-const configurationFor = (kc: KubeConfig, limit: () => number): Configuration => {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error(`kubeconfig context "${kc.getCurrentContext()}" names no cluster`);
-  return createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
-    promiseMiddleware: [userAgentMiddleware, timeoutMiddleware(limit)],
-  });
-};
+const seg = encodeURIComponent;
+const listQuery = (q: ListQuery): Query => ({ labelSelector: q.labelSelector, fieldSelector: q.fieldSelector, limit: q.limit, continue: q._continue });
 
-/** One GET through the configuration's server, credentials and middleware (timeout, User-Agent), answered as parsed JSON. */
-const getJsonWith =
-  (config: Configuration) =>
-  async (path: string, query: Record<string, string | number | undefined> = {}, accept: string = ACCEPT_JSON): Promise<unknown> => {
-    let ctx = config.baseServer.makeRequestContext(path, HttpMethod.GET);
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) ctx.setQueryParam(k, String(v));
-    ctx.setHeaderParam('Accept', accept);
-    await config.authMethods.default?.applySecurityAuthentication(ctx);
-    for (const m of config.middleware) ctx = await m.pre(ctx).toPromise();
-    let res = await config.httpApi.send(ctx).toPromise();
-    for (const m of config.middleware) res = await m.post(res).toPromise();
-    const text = await res.body.text();
-    if (res.httpStatusCode < 200 || res.httpStatusCode > 299) throw new ApiException(res.httpStatusCode, `HTTP-Code: ${res.httpStatusCode}`, text, res.headers);
-    return JSON.parse(text) as unknown;
-  };
+type Discovered = { name: string; namespaced: boolean; kind: string };
 
 export const makeClients = (a: KubeAccess): KubeClients => {
   const now = a.now ?? Date.now;
   const timeoutMs = a.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const config = configurationFor(a.kc, () => requestTimeoutMs(timeoutMs, now(), a.deadline));
-  const objects = new ObjectApi(config, a.kc);
+  const kc = a.kc;
+  // Every request is bounded; a hung connection ends as a TimeoutError, which the retry policy treats as transient.
+  const bounded = (r: KubeRequest): KubeRequest => ({ ...r, signal: AbortSignal.timeout(requestTimeoutMs(timeoutMs, now(), a.deadline)) });
+  const json = async <T>(r: KubeRequest): Promise<T> => (await kubeJson(kc, bounded(r))) as T;
   const retry: RetryOptions = { now };
   if (a.deadline !== undefined) retry.deadline = a.deadline;
   if (a.sleep) retry.sleep = a.sleep;
   if (a.random) retry.random = a.random;
   if (a.policy) retry.policy = a.policy;
   if (a.onRetry) retry.onRetry = a.onRetry;
+
+  const cm = (ns: string, name?: string): string => `/api/v1/namespaces/${seg(ns)}/configmaps${name !== undefined ? `/${seg(name)}` : ''}`;
+  const jobs = (ns: string, name?: string): string => `/apis/batch/v1/namespaces/${seg(ns)}/jobs${name !== undefined ? `/${seg(name)}` : ''}`;
+  const core: CoreApi = {
+    readNamespacedConfigMap: (q) => json({ path: cm(q.namespace, q.name) }),
+    createNamespacedConfigMap: (q) => json({ method: 'POST', path: cm(q.namespace), body: q.body }),
+    replaceNamespacedConfigMap: (q) => json({ method: 'PUT', path: cm(q.namespace, q.name), body: q.body }),
+    createNamespacedEvent: (q) => json({ method: 'POST', path: `/api/v1/namespaces/${seg(q.namespace)}/events`, body: q.body }),
+    listNamespacedEvent: (q) => json({ path: `/api/v1/namespaces/${seg(q.namespace)}/events`, query: listQuery(q) }),
+    listNamespacedPod: (q) => json({ path: `/api/v1/namespaces/${seg(q.namespace)}/pods`, query: listQuery(q) }),
+    readNamespacedPod: (q) => json({ path: `/api/v1/namespaces/${seg(q.namespace)}/pods/${seg(q.name)}` }),
+    readNamespacedPodLog: (q) =>
+      kubeText(kc, bounded({ path: `/api/v1/namespaces/${seg(q.namespace)}/pods/${seg(q.name)}/log`, query: { container: q.container, tailLines: q.tailLines }, accept: 'text/plain' })),
+  };
+  const batch: BatchApi = {
+    readNamespacedJob: (q) => json({ path: jobs(q.namespace, q.name) }),
+    createNamespacedJob: (q) => json({ method: 'POST', path: jobs(q.namespace), body: q.body }),
+    deleteNamespacedJob: (q) => json({ method: 'DELETE', path: jobs(q.namespace, q.name), query: { propagationPolicy: q.propagationPolicy } }),
+    listNamespacedJob: (q) => json({ path: jobs(q.namespace), query: listQuery(q) }),
+  };
+  const custom: CustomApi = {
+    listNamespacedCustomObject: (q) => json({ path: `/apis/${seg(q.group)}/${seg(q.version)}/namespaces/${seg(q.namespace)}/${seg(q.plural)}`, query: listQuery(q) }),
+  };
+
+  // Discovery answers, per group version, for the life of these clients.
+  const discovered = new Map<string, Promise<Discovered[]>>();
+  const resource = async (apiVersion: string, kind: string): Promise<Discovered | undefined> => {
+    let list = discovered.get(apiVersion);
+    if (!list) {
+      list = json<{ resources?: Discovered[] }>({ path: apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}` }).then((r) => r.resources ?? []);
+      list.catch(() => discovered.delete(apiVersion));
+      discovered.set(apiVersion, list);
+    }
+    // Subresources (deployments/scale) share the kind of others; the resource itself has no slash.
+    return (await list).find((r) => r.kind === kind && !r.name.includes('/'));
+  };
+  const objectPath = async (o: KubernetesObject): Promise<string> => {
+    const apiVersion = o.apiVersion ?? '';
+    const kind = o.kind ?? '';
+    const r = await resource(apiVersion, kind);
+    if (!r) throw new KubeApiError(404, '', {}, `${apiVersion} serves no ${kind}`);
+    const namespace = r.namespaced ? (o.metadata?.namespace ?? kc.namespace ?? 'default') : undefined;
+    return `${collectionPath(apiVersion, r.name, namespace)}/${seg(o.metadata?.name ?? '')}`;
+  };
+  const objects: ObjectApi = {
+    serves: async (apiVersion, kind) => (await resource(apiVersion, kind)) !== undefined,
+    collectionPath: async (apiVersion, kind, namespace) => {
+      const r = await resource(apiVersion, kind);
+      return r ? collectionPath(apiVersion, r.name, r.namespaced ? namespace : undefined) : undefined;
+    },
+    read: async <T extends KubernetesObject>(o: KubernetesObject) => json<T>({ path: await objectPath(o) }),
+    list: async (apiVersion, kind, namespace) => {
+      const path = await objects.collectionPath(apiVersion, kind, namespace);
+      if (path === undefined) throw new KubeApiError(404, '', {}, `${apiVersion} serves no ${kind}`);
+      return json({ path });
+    },
+    apply: async (o, fieldManager) =>
+      json({ method: 'PATCH', path: await objectPath(o), query: { fieldManager, force: true }, contentType: APPLY_PATCH, body: JSON.stringify(o) }),
+  };
+
   return {
-    kc: a.kc,
-    getJson: getJsonWith(config),
+    kc,
+    getJson: (path, query = {}, accept = ACCEPT_JSON) => json({ path, query, accept }),
     listPage: a.listPage ?? LIST_PAGE,
-    core: new CoreV1Api(config),
-    batch: new BatchV1Api(config),
-    apps: new AppsV1Api(config),
-    custom: new CustomObjectsApi(config),
+    core,
+    batch,
+    custom,
     objects,
     call: (fn) => withRetries(fn, retry),
   };
@@ -181,7 +213,7 @@ const jsonPage = (body: unknown, path: string): JsonPage => {
 };
 
 /** The API server's answer to a continue token it no longer serves (its snapshot was compacted). */
-const isExpired = (e: unknown): boolean => e instanceof ApiException && e.code === 410;
+const isExpired = (e: unknown): boolean => e instanceof KubeApiError && e.code === 410;
 
 /**
  * Every item of a collection, LISTed as plain JSON in pages of `c.listPage` (`limit`/`continue`), each
@@ -211,7 +243,7 @@ export const listJson = async (
   }
 };
 
-/** Creation time of an object as ISO text (client-node deserializes timestamps into Dates). */
+/** A timestamp of an object as ISO text (RFC 3339 on the wire; a Date where a caller built the object). */
 export const isoTime = (t: Date | string | undefined | null): string | null => {
   if (t === undefined || t === null) return null;
   const d = t instanceof Date ? t : new Date(t);

@@ -1,4 +1,4 @@
-import type { KubeConfig, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { V1ResourceRequirements } from '@kubernetes/client-node';
 import type { ArmingStore, Dispatcher, EventSink, LogReader, MirrorHoldStore, PipelineReader, StateStore, TargetReader, WriterProbe } from '../ports.ts';
 import type { ProcessIdentity } from '../local/writer.ts';
 import { createKubernetesWriterProbe } from './writer.ts';
@@ -7,7 +7,7 @@ import { createKubernetesMirrorHoldStore } from './mirror-hold-store.ts';
 import type { KubeCallOptions } from './client.ts';
 import { createKubernetesDispatcher } from './dispatcher.ts';
 import { createKubernetesEventSink } from './events.ts';
-import { loadKubeConfig } from './kubeconfig.ts';
+import { loadKubeConfig, type KubeConnection } from './kubeconfig.ts';
 import { createKubernetesLogReader } from './logs.ts';
 import { createKubernetesPipelineReader } from './pipelines.ts';
 import { createKubernetesStateStore, createStateListing } from './state-store.ts';
@@ -25,7 +25,7 @@ export type KubernetesDriverOptions = KubeCallOptions & {
   /** Where the kubeconfig is looked up (KUBECONFIG, KUBERNETES_SERVICE_HOST, HOME); default process.env. */
   env?: NodeJS.ProcessEnv;
   /** An already loaded configuration; kubeconfig, context and env are then ignored. */
-  kc?: KubeConfig;
+  kc?: KubeConnection;
   serviceAccountName?: string;
   ttlSecondsAfterFinished?: number;
   resources?: V1ResourceRequirements;
@@ -34,7 +34,7 @@ export type KubernetesDriverOptions = KubeCallOptions & {
 };
 
 export type KubernetesDriver = {
-  kc: KubeConfig;
+  kc: KubeConnection;
   store: StateStore;
   arming: ArmingStore;
   holds: MirrorHoldStore;

@@ -1,9 +1,10 @@
-import { ApiException } from '@kubernetes/client-node';
+import { HttpRequestError } from '../http/request.ts';
+import { KubeApiError } from './rest.ts';
 
 /**
- * What client-node v2 failures mean. It rejects with ApiException (`code`, `headers`, and the
- * response body as raw text, holding a Status) for an HTTP answer, and with a plain
- * `TypeError: fetch failed` (the socket error as its `cause`) when no answer came.
+ * What the REST client's failures mean (rest.ts): KubeApiError (`code`, `headers`, and the
+ * response body as raw text, holding a Status) for an HTTP answer, HttpRequestError (the socket
+ * error's `code`, or `aborted` by the request's timeout) when no answer came.
  */
 
 export type ApiFailure = {
@@ -28,10 +29,10 @@ const statusBody = (body: unknown): Record<string, unknown> | null => {
 };
 
 export const apiFailure = (e: unknown): ApiFailure | null => {
-  if (!(e instanceof ApiException)) return null;
-  const code = typeof e.code === 'number' ? e.code : Number(e.code);
+  if (!(e instanceof KubeApiError)) return null;
+  const code = e.code;
   const status = statusBody(e.body);
-  const headers: Record<string, string> = isRecord(e.headers) ? (e.headers as Record<string, string>) : {};
+  const headers = e.headers;
   const reason = typeof status?.['reason'] === 'string' ? status['reason'] : null;
   const text = typeof status?.['message'] === 'string' ? status['message'] : typeof e.body === 'string' && e.body.length < 300 ? e.body.trim() : '';
   return { code, reason, message: text || `HTTP ${code}`, retryAfter: headers['retry-after'] };
@@ -73,13 +74,16 @@ const isTimeout = (e: unknown): boolean =>
   nameOf(e) === 'TimeoutError' || (nameOf(e) === 'AbortError' && nameOf(causeOf(e)) === 'TimeoutError');
 
 export const isNetworkError = (e: unknown): boolean => {
-  if (e instanceof ApiException) return false;
+  if (e instanceof KubeApiError) return false;
   if (isTimeout(e)) return true;
+  if (e instanceof HttpRequestError) {
+    if (e.aborted) return true;
+    // No code: the connection closed before the whole answer came, more often passing than permanent.
+    return e.code === undefined || TRANSIENT_SOCKET.has(e.code);
+  }
   const code = codeOf(e) ?? codeOf(causeOf(e)) ?? codeOf(causeOf(causeOf(e)));
   if (code !== undefined) return TRANSIENT_SOCKET.has(code);
-  // undici's fetch wraps every socket failure in this TypeError; a cause without a code is a
-  // dropped connection ("other side closed") more often than anything permanent.
-  return e instanceof TypeError && /fetch failed/.test(e.message);
+  return false;
 };
 
 /** 429, 5xx gateway-ish answers and dropped or timed-out connections; never 4xx verdicts like 403, 404, 409, 422. */
@@ -93,7 +97,8 @@ export const isRetryable = (e: unknown): boolean => {
 export const describeError = (e: unknown): string => {
   const f = apiFailure(e);
   if (f) return `${f.code}${f.reason ? ` ${f.reason}` : ''}: ${f.message}`;
-  if (isTimeout(e)) return 'request timed out';
+  if (isTimeout(e) || (e instanceof HttpRequestError && e.aborted)) return 'request timed out';
+  if (e instanceof HttpRequestError) return e.code && !e.message.includes(e.code) ? `${e.message} (${e.code})` : e.message;
   if (e instanceof KubeRetryError) return e.message;
   if (e instanceof Error) {
     const cause = causeOf(e);

@@ -1,4 +1,4 @@
-/** The Kubernetes driver: everything the loops need on a cluster, through @kubernetes/client-node. */
+/** The Kubernetes driver: everything the loops need on a cluster, over the REST API (rest.ts). */
 export { createKubernetesDriver, type KubernetesDriver, type KubernetesDriverOptions } from './driver.ts';
 export { loadKubeConfig, type LoadKubeConfigOptions } from './kubeconfig.ts';
 export { withRetries, type RetryOptions } from './retry.ts';

@@ -1,6 +1,8 @@
-import { Watch, type KubeConfig, type V1Job } from '@kubernetes/client-node';
+import type { V1Job } from '@kubernetes/client-node';
 import type { StageReading } from '../../core/fold.ts';
 import { makeClients } from './client.ts';
+import type { KubeConnection } from './kubeconfig.ts';
+import { kubeWatch } from './rest.ts';
 import { describeError } from './errors.ts';
 import { jobReading } from './dispatcher.ts';
 
@@ -11,7 +13,7 @@ const WATCH_SECONDS = 270;
 const REMEMBERED = 5000;
 
 export type JobWatchOptions = {
-  kc: KubeConfig;
+  kc: KubeConnection;
   namespace: string;
   labelSelector: string;
   /** Called once per Job that ends (Complete or Failed) after the watch started; Jobs already ended then are not reported. */
@@ -57,43 +59,27 @@ export const watchJobs = async (o: JobWatchOptions): Promise<void> => {
       const list = await c.call(() => c.batch.listNamespacedJob({ namespace: o.namespace, labelSelector: o.labelSelector }));
       for (const j of list.items) see(j, !first);
       first = false;
-      await new Promise<void>((resolve) => {
-        let ctl: AbortController | null = null;
-        // Until the server answers there is no controller yet; `.then` below aborts it when it comes.
-        const stop = (): void => {
-          ctl?.abort();
-          end();
-        };
-        o.signal.addEventListener('abort', stop, { once: true });
-        const end = (): void => {
-          o.signal.removeEventListener('abort', stop);
-          resolve();
-        };
-        new Watch(o.kc)
-          .watch(
-            `/apis/batch/v1/namespaces/${encodeURIComponent(o.namespace)}/jobs`,
-            { labelSelector: o.labelSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS },
-            (phase: string, obj: V1Job) => {
-              if (phase === 'ADDED' || phase === 'MODIFIED') see(obj, true);
-              // ERROR (410 Gone): end this watch; the loop lists afresh.
-              else if (phase === 'ERROR') ctl?.abort();
-            },
-            (err: unknown) => {
-              if (err && !o.signal.aborted && !(err instanceof Error && err.name === 'AbortError')) o.log(`serve: watch of Jobs in ${o.namespace} ended: ${describeError(err)}`);
-              end();
-            },
-          )
-          .then(
-            (controller) => {
-              ctl = controller;
-              if (o.signal.aborted) controller.abort();
-            },
-            (e: unknown) => {
-              o.log(`serve: cannot watch Jobs in ${o.namespace}: ${describeError(e)}`);
-              end();
-            },
-          );
-      });
+      // One watch from the list's resourceVersion until the server ends it (its timeout, a dropped
+      // connection, an ERROR such as 410 Gone) or the signal aborts; then the loop lists afresh.
+      const ctl = new AbortController();
+      const stop = (): void => ctl.abort();
+      o.signal.addEventListener('abort', stop, { once: true });
+      try {
+        await kubeWatch(
+          o.kc,
+          `/apis/batch/v1/namespaces/${encodeURIComponent(o.namespace)}/jobs`,
+          { labelSelector: o.labelSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS },
+          (ev) => {
+            if (ev.type === 'ADDED' || ev.type === 'MODIFIED') see(ev.object as V1Job, true);
+            else if (ev.type === 'ERROR') ctl.abort();
+          },
+          ctl.signal,
+        );
+      } catch (err) {
+        if (!o.signal.aborted && !ctl.signal.aborted) o.log(`serve: watch of Jobs in ${o.namespace} ended: ${describeError(err)}`);
+      } finally {
+        o.signal.removeEventListener('abort', stop);
+      }
     } catch (e) {
       if (!o.signal.aborted) o.log(`serve: cannot list Jobs in ${o.namespace}: ${describeError(e)}`);
     }

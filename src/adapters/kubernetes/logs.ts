@@ -16,8 +16,8 @@ export type KubernetesLogReaderOptions = KubeAccess & { namespace: string };
 /** Enough for a deploy's story without flooding the terminal. */
 export const LOG_TAIL_LINES = 5_000;
 
-const created = (o: { metadata?: { creationTimestamp?: Date } }): number => o.metadata?.creationTimestamp?.getTime() ?? 0;
-const newest = <T extends { metadata?: { creationTimestamp?: Date; name?: string } }>(xs: readonly T[]): T | undefined =>
+const created = (o: { metadata?: { creationTimestamp?: Date | string } }): number => Date.parse(isoTime(o.metadata?.creationTimestamp) ?? '') || 0;
+const newest = <T extends { metadata?: { creationTimestamp?: Date | string; name?: string } }>(xs: readonly T[]): T | undefined =>
   [...xs].sort((a, b) => created(b) - created(a) || ((b.metadata?.name ?? '') < (a.metadata?.name ?? '') ? -1 : 1))[0];
 
 export const createKubernetesLogReader = (o: KubernetesLogReaderOptions): LogReader => {

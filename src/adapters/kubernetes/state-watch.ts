@@ -1,4 +1,6 @@
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { describeError } from './errors.ts';
+import type { KubeConnection } from './kubeconfig.ts';
+import { kubeWatch } from './rest.ts';
 import { STATE_SELECTOR } from './labels.ts';
 
 /**
@@ -7,35 +9,28 @@ import { STATE_SELECTOR } from './labels.ts';
  * nothing. A watch that ends or is refused (no `watch` right, an API restart) is re-opened after
  * `retryMs`; meanwhile the caller's own polling goes on.
  */
-export const watchStateConfigMaps = (o: { kc: KubeConfig; namespace: string; onChange: () => void; signal: AbortSignal; retryMs?: number; onError?: (message: string) => void }): void => {
-  const w = new Watch(o.kc);
+export const watchStateConfigMaps = (o: { kc: KubeConnection; namespace: string; onChange: () => void; signal: AbortSignal; retryMs?: number; onError?: (message: string) => void }): void => {
   const path = `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/configmaps`;
-  let current: AbortController | null = null;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const open = (): void => {
-    if (o.signal.aborted) return;
-    const again = (err: unknown): void => {
-      current = null;
+  const loop = async (): Promise<void> => {
+    while (!o.signal.aborted) {
+      try {
+        await kubeWatch(o.kc, path, { labelSelector: STATE_SELECTOR, allowWatchBookmarks: false }, (ev) => {
+          if (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED') o.onChange();
+        }, o.signal);
+      } catch (err) {
+        if (!o.signal.aborted) o.onError?.(`watch of the state ConfigMaps ended: ${describeError(err)}; polling meanwhile`);
+      }
       if (o.signal.aborted) return;
-      if (err) o.onError?.(`watch of the state ConfigMaps ended: ${(err as Error).message ?? String(err)}; polling meanwhile`);
-      timer = setTimeout(open, o.retryMs ?? 5000);
-    };
-    w.watch(path, { labelSelector: STATE_SELECTOR, allowWatchBookmarks: false }, (phase) => {
-      if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') o.onChange();
-    }, again)
-      .then((c) => {
-        current = c;
-        if (o.signal.aborted) c.abort();
-      })
-      .catch(again);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, o.retryMs ?? 5000);
+        function done(): void {
+          clearTimeout(t);
+          o.signal.removeEventListener('abort', done);
+          resolve();
+        }
+        o.signal.addEventListener('abort', done, { once: true });
+      });
+    }
   };
-  o.signal.addEventListener(
-    'abort',
-    () => {
-      if (timer) clearTimeout(timer);
-      current?.abort();
-    },
-    { once: true },
-  );
-  open();
+  void loop();
 };
