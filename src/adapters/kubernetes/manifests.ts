@@ -48,12 +48,20 @@ export const NOTIFY_SECRET = 'branch-follower-notify';
 export const NOTIFY_SECRET_KEY = 'webhook-url';
 
 /**
- * V8's heap limits for a tick. V8 sizes its heap from the host, not the pod's limit: the old
- * space is kept under the limit, and the young generation at 1 MiB semi-spaces instead of the
- * default 16, which took ~60-80 MiB off a tick's peak RSS at 1000 followers for the same CPU
- * time (docs/performance.md). The bench runs its ticks with the same options.
+ * V8's heap limits for a long-lived process (serve). V8 sizes its heap from the host, not the
+ * pod's limit: the old space is kept under the limit, and the young generation at 1 MiB
+ * semi-spaces instead of the default 16, which took ~60-80 MiB off a tick's peak RSS at 1000
+ * followers for the same CPU time (docs/performance.md).
  */
-export const TICK_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=1';
+export const HEAP_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=1';
+/**
+ * A tick's: the heap limits, and no JIT (`--jitless`, V8's interpreter only). A tick lives a few
+ * seconds and waits on I/O; its JSON is parsed by V8's C++ either way. The optimising compilers'
+ * code and compile zones were 7 to 30 MiB of its peak RSS at 10 to 1000 followers, for no
+ * measurable time (docs/performance.md, change 11). It also means no WebAssembly, which nothing
+ * in a tick uses (the HTTP clients are node:http, not fetch). The bench runs its ticks with these.
+ */
+export const TICK_NODE_OPTIONS = `--jitless ${HEAP_NODE_OPTIONS}`;
 
 export const RUN_AS = 10001;
 /** The CLI's own deadline for one tick; the Job's is longer so a tick can finish and write. */
@@ -262,8 +270,10 @@ export const cloneContainer = (registry: Registry): V1Container => ({
   ],
 });
 
-/** V8 sizes its heap from the host, not the pod's limit; keep it under the limit (TICK_NODE_OPTIONS says why). */
+/** A tick container's NODE_OPTIONS (TICK_NODE_OPTIONS says why). */
 export const HEAP_ENV: V1EnvVar = { name: 'NODE_OPTIONS', value: TICK_NODE_OPTIONS };
+/** The serve container's: the heap limits, with the JIT a long-lived server pays back. */
+export const SERVE_HEAP_ENV: V1EnvVar = { name: 'NODE_OPTIONS', value: HEAP_NODE_OPTIONS };
 
 export const tickArgv = (loop: Loop): string[] => [
   'node',

@@ -8,7 +8,7 @@
 import type { V1Deployment, V1EnvVar, V1Probe, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Registry } from '../../core/registry.ts';
 import { componentLabels } from './labels.ts';
-import { cloneContainer, containerSecurity, controllerVolumeMounts, controllerVolumes, gitEnv, HEAP_ENV, podSecurity, REGISTRY_FILE, REGISTRY_MOUNT, resources, SOURCE_DIR } from './manifests.ts';
+import { cloneContainer, containerSecurity, controllerVolumeMounts, controllerVolumes, gitEnv, SERVE_HEAP_ENV, podSecurity, REGISTRY_FILE, REGISTRY_MOUNT, resources, SOURCE_DIR } from './manifests.ts';
 import { SERVE_ROLE, SERVE_ROLE_RULES, SERVE_SERVICE_ACCOUNT } from './rbac.ts';
 
 export const SERVE_NAME = 'branch-follower-serve';
@@ -65,7 +65,7 @@ export const serveDeployment = (registry: Registry, files: Readonly<Record<strin
   const secretEnv = serve.push?.secretEnv;
   const env: V1EnvVar[] = [
     ...gitEnv,
-    HEAP_ENV,
+    SERVE_HEAP_ENV,
     // Not optional: a receiver without its secret refuses to start, and says so in its pod's status.
     ...(secretEnv ? [{ name: secretEnv, valueFrom: { secretKeyRef: { name: PUSH_SECRET, key: PUSH_SECRET_KEY } } }] : []),
   ];
