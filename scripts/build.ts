@@ -65,9 +65,10 @@ export const build = async (outDir: string = DIST): Promise<string> => {
       dir: outDir,
       format: 'esm',
       entryFileNames: '[name].js',
-      // What the sources import lazily (the Kubernetes driver and @kubernetes/client-node, ~7 MB)
-      // stays in chunks of its own beside cli.js, loaded by the import() that asks for them: one
-      // file holding everything made `--version` parse all of it (145 MiB peak RSS against 63).
+      // What the sources import lazily (the Kubernetes driver, the verbs) stays in chunks of its
+      // own beside cli.js, loaded by the import() that asks for them: one file holding everything
+      // made `--version` parse all of it (145 MiB peak RSS against 63, when the driver still
+      // loaded @kubernetes/client-node).
       chunkFileNames: '[name]-[hash].js',
       sourcemap: false,
     });

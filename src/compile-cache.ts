@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 /**
  * Start-up is mostly loading modules: stripping the types of our own and compiling them with
- * zod's and yaml's (~240 modules), plus ~1000 more for @kubernetes/client-node. Node's on-disk
+ * zod's and yaml's (~240 modules from the sources, a few chunks once bundled). Node's on-disk
  * compile cache lets every run after the first skip that work (see docs/performance.md).
  *
  * Per user, not the shared temporary directory Node defaults to, so no file another user could

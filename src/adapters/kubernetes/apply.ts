@@ -34,7 +34,7 @@ const refText = (r: ObjectRef): string => `${r.kind} ${r.namespace ? `${r.namesp
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-/** Plain JSON of an object: client-node's typed models carry Dates and undefined members. */
+/** Plain JSON of an object: a manifest built in code can carry Dates and undefined members. */
 const toJson = (v: unknown): Json => JSON.parse(JSON.stringify(v ?? null)) as Json;
 
 const isMap = (v: Json | undefined): v is { [k: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -3,9 +3,9 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 
 /**
- * Whether any Kubernetes credentials are at hand, in kubectl's order, without loading
- * @kubernetes/client-node: `plan` shows everything it can without a cluster, and must not pay
- * for (or fail on) the client when there is nothing to connect with.
+ * Whether any Kubernetes credentials are at hand, in kubectl's order, without reading them:
+ * `plan` shows everything it can without a cluster, and must not pay for (or fail on) the
+ * driver when there is nothing to connect with.
  */
 
 export type CredentialSource = 'kubeconfig-flag' | 'KUBECONFIG' | 'in-cluster' | 'default-file';

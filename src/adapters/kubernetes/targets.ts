@@ -20,7 +20,7 @@ export type KubernetesTargetReaderOptions = KubeAccess;
 type AnnotationSpec = Extract<TargetSpec, { reader: 'k8s-annotation' }>;
 type Meta = { name: string; annotations: Record<string, string> };
 
-/** The kinds whose collection is known without discovery (the typed APIs of client-node served them before). */
+/** The kinds whose collection is known without discovery (the typed APIs of client-node, which the driver used before, served them so). */
 const KNOWN_PLURALS: Readonly<Record<string, string>> = {
   'apps/v1/Deployment': 'deployments',
   'apps/v1/StatefulSet': 'statefulsets',
