@@ -4,6 +4,7 @@
 //
 // Local: a real git mirror (file://), serve as a subprocess, a real deploy script; latency = from
 // sending the signed hook to the deploy command's first line (the dispatch has started).
+// Ticks and serve run the bundle (dist/cli.js) with the pods' NODE_OPTIONS, as the image does.
 // Kubernetes: the API-server double; the bench plays the Job controller: once serve has created
 // the woken Job (from the observer CronJob's template) it runs the tick that Job's pod runs (a CLI
 // process); latency = from the hook to the dispatch Job's creation. A real pod adds its own start
@@ -11,6 +12,7 @@
 // Polling: what the same push costs without the receiver, a scheduled tick every 60 s: the wait
 // for the next schedule (pushes land evenly over the minute) plus a scheduled tick's own time to
 // the dispatch, measured here per push with `tick observer`.
+import { BUNDLE_CLI } from './lib/use-bundle.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +23,12 @@ import { forgePush, sendHook } from '../test/support/forge-hooks.ts';
 import { createK8sWorld, NAMESPACE } from '../test/support/k8s-world.ts';
 import { startServe } from '../test/support/serve-process.ts';
 import { round, summarize, type Summary } from './lib/stats.ts';
+import { HEAP_NODE_OPTIONS, TICK_NODE_OPTIONS } from '../src/adapters/kubernetes/manifests.ts';
+import { build } from '../scripts/build.ts';
+
+/** What the pods run with: ticks without a JIT, serve with it (manifests.ts). */
+const TICK_ENV = { NODE_OPTIONS: TICK_NODE_OPTIONS };
+const SERVE_ENV = { NODE_OPTIONS: HEAP_NODE_OPTIONS };
 
 export type PushPoint = {
   driver: 'local' | 'kubernetes';
@@ -69,11 +77,11 @@ const benchLocal = async (pushes: number, log: (l: string) => void): Promise<Pus
     await enableServe(join(w.configDir, 'cicd-branch-followers.yaml'));
     await w.setTarget(F.id, await w.git.commit(F.repo, F.branch));
     await w.armAll();
-    await w.cli(['tick', 'observer']);
+    await w.cli(['tick', 'observer'], { env: TICK_ENV });
     const ran = async (sha: string): Promise<boolean> => (await w.invocations()).some((l) => l.split(' ')[1] === sha);
     const settled = async (sha: string): Promise<boolean> => (await w.row(F.id)).lastSucceededSha === sha;
     const receiver: number[] = [];
-    const serve = await startServe(['--registry', join(w.configDir, 'cicd-branch-followers.yaml')], { cwd: w.dir, env: { BF_PUSH_SECRET: SECRET } });
+    const serve = await startServe(['--registry', join(w.configDir, 'cicd-branch-followers.yaml')], { cwd: w.dir, env: { BF_PUSH_SECRET: SECRET, ...SERVE_ENV } });
     try {
       for (let i = 0; i < pushes; i++) {
         const sha = await w.git.commit(F.repo, F.branch);
@@ -94,12 +102,12 @@ const benchLocal = async (pushes: number, log: (l: string) => void): Promise<Pus
     for (let i = 0; i < pushes; i++) {
       const sha = await w.git.commit(F.repo, F.branch);
       const t0 = performance.now();
-      const tick = w.cli(['tick', 'observer']);
+      const tick = w.cli(['tick', 'observer'], { env: TICK_ENV });
       await until(() => ran(sha));
       ticks.push(performance.now() - t0);
       await tick;
       await until(async () => {
-        await w.cli(['tick', 'closer']);
+        await w.cli(['tick', 'closer'], { env: TICK_ENV });
         return settled(sha);
       });
     }
@@ -117,17 +125,17 @@ const benchKubernetes = async (pushes: number, log: (l: string) => void): Promis
     if (applied.code !== 0) throw new Error(`bench/push: apply failed: ${applied.stderr}`);
     w.setTarget(F.id, await w.git.commit(F.repo, F.branch));
     w.armDirect();
-    await w.tick('observer');
+    await w.tick('observer', { env: TICK_ENV });
     const dispatchOf = (sha: string): string | null => w.jobs(F.id).find((j) => j.metadata?.annotations?.['branch-follower.dev/sha'] === sha)?.metadata?.name ?? null;
     /** Plays the Job controller and the deploy until the follower has settled on `sha`. */
     const settle = async (sha: string, run: string): Promise<void> => {
       w.finishJob(run, { deploy: true });
-      await w.tick('closer');
+      await w.tick('closer', { env: TICK_ENV });
       await until(() => w.storedState(F.id)?.lastSucceededSha === sha);
     };
     const receiver: number[] = [];
     const woken: number[] = [];
-    const serve = await startServe(['--registry', w.registryPath, '--kubeconfig', w.api.kubeconfigPath, '--driver', 'kubernetes'], { cwd: w.configDir, env: { BF_PUSH_SECRET: SECRET } });
+    const serve = await startServe(['--registry', w.registryPath, '--kubeconfig', w.api.kubeconfigPath, '--driver', 'kubernetes'], { cwd: w.configDir, env: { BF_PUSH_SECRET: SECRET, ...SERVE_ENV } });
     try {
       for (let i = 0; i < pushes; i++) {
         const sha = await w.git.commit(F.repo, F.branch);
@@ -139,7 +147,7 @@ const benchKubernetes = async (pushes: number, log: (l: string) => void): Promis
         await until(() => w.api.store.get('jobs', NAMESPACE, poke));
         woken.push(performance.now() - t0);
         // The woken Job's pod: one observer tick.
-        await w.tick('observer');
+        await w.tick('observer', { env: TICK_ENV });
         const run = await until(() => dispatchOf(sha));
         receiver.push(performance.now() - t0);
         w.finishJob(poke);
@@ -158,7 +166,7 @@ const benchKubernetes = async (pushes: number, log: (l: string) => void): Promis
     for (let i = 0; i < pushes; i++) {
       const sha = await w.git.commit(F.repo, F.branch);
       const t0 = performance.now();
-      await w.tick('observer');
+      await w.tick('observer', { env: TICK_ENV });
       const run = await until(() => dispatchOf(sha));
       ticks.push(performance.now() - t0);
       await settle(sha, run);
@@ -183,6 +191,8 @@ if (import.meta.main) {
   if (!Number.isInteger(pushes) || pushes < 1) throw new Error(`--pushes takes a positive count, not ${values.pushes}`);
   const driver = values.driver;
   if (driver !== undefined && driver !== 'local' && driver !== 'kubernetes') throw new Error(`--driver takes local or kubernetes, not ${driver}`);
+  // The worlds run the bundle (use-bundle.ts): build it from the sources in the tree first.
+  if (process.env['BF_TEST_CLI'] === BUNDLE_CLI) await build();
   const r = await benchPush({ pushes, log: (l) => process.stderr.write(`[bench] ${l}\n`), ...(driver ? { drivers: [driver] } : {}) });
   console.log(JSON.stringify(r, null, 2));
 }

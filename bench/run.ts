@@ -2,6 +2,7 @@
 // same run. Prints the figures as tables and writes them as JSON to bench/results.json.
 //
 //   node bench/run.ts [--ns 10,100,1000] [--reps 3] [--startup-runs 15] [--pushes 20] [--out FILE] [--quick]
+import './lib/use-bundle.ts';
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';

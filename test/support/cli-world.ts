@@ -9,7 +9,11 @@ import type { StatusRow } from '../../src/core/status-view.ts';
 import { createGitFixture, type GitFixture, type HttpGitServer, type HttpServeOptions } from './git-fixtures.ts';
 import { genericRegistry } from './registry-doc.ts';
 
-export const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
+/**
+ * The CLI the worlds run: the sources, or what BF_TEST_CLI names (bench/push.ts points it at the
+ * bundle, dist/cli.js, which the image and its pods run). Read once, when this module loads.
+ */
+export const CLI = process.env['BF_TEST_CLI'] || join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 
 export type FollowerDef = { id: string; repo: string; branch: string; checks?: string[]; budgets?: Record<string, number>; onSupersede?: 'wait' | 'cancel' };
 
