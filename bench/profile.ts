@@ -34,7 +34,7 @@ const main = async (): Promise<void> => {
     const dir = resolve(values.keep ?? '.', `${driver}-n${n}-${(values.verb ?? '').replace(/\W+/g, '-')}-${Date.now()}`);
     await mkdir(dir, { recursive: true });
     const verb = (values.verb ?? 'tick observer').split(/\s+/);
-    const r = await measure(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, ...s.cli(verb, BIN)], { env: world.env, cwd: s.dir, node: true });
+    const r = await measure(process.execPath, [...(process.env['BF_PROFILE_V8'] ?? '').split(' ').filter(Boolean), '--cpu-prof', '--cpu-prof-dir', dir, ...s.cli(verb, BIN)], { env: world.env, cwd: s.dir, node: true });
     if (r.code !== 0) throw new Error(`exited ${r.code}: ${r.stderr}`);
     const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('no profile written');

@@ -13,7 +13,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = currentBundle(root);
 const cli = bundle ?? join(root, 'src', 'cli.ts');
 const [major] = process.versions.node.split('.').map(Number);
-if (major >= 24) {
+// Node strips the sources' types with WebAssembly, which --jitless (the tick pods' NODE_OPTIONS,
+// for memory) turns off: a pod whose clone differs from its image's bundle runs the sources, so
+// it runs them in a child without that flag.
+const jitless = typeof WebAssembly === 'undefined';
+if (major >= 24 && !bundle && jitless) {
+  const env = { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((o) => o !== '' && o !== '--jitless').join(' ') };
+  const r = spawnSync(process.execPath, [...process.execArgv.filter((o) => o !== '--jitless'), fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
+  process.exit(r.status ?? 1);
+} else if (major >= 24) {
   // Before the CLI's modules load, so they all come from Node's compile cache after the first run.
   const cache = bundle ? join(root, 'dist', 'compile-cache.js') : join(root, 'src', 'compile-cache.ts');
   const { enableStartupCache } = await import(pathToFileURL(cache).href);

@@ -1,4 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+// Not imported: an ES import of node:http loads undici for nothing (see adapters/http/request.ts), and
+// this module is in the chunk every verb loads.
+const { createServer } = process.getBuiltinModule('node:http');
 import type { AddressInfo } from 'node:net';
 import { BodyTooLargeError, MAX_BODY_BYTES, text, type Route, type ServeRequest, type ServeResponse } from './route.ts';
 

@@ -2,7 +2,7 @@
 // the launcher never runs a bundle older than the sources.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -98,5 +98,29 @@ describe('the launcher (bin/bundle.js)', () => {
       await at(root, f, 1_000);
     }
     expect(currentBundle(root)).toBe(join(root, 'dist', 'cli.js'));
+  });
+});
+
+describe('the launcher under --jitless (the tick pods run without a JIT)', () => {
+  it('runs the sources when the bundle is stale, though type stripping needs WebAssembly, which --jitless turns off', async () => {
+    // A copy of the project whose bundle is older than its sources, as in a pod whose clone
+    // moved past its image.
+    const root = await tempDir();
+    // bin/ copied (the launcher finds the project from its own real path); the rest linked.
+    await mkdir(join(root, 'bin'));
+    for (const f of await readdir(join(ROOT, 'bin'))) await writeFile(join(root, 'bin', f), await readFile(join(ROOT, 'bin', f)));
+    for (const d of ['src', 'scripts', 'node_modules']) await symlink(join(ROOT, d), join(root, d));
+    await writeFile(join(root, 'package.json'), await readFile(join(ROOT, 'package.json')));
+    await writeFile(join(root, 'package-lock.json'), '{}');
+    await mkdir(join(root, 'dist'));
+    await writeFile(join(root, 'dist', 'cli.js'), 'throw new Error("a stale bundle ran")\n');
+    await utimes(join(root, 'dist', 'cli.js'), 1_000, 1_000);
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'branch-follower.js'), '--version'], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '--jitless --max-old-space-size=192' },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^branch-follower \d+\.\d+\.\d+\n$/);
+    expect(r.status).toBe(0);
   });
 });

@@ -1,5 +1,10 @@
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent, IncomingMessage } from 'node:http';
+
+// Through getBuiltinModule, not `import`: an ES import of node:http builds its namespace by
+// reading every export, and the lazy WebSocket/MessageEvent ones load undici, ~13 MiB of RSS and
+// ~40 ms (measured: 59.5 against 46 MiB for a process that only takes the module).
+const http = process.getBuiltinModule('node:http');
+const https = process.getBuiltinModule('node:https');
 
 /**
  * One HTTP exchange on node:http / node:https, for the mirror reader, the webhook notifier and
@@ -17,7 +22,7 @@ export type HttpRequestInit = {
   /** Ends the exchange (connecting, waiting, or reading the body) with the signal's reason. */
   signal?: AbortSignal;
   /** https only: the TLS settings of the connection and the pool it is kept in; default the global agent. */
-  agent?: http.Agent;
+  agent?: Agent;
 };
 
 export type HttpResponse = {
@@ -28,7 +33,7 @@ export type HttpResponse = {
   /** The whole body; `too-large` (and the connection closed) past `maxBytes` bytes. */
   read(maxBytes?: number): Promise<Buffer | 'too-large'>;
   /** The body as it arrives (a watch); the caller consumes it or calls discard(). */
-  readonly stream: http.IncomingMessage;
+  readonly stream: IncomingMessage;
   /** Releases the connection of an answer whose body is not wanted. */
   discard(): void;
 };
@@ -64,7 +69,7 @@ const failure = (e: unknown, signal: AbortSignal | undefined): HttpRequestError 
   return new HttpRequestError(inner.message || code || 'the connection failed', { aborted: false, ...(code !== undefined ? { code } : {}), cause: e });
 };
 
-const headerOf = (res: http.IncomingMessage, name: string): string | null => {
+const headerOf = (res: IncomingMessage, name: string): string | null => {
   const v = res.headers[name.toLowerCase()];
   if (v === undefined) return null;
   return Array.isArray(v) ? v.join(', ') : v;
@@ -85,7 +90,7 @@ export const httpRequest = (url: string | URL, init: HttpRequestInit = {}): Prom
     const headers: Record<string, string> = { ...init.headers };
     if (body !== undefined) headers['Content-Length'] = String(body.length);
     const req = mod.request(u, { method: init.method ?? 'GET', headers, ...(init.agent ? { agent: init.agent } : {}) });
-    let answered: http.IncomingMessage | null = null;
+    let answered: IncomingMessage | null = null;
     const onAbort = (): void => {
       const err = failure(null, signal);
       req.destroy(err);

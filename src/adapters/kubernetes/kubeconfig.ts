@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent } from 'node:http';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { isIPv6 } from 'node:net';
@@ -57,7 +56,7 @@ export type KubeConnection = {
   readonly namespace: string | undefined;
   readonly credential: Credential;
   /** The connection pool, with the TLS settings of the server and of a client certificate. */
-  agent(): Promise<http.Agent>;
+  agent(): Promise<Agent>;
   /** The Authorization header value of the next request, or undefined. */
   authorization(): Promise<string | undefined>;
 };
@@ -268,9 +267,12 @@ const resolveContext = (loaded: Loaded, env: NodeJS.ProcessEnv, contextName: str
   const key = pemOf(u['client-key-data'], u['client-key'], userEntry?.dir ?? '', `user "${userName}" client-key`);
   const exec = u.exec ? execPlugin(u.exec, userName, userEntry?.dir ?? '', env, Date.now) : null;
   const tls = { ca, cert, key, rejectUnauthorized: c['insecure-skip-tls-verify'] !== true, ...(c['tls-server-name'] ? { servername: c['tls-server-name'] } : {}) };
-  const makeAgent = (extra: { cert?: Buffer; key?: Buffer } = {}): http.Agent =>
-    server.protocol === 'https:' ? new https.Agent({ keepAlive: true, ...tls, ...extra }) : new http.Agent({ keepAlive: true });
-  let agent: { agent: http.Agent; certData: string | undefined } | null = null;
+  // getBuiltinModule: see http/request.ts for why these are not imported.
+  const makeAgent = (extra: { cert?: Buffer; key?: Buffer } = {}): Agent =>
+    server.protocol === 'https:'
+      ? new (process.getBuiltinModule('node:https').Agent)({ keepAlive: true, ...tls, ...extra })
+      : new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true });
+  let agent: { agent: Agent; certData: string | undefined } | null = null;
   const tokenFile = u.tokenFile ? path.resolve(userEntry?.dir ?? '', u.tokenFile) : undefined;
   const credential: Credential = exec
     ? { kind: 'exec', command: u.exec!.command }
