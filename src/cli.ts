@@ -1,5 +1,6 @@
 // The CLI's entry point: `node src/cli.ts <verb> …` (the CronJobs run it so) and what
 // bin/branch-follower.js imports. The verbs live in src/cli/verbs/, one module each.
+import { z } from 'zod';
 import { enableStartupCache } from './compile-cache.ts';
 import { main } from './cli/main.ts';
 
@@ -10,6 +11,10 @@ export { main, type Io } from './cli/main.ts';
  * those catch them; any other verb is interrupted as usual.
  */
 export const runFromProcess = async (): Promise<void> => {
+  // zod compiles a fast path per object schema with new Function on its first parse: a process
+  // that lives for one command pays the compile and barely uses it (and ticks run without a JIT).
+  // Same results either way (zod's `jitless` option).
+  z.config({ jitless: true });
   const abort = new AbortController();
   const stop = () => abort.abort();
   const argv = process.argv.slice(2);
