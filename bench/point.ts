@@ -3,7 +3,7 @@
 // steady observer tick, idle closer tick and `status -o json` of each entry, in rotating order.
 // Prints medians of wall time and the largest peak RSS per entry and command.
 //
-//   node bench/point.ts --driver kubernetes --n 1000 [--reps 5] [--entry dist,src,bin,NAME=PATH]
+//   node bench/point.ts --driver kubernetes --n 1000 [--reps 5] [--entry dist,src,bin,NAME=PATH] [--transport http|git|file]
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -11,7 +11,7 @@ import { mdTable } from './lib/report.ts';
 import { measure } from './lib/proc.ts';
 import { summarize } from './lib/stats.ts';
 import { runFloor, runTick } from './lib/tick.ts';
-import { BIN, CLI, createWorld, type Driver } from './lib/world.ts';
+import { BIN, CLI, createWorld, TRANSPORTS, type Driver, type Transport } from './lib/world.ts';
 import { READER_CONCURRENCY } from './scale.ts';
 
 const { values } = parseArgs({
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     n: { type: 'string', default: '1000' },
     reps: { type: 'string', default: '5' },
     entry: { type: 'string', default: 'dist,src' },
+    /** The mirror transport the registry reads (and the floor reads over). */
+    transport: { type: 'string', default: 'http' },
     /** Build the scenarios, print how to run the CLI against them, and wait for Ctrl-C. */
     hold: { type: 'boolean' },
   },
@@ -35,6 +37,8 @@ const entries = (values.entry ?? '').split(',').map((e) => {
 const drivers = (values.driver ?? '').split(',') as Driver[];
 const ns = (values.n ?? '').split(',').map(Number);
 const reps = Number(values.reps);
+const transport = values.transport as Transport;
+if (!TRANSPORTS.includes(transport)) throw new Error(`--transport: http, git or file, not ${values.transport}`);
 const log = (l: string) => process.stderr.write(`[point] ${l}\n`);
 
 const load = loadavg()[0]?.toFixed(1);
@@ -43,7 +47,7 @@ const rows: string[][] = [];
 try {
   for (const n of ns) {
     for (const driver of drivers) {
-      const s = await world.scenario(driver, n);
+      const s = await world.scenario(driver, n, transport);
       await runTick(world, s, 'observer', 'Noop');
       if (values.hold) {
         log(`${driver} N=${n}: (cd ${s.dir} && env XDG_CACHE_HOME=${world.env.XDG_CACHE_HOME} node ${s.cli(['tick', 'observer', '-o', 'json'], '<entry>').join(' ')})`);
@@ -56,7 +60,7 @@ try {
         if (r !== null) rss.set(k, [...(rss.get(k) ?? []), r]);
       };
       for (let rep = 0; rep < reps; rep++) {
-        add('floor (8 at once)', (await runFloor(world, s.reads, READER_CONCURRENCY)).wallMs, null);
+        add('floor (8 at once)', (await runFloor(world, s.reads, READER_CONCURRENCY, transport)).wallMs, null);
         const order = [...entries.slice(rep % entries.length), ...entries.slice(0, rep % entries.length)];
         for (const e of order) {
           const t = await runTick(world, s, 'observer', 'Noop', { entry: e.path });

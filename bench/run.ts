@@ -1,7 +1,7 @@
 // `npm run bench`: the benchmarks of docs/performance.md, each against a floor measured in the
 // same run. Prints the figures as tables and writes them as JSON to bench/results.json.
 //
-//   node bench/run.ts [--ns 10,100,1000] [--reps 3] [--startup-runs 15] [--pushes 20] [--out FILE] [--quick]
+//   node bench/run.ts [--ns 10,100,1000] [--reps 3] [--startup-runs 15] [--pushes 20] [--transports git,file] [--out FILE] [--quick]
 import './lib/use-bundle.ts';
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -14,9 +14,9 @@ import { build } from '../scripts/build.ts';
 import { describeMachine } from './lib/machine.ts';
 import { hasGnuTime } from './lib/proc.ts';
 import { runTick } from './lib/tick.ts';
-import { coreTable, goals, goalTable, idleTable, pushGoals, pushTable, scaleTable, startupTable } from './lib/report.ts';
-import { createWorld, type World } from './lib/world.ts';
-import { benchScale, READER_CONCURRENCY } from './scale.ts';
+import { coreTable, goalNs, goals, goalTable, idleTable, pushGoals, pushTable, scaleTable, startupTable, transportTable } from './lib/report.ts';
+import { createWorld, TRANSPORTS, type Transport, type World } from './lib/world.ts';
+import { benchScale, benchTransports, READER_CONCURRENCY } from './scale.ts';
 import { benchStartup } from './startup.ts';
 
 const { values } = parseArgs({
@@ -25,6 +25,8 @@ const { values } = parseArgs({
     reps: { type: 'string' },
     'startup-runs': { type: 'string' },
     pushes: { type: 'string' },
+    /** The mirror transports measured besides smart HTTP, at the N the tick goals name (10, 1000); '' for none. */
+    transports: { type: 'string' },
     out: { type: 'string' },
     quick: { type: 'boolean' },
   },
@@ -37,6 +39,9 @@ const reps = Number(values.reps ?? (quick ? 1 : 3));
 const startupRuns = Number(values['startup-runs'] ?? (quick ? 3 : 15));
 const pushes = Number(values.pushes ?? (quick ? 5 : 20));
 const out = values.out ?? join(import.meta.dirname, 'results.json');
+const otherTransports = (values.transports ?? 'git,file').split(',').filter(Boolean) as Transport[];
+if (otherTransports.some((t) => t === 'http' || !TRANSPORTS.includes(t))) throw new Error(`--transports takes git and file (http is always measured), not ${values.transports}`);
+const transportNs = goalNs(ns);
 
 const log = (line: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -64,6 +69,8 @@ const main = async (): Promise<void> => {
     world = await createWorld(log);
     log(`1/4 + 2/4 observer tick at scale and idle economy: N = ${ns.join(', ')}, ${reps} steady ticks each`);
     const scale = await benchScale(world, { ns, reps, log });
+    log(`1/4 over the other mirror transports: ${otherTransports.join(', ') || 'none'} at N = ${transportNs.join(', ') || 'none of --ns'}`);
+    const transports = await benchTransports(world, { ns: transportNs, transports: otherTransports, reps, log });
 
     const startupN = ns.includes(100) ? 100 : (ns[0] as number);
     log(`3/4 CLI start-up: status -o json vs kubectl get, N=${startupN}, ${startupRuns} runs each`);
@@ -82,7 +89,7 @@ const main = async (): Promise<void> => {
 
     const big = scale.find((r) => r.n === 1000 && r.driver === 'kubernetes') ?? scale.at(-1);
     const floorPerFollowerUs = big ? (big.floor.unbounded.median * 1000) / big.n : null;
-    const verdicts = [...goals(scale, startup), ...pushGoals(push)];
+    const verdicts = [...goals(scale, transports, startup), ...pushGoals(push)];
 
     const results = {
       generatedAt: new Date().toISOString(),
@@ -93,7 +100,13 @@ const main = async (): Promise<void> => {
       method: {
         peakRss: gnuTime ? 'GNU time -f %M (kernel rusage of the measured process)' : 'process.resourceUsage().maxRSS, preloaded',
         wallTime: 'spawn to exit of the whole process, measured by the runner',
-        refReads: 'info/refs requests answered by the git http-backend bridge',
+        refReads: 'info/refs requests answered by the git http-backend bridge (http), upload-pack requests logged by git daemon (git); not counted over file://',
+        transports: {
+          http: 'git http-backend behind a node:http bridge, in a process of its own',
+          git: 'git daemon --export-all --base-path=<mirror> --listen=127.0.0.1',
+          file: 'file:// URLs of the bare repositories',
+          measuredAt: transportNs,
+        },
         apiRequests: 'requests recorded by the API-server double; reads are GETs, writes every other method',
         readerConcurrency: READER_CONCURRENCY,
         repositories: 100,
@@ -102,6 +115,7 @@ const main = async (): Promise<void> => {
         startupRuns,
       },
       scale,
+      transports,
       startup,
       core,
       largeMirror,
@@ -116,7 +130,11 @@ const main = async (): Promise<void> => {
     print(`load average at start ${machine.loadAverage.join(' ')}, at end ${results.loadAverageAtEnd.join(' ')} (a busy machine bends every figure)\n`);
     print(`1. Observer tick at scale (steady tick: nothing changed; medians of ${reps}; floor = the same ls-remote reads by plain git)\n`);
     print(scaleTable(scale));
-    print(`\n2. Idle tick economy (the steady observer tick and an idle closer tick)\n`);
+    if (transports.length > 0) {
+      print(`\n1b. Observer tick over each mirror transport (medians of ${reps}; each floor reads over the tick's transport)\n`);
+      print(transportTable([...scale.filter((r) => transportNs.includes(r.n)), ...transports]));
+    }
+    print(`\n2. Idle tick economy (the steady observer tick and an idle closer tick; peak RSS: the largest of the steady ticks, the closer's one run)\n`);
     print(idleTable(scale));
     print(`\n3. CLI start-up (N=${startup.n}, medians of ${startup.runs} runs after a warm-up run each)\n`);
     print(startupTable(startup));

@@ -7,15 +7,15 @@ import { join } from 'node:path';
 import type { Verb } from '../../test/support/apiserver-double.ts';
 import { TICK_NODE_OPTIONS } from '../../src/adapters/kubernetes/manifests.ts';
 import { measure, run } from './proc.ts';
-import { BIN, type Scenario, type World } from './world.ts';
+import { BIN, type Scenario, type Transport, type World } from './world.ts';
 
 export type ApiCount = { byVerb: Partial<Record<Verb, number>>; reads: number; writes: number; total: number };
 
 export type TickRun = {
   wallMs: number;
   maxRssKiB: number | null;
-  /** `info/refs` requests the git server answered: one per `git ls-remote` over smart HTTP. */
-  refReads: number;
+  /** Ref reads the mirror answered (`info/refs` over HTTP, upload-pack over git://); null over file://, which no server sees. */
+  refReads: number | null;
   api: ApiCount;
   phases: Record<string, number>;
   /** State files created or changed (local driver). */
@@ -61,7 +61,8 @@ export const runTick = async (
 ): Promise<TickRun> => {
   // The V8 options the CronJobs give a tick (k8s/cronjobs.yaml).
   const env = { ...(o.env ?? world.env), NODE_OPTIONS: TICK_NODE_OPTIONS };
-  const mirrorBefore = await world.mirror.stats();
+  const mirror = world.mirrors[s.transport];
+  const mirrorBefore = await mirror.refReads();
   const apiBefore = world.api.requests.count();
   const filesBefore = s.driver === 'local' ? await snapshot(s.stateDir) : null;
   const r = await measure(process.execPath, s.cli(['tick', loop, '-o', 'json'], o.entry ?? BIN), { env, cwd: s.dir, node: true, timeoutMs: 300_000 });
@@ -79,7 +80,7 @@ export const runTick = async (
   const byVerb: Partial<Record<Verb, number>> = {};
   for (const c of calls) byVerb[c.verb] = (byVerb[c.verb] ?? 0) + 1;
   const writes = calls.filter((c) => c.method !== 'GET').length;
-  const refReads = (await world.mirror.stats()).infoRefs - mirrorBefore.infoRefs;
+  const refReads = readsSince(mirrorBefore, await mirror.refReads());
   return {
     wallMs: r.wallMs,
     maxRssKiB: r.maxRssKiB,
@@ -90,23 +91,26 @@ export const runTick = async (
   };
 };
 
-export type FloorRun = { wallMs: number; reads: number; refReads: number };
+const readsSince = (before: number | null, after: number | null): number | null => (before === null || after === null ? null : after - before);
+
+export type FloorRun = { wallMs: number; reads: number; refReads: number | null };
 
 /**
  * The physical floor of a tick's source reads: the same repositories and branches read by plain
- * `git ls-remote`, `concurrency` at a time (0: all at once), run by `xargs -P` and timed from its
- * start to its exit. No Node, no registry, no state: only git and the mirror.
+ * `git ls-remote` over the same transport, `concurrency` at a time (0: all at once), run by
+ * `xargs -P` and timed from its start to its exit. No Node, no registry, no state: only git and the mirror.
  */
-export const runFloor = async (world: World, reads: Scenario['reads'], concurrency: number): Promise<FloorRun> => {
+export const runFloor = async (world: World, reads: Scenario['reads'], concurrency: number, transport: Transport = 'http'): Promise<FloorRun> => {
   const cwd = await mkdtemp(join(tmpdir(), 'bf-bench-floor-'));
+  const mirror = world.mirrors[transport];
   try {
-    const before = await world.mirror.stats();
-    const input = reads.map(({ repo, branches }) => [`${world.mirror.url}/${repo}.git`, ...branches.map((b) => `refs/heads/${b}`)].join(' ')).join('\n');
+    const before = await mirror.refReads();
+    const input = reads.map(({ repo, branches }) => [`${mirror.url}/${repo}.git`, ...branches.map((b) => `refs/heads/${b}`)].join(' ')).join('\n');
     const r = await run('xargs', ['-P', String(concurrency), '-L', '1', 'git', '-c', 'protocol.version=2', 'ls-remote', '--'], { env: world.git.env, cwd, timeoutMs: 300_000, input: `${input}\n` });
     const want = reads.reduce((n, x) => n + x.branches.length, 0);
     const got = r.stdout.split('\n').filter(Boolean).length;
     if (r.code !== 0 || got !== want) throw new Error(`floor: xargs git ls-remote exited ${r.code} with ${got} of ${want} refs: ${r.stderr.slice(0, 1000)}`);
-    const refReads = (await world.mirror.stats()).infoRefs - before.infoRefs;
+    const refReads = readsSince(before, await mirror.refReads());
     return { wallMs: r.wallMs, reads: reads.length, refReads };
   } finally {
     await rm(cwd, { recursive: true, force: true });

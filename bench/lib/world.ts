@@ -1,7 +1,8 @@
 // The installation the benchmarks run against, all on loopback: 100 bare repositories of 20
-// branches each served by `git http-backend` (from a process of its own), the API-server double, and one registry per
-// (driver, N) with N generic followers spread over the repositories (10 branches of each at
-// N = 1000). Every follower's target already runs its branch's tip and the controller ships
+// branches each, served over three mirror transports (smart HTTP by `git http-backend` from a
+// process of its own, git:// by `git daemon`, and file:// straight from disk), the API-server
+// double, and one registry per (driver, N, transport) with N generic followers spread over the
+// repositories (10 branches of each at N = 1000). Every follower's target already runs its branch's tip and the controller ships
 // disarmed, so a tick after the first one finds nothing to do: the steady state of a cluster.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { stringify } from 'yaml';
 import { armingToData, ARMING_CONFIGMAP, DISARMED } from '../../src/core/arming.ts';
 import { componentLabels } from '../../src/adapters/kubernetes/labels.ts';
 import { startApiServerDouble, type ApiServerDouble } from '../../test/support/apiserver-double.ts';
-import { createGitFixture, type GitFixture } from '../../test/support/git-fixtures.ts';
+import { createGitFixture, startGitDaemon, type GitDaemon, type GitFixture } from '../../test/support/git-fixtures.ts';
 import { startGitServerProcess, type GitServerProcess } from './git-server.ts';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
@@ -20,11 +21,22 @@ export const BRANCHES_PER_REPO = 20;
 export const TARGET_ANNOTATION = 'bench.branch-follower.dev/sha';
 
 export type Driver = 'local' | 'kubernetes';
+/** How the controller reads the mirror: its `gitMirror.readUrl` scheme. */
+export type Transport = 'http' | 'git' | 'file';
+export const TRANSPORTS: readonly Transport[] = ['http', 'git', 'file'];
+
+/** One transport of the mirror: its read URL and how many ref reads it has answered so far. */
+export type Mirror = {
+  url: string;
+  /** Ref reads the server answered (`info/refs` over HTTP, upload-pack over git://); null where no server sees them (file://). */
+  refReads(): Promise<number | null>;
+};
 export type FollowerDef = { id: string; repo: string; branch: string };
 
 export type Scenario = {
   driver: Driver;
   n: number;
+  transport: Transport;
   dir: string;
   registryPath: string;
   stateDir: string;
@@ -40,15 +52,20 @@ export type Scenario = {
 export type World = {
   root: string;
   git: GitFixture;
-  /** The mirror: git http-backend in a process of its own. */
+  /** The mirror over smart HTTP: git http-backend in a process of its own. */
   mirror: GitServerProcess;
+  /** The same bare repositories over git:// (`git daemon`). */
+  daemon: GitDaemon;
+  /** The mirror by transport: the read URL a registry of that transport names. */
+  mirrors: Record<Transport, Mirror>;
   api: ApiServerDouble;
   /** The environment every measured process gets (XDG_CACHE_HOME: a directory of this run's). */
   env: NodeJS.ProcessEnv;
   repoName(i: number): string;
   branchName(i: number): string;
   tip(repo: string, branch: string): string;
-  scenario(driver: Driver, n: number): Promise<Scenario>;
+  /** The registry of N followers on `driver`, reading the mirror over `transport` (default http). */
+  scenario(driver: Driver, n: number, transport?: Transport): Promise<Scenario>;
   cleanup(): Promise<void>;
 };
 
@@ -88,6 +105,7 @@ const cleanEnv = (cacheHome: string): NodeJS.ProcessEnv => {
 export const createWorld = async (log: (line: string) => void): Promise<World> => {
   const git = await createGitFixture();
   let mirror: GitServerProcess | null = null;
+  let daemon: GitDaemon | null = null;
   let api: ApiServerDouble | null = null;
   try {
     const repoName = (i: number): string => `bench/repo-${pad(i, 3)}`;
@@ -104,12 +122,22 @@ export const createWorld = async (log: (line: string) => void): Promise<World> =
     );
     log(`seeded ${REPOS} repositories x ${BRANCHES_PER_REPO} branches in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     mirror = await startGitServerProcess(git.mirrorRoot, git.env);
+    daemon = await startGitDaemon(git.mirrorRoot, git.env);
     api = await startApiServerDouble({ anonymousAuth: true, contextNamespace: 'default' });
+    const http = mirror;
+    const gitDaemon = daemon;
+    const mirrors: Record<Transport, Mirror> = {
+      http: { url: http.url, refReads: async () => (await http.stats()).infoRefs },
+      git: { url: gitDaemon.url, refReads: async () => gitDaemon.uploadPacks() },
+      file: { url: git.fileUrl, refReads: async () => null },
+    };
     const root = join(git.root, 'bench');
     const world: World = {
       root,
       git,
       mirror,
+      daemon,
+      mirrors,
       api,
       env: cleanEnv(join(git.root, 'cache')),
       repoName,
@@ -119,12 +147,15 @@ export const createWorld = async (log: (line: string) => void): Promise<World> =
         if (!sha) throw new Error(`no tip for ${repo}@${branch}`);
         return sha;
       },
-      async scenario(driver, n) {
+      async scenario(driver, n, transport = 'http') {
         const followers = followersFor(n, repoName, branchName);
-        const dir = join(root, `${driver}-n${n}`);
+        // http keeps the names it had before the other transports (docs/performance.md uses them).
+        const suffix = transport === 'http' ? '' : `-${transport}`;
+        const dir = join(root, `${driver}-n${n}${suffix}`);
         const configDir = join(dir, 'config');
         await mkdir(join(configDir, 'targets'), { recursive: true });
-        const namespace = `bf-n${n}`;
+        // Each transport's controller keeps its own states; the targets they read are shared.
+        const namespace = `bf-n${n}${suffix}`;
         const targetNamespace = `apps-n${n}`;
         const lanes: Record<string, unknown> = {};
         for (const f of followers) {
@@ -144,7 +175,7 @@ export const createWorld = async (log: (line: string) => void): Promise<World> =
             controller: {
               namespace,
               driver,
-              gitMirror: { readUrl: world.mirror.url },
+              gitMirror: { readUrl: world.mirrors[transport].url },
               source: { repo: 'bench/controller', ref: 'main' },
               schedules: { observer: '* * * * *', closer: '* * * * *' },
               defaults: { budgets: { triggerSeconds: 600, closeoutSeconds: 1800, maxAttempts: 2 } },
@@ -170,6 +201,7 @@ export const createWorld = async (log: (line: string) => void): Promise<World> =
           const a = world.api;
           a.store.put('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ARMING_CONFIGMAP, namespace, labels: componentLabels('arming') }, data: armingToData(DISARMED) });
           for (const f of followers) {
+            if (a.store.get('deployments', targetNamespace, f.id)) continue;
             a.store.put('deployments', {
               apiVersion: 'apps/v1',
               kind: 'Deployment',
@@ -182,6 +214,7 @@ export const createWorld = async (log: (line: string) => void): Promise<World> =
         return {
           driver,
           n,
+          transport,
           dir,
           registryPath,
           stateDir,
@@ -194,6 +227,7 @@ export const createWorld = async (log: (line: string) => void): Promise<World> =
       async cleanup() {
         await world.api.close().catch(() => undefined);
         await world.mirror.stop();
+        await world.daemon.stop();
         await git.cleanup();
       },
     };
@@ -201,6 +235,7 @@ export const createWorld = async (log: (line: string) => void): Promise<World> =
   } catch (e) {
     await api?.close().catch(() => undefined);
     await mirror?.stop();
+    await daemon?.stop();
     await git.cleanup();
     throw e;
   }

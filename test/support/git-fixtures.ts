@@ -76,6 +76,11 @@ export type GitServer = {
   stop(): Promise<void>;
 };
 
+export type GitDaemon = GitServer & {
+  /** upload-pack requests the daemon logged so far (one per `git ls-remote` or fetch). */
+  uploadPacks(): number;
+};
+
 export type HttpGitServer = GitServer & {
   /** Requests the bridge received, e.g. to count `info/refs` round trips; `bytes`: body bytes answered. */
   requests: { method: string; path: string; bytes: number; protocol: string | null }[];
@@ -127,7 +132,7 @@ export type GitFixture = {
   tip(repo: string, branch: string): Promise<string | null>;
   /** A non-bare repository with a commit on `branch` and uncommitted changes; returns its HEAD. */
   createWorkTree(dir: string, opts?: { branch?: string; dirty?: boolean }): Promise<string>;
-  serveDaemon(): Promise<GitServer>;
+  serveDaemon(): Promise<GitDaemon>;
   serveHttp(opts?: HttpServeOptions): Promise<HttpGitServer>;
   cleanup(): Promise<void>;
 };
@@ -285,7 +290,7 @@ export const createGitFixture = async (): Promise<GitFixture> => {
     return (await git(['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
   };
 
-  const serveDaemon = async (): Promise<GitServer> => {
+  const serveDaemon = async (): Promise<GitDaemon> => {
     const server = await startGitDaemon(mirrorRoot, env);
     stops.push(server.stop);
     return server;
@@ -375,7 +380,7 @@ const stopProcessGroup = async (child: ChildProcess): Promise<void> => {
 };
 
 /** `git daemon` exporting every repository under `root` at git://127.0.0.1:PORT/<owner>/<repo>.git. */
-export const startGitDaemon = async (root: string, env: NodeJS.ProcessEnv): Promise<GitServer> => {
+export const startGitDaemon = async (root: string, env: NodeJS.ProcessEnv): Promise<GitDaemon> => {
   let lastError = '';
   // git daemon cannot report a port it chose itself: pick a free one and retry on a lost race.
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -401,8 +406,16 @@ export const startGitDaemon = async (root: string, env: NodeJS.ProcessEnv): Prom
         resolve(false);
       });
     });
-    // Keep draining stderr so a chatty daemon never blocks on a full pipe.
-    child.stderr?.resume();
+    // Keep draining stderr so a chatty daemon never blocks on a full pipe, counting the
+    // upload-pack requests it logs (--verbose): one per `git ls-remote` or fetch.
+    let uploadPacks = 0;
+    let tail = '';
+    child.stderr?.removeAllListeners('data');
+    child.stderr?.on('data', (b: Buffer) => {
+      const lines = (tail + b.toString('utf8')).split('\n');
+      tail = lines.pop() ?? '';
+      for (const line of lines) if (line.includes('Request upload-pack for ')) uploadPacks++;
+    });
     if (ready) {
       // The daemon leads its own process group; a worker that dies before afterAll must not leave it behind.
       const onExit = (): void => {
@@ -416,6 +429,7 @@ export const startGitDaemon = async (root: string, env: NodeJS.ProcessEnv): Prom
       return {
         url: `git://127.0.0.1:${port}`,
         port,
+        uploadPacks: () => uploadPacks,
         stop: async () => {
           process.off('exit', onExit);
           await stopProcessGroup(child);
