@@ -46,12 +46,14 @@ export const scaleTable = (rows: readonly ScaleRow[]): string =>
     ]),
   );
 
+const DRIVERS: readonly Driver[] = ['local', 'kubernetes'];
+
 /** The ticks over every transport measured, http among them, side by side at the N they share. */
 export const transportTable = (rows: readonly PointRow[]): string =>
   mdTable(
     ['N', 'driver', 'transport', 'tick ms (median)', 'floor ms, 8 at once', 'floor ms, all at once', 'tick/floor (8)', 'tick/floor (all)', 'ref reads', 'peak RSS MiB', 'closer peak RSS MiB', 'first tick ms', 'first tick peak RSS MiB'],
     [...rows]
-      .sort((a, b) => a.n - b.n || a.driver.localeCompare(b.driver) || TRANSPORTS.indexOf(a.transport) - TRANSPORTS.indexOf(b.transport))
+      .sort((a, b) => a.n - b.n || DRIVERS.indexOf(a.driver) - DRIVERS.indexOf(b.driver) || TRANSPORTS.indexOf(a.transport) - TRANSPORTS.indexOf(b.transport))
       .map((r) => [
         String(r.n),
         r.driver,
@@ -113,7 +115,6 @@ export const coreTable = (c: CoreResult, floorPerFollowerUs: number | null): str
 
 export type Goal = { goal: string; target: string; measured: string; met: boolean };
 
-const DRIVERS: readonly Driver[] = ['local', 'kubernetes'];
 /** Issue 16: a steady observer tick against its git floor, on both drivers and every mirror transport. */
 const TICK_GOALS: readonly { n: number; max: number }[] = [
   { n: 10, max: 2 },
