@@ -23,6 +23,16 @@ const verbs = (a: ApiCount): string =>
     .map(([v, n]) => `${v} ${n}`)
     .join(', ') || '-';
 
+/** The steady tick, its floors and ref reads: the columns under 'tick ms (median)' … 'ref reads'. */
+const tickAgainstFloor = (r: PointRow): string[] => [
+  ms(r.steady.wallMs.median),
+  ms(r.floor.bounded.median),
+  ms(r.floor.unbounded.median),
+  r.ratio.bounded.toFixed(2),
+  r.ratio.unbounded.toFixed(2),
+  count(r.steady.refReads),
+];
+
 export const scaleTable = (rows: readonly ScaleRow[]): string =>
   mdTable(
     ['N', 'driver', 'repos', 'tick ms (median)', 'floor ms, 8 at once', 'floor ms, all at once', 'tick/floor (8)', 'tick/floor (all)', 'ref reads', 'API requests', 'peak RSS MiB', 'tick ms, no compile cache', 'tick ms, node src/cli.ts', 'peak RSS MiB, node src/cli.ts', 'first tick ms', 'first tick writes'],
@@ -30,12 +40,7 @@ export const scaleTable = (rows: readonly ScaleRow[]): string =>
       String(r.n),
       r.driver,
       String(r.repos),
-      ms(r.steady.wallMs.median),
-      ms(r.floor.bounded.median),
-      ms(r.floor.unbounded.median),
-      r.ratio.bounded.toFixed(2),
-      r.ratio.unbounded.toFixed(2),
-      count(r.steady.refReads),
+      ...tickAgainstFloor(r),
       r.driver === 'kubernetes' ? verbs(r.steady.api) : '-',
       mib(r.steady.maxRssKiB),
       ms(r.noCompileCache.wallMs),
@@ -58,12 +63,7 @@ export const transportTable = (rows: readonly PointRow[]): string =>
         String(r.n),
         r.driver,
         `${r.transport}://`,
-        ms(r.steady.wallMs.median),
-        ms(r.floor.bounded.median),
-        ms(r.floor.unbounded.median),
-        r.ratio.bounded.toFixed(2),
-        r.ratio.unbounded.toFixed(2),
-        count(r.steady.refReads),
+        ...tickAgainstFloor(r),
         mib(r.steady.maxRssKiB),
         mib(r.idleCloser.maxRssKiB),
         ms(r.first.wallMs),

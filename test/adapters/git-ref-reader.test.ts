@@ -19,7 +19,7 @@ import {
   runGitCmd,
   startBlackholeServer,
   type GitFixture,
-  type GitServer,
+  type GitDaemon,
   type HttpGitServer,
 } from '../support/git-fixtures.ts';
 
@@ -27,7 +27,7 @@ const SHA = /^[0-9a-f]{40}$/;
 const createReader = createGitRefReader;
 
 let fx: GitFixture;
-let daemon: GitServer;
+let daemon: GitDaemon;
 let http: HttpGitServer;
 let app: Record<string, string>;
 let sha256: Record<string, string>;
@@ -97,6 +97,7 @@ describe.each(transports)('reading a %s mirror', (name, urlOf, readerOpts) => {
   it('answers each branch with its exact sha, one read for three followers sharing a repository', async () => {
     const reader = createGitRefReader({ readUrl: urlOf() });
     const before = http.requests.length;
+    const daemonBefore = daemon.uploadPacks();
     const res = await reader.readMany([
       { repo: 'acme/app', branches: ['v0.3'] },
       { repo: 'acme/app', branches: ['release/1.x'] },
@@ -115,6 +116,11 @@ describe.each(transports)('reading a %s mirror', (name, urlOf, readerOpts) => {
       // Both speak protocol v2: the capabilities by GET, then one ls-refs by POST.
       const posts = http.requests.slice(before).filter((r) => r.method === 'POST');
       expect(posts).toHaveLength(1);
+    }
+    if (name === 'git daemon') {
+      // What the daemon itself served: one upload-pack connection (its log reaches us a moment later).
+      expect(await eventually(() => daemon.uploadPacks() > daemonBefore)).toBe(true);
+      expect(daemon.uploadPacks() - daemonBefore).toBe(1);
     }
   });
 
