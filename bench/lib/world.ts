@@ -122,7 +122,9 @@ export const createWorld = async (log: (line: string) => void): Promise<World> =
     );
     log(`seeded ${REPOS} repositories x ${BRANCHES_PER_REPO} branches in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     mirror = await startGitServerProcess(git.mirrorRoot, git.env);
-    daemon = await startGitDaemon(git.mirrorRoot, git.env);
+    // No connection limit: the floor reads all 100 repositories at once (git daemon's default of
+    // 32 resets the connections beyond it).
+    daemon = await startGitDaemon(git.mirrorRoot, git.env, { maxConnections: 0 });
     api = await startApiServerDouble({ anonymousAuth: true, contextNamespace: 'default' });
     const http = mirror;
     const gitDaemon = daemon;

@@ -379,15 +379,29 @@ const stopProcessGroup = async (child: ChildProcess): Promise<void> => {
   clearTimeout(timer);
 };
 
-/** `git daemon` exporting every repository under `root` at git://127.0.0.1:PORT/<owner>/<repo>.git. */
-export const startGitDaemon = async (root: string, env: NodeJS.ProcessEnv): Promise<GitDaemon> => {
+/**
+ * `git daemon` exporting every repository under `root` at git://127.0.0.1:PORT/<owner>/<repo>.git.
+ * `maxConnections`: its `--max-connections` (git's default 32 resets the connections beyond; 0: no limit).
+ */
+export const startGitDaemon = async (root: string, env: NodeJS.ProcessEnv, opts: { maxConnections?: number } = {}): Promise<GitDaemon> => {
   let lastError = '';
   // git daemon cannot report a port it chose itself: pick a free one and retry on a lost race.
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await closedPort();
     const child = spawn(
       'git',
-      ['daemon', '--verbose', '--reuseaddr', '--export-all', '--informative-errors', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${root}`, root],
+      [
+        'daemon',
+        '--verbose',
+        '--reuseaddr',
+        '--export-all',
+        '--informative-errors',
+        '--listen=127.0.0.1',
+        `--port=${port}`,
+        `--base-path=${root}`,
+        ...(opts.maxConnections === undefined ? [] : [`--max-connections=${opts.maxConnections}`]),
+        root,
+      ],
       { env, cwd: root, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
     );
     const ready = await new Promise<boolean>((resolve) => {
