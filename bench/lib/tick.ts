@@ -93,25 +93,41 @@ export const runTick = async (
 
 const readsSince = (before: number | null, after: number | null): number | null => (before === null || after === null ? null : after - before);
 
-export type FloorRun = { wallMs: number; reads: number; refReads: number | null };
+export type FloorRun = {
+  wallMs: number;
+  reads: number;
+  refReads: number | null;
+  /** Runs that lost a connection to a reset before this one read every ref (git://, see runFloor). */
+  resets: number;
+};
+
+/** Runs of the floor a reset may cost before the bench gives up. */
+const FLOOR_ATTEMPTS = 3;
 
 /**
  * The physical floor of a tick's source reads: the same repositories and branches read by plain
  * `git ls-remote` over the same transport, `concurrency` at a time (0: all at once), run by
  * `xargs -P` and timed from its start to its exit. No Node, no registry, no state: only git and the mirror.
+ *
+ * `git daemon` listens with a backlog of 5 (`ss -ltn`), so on a loaded machine a burst of
+ * connections can overflow its accept queue and the kernel resets one: plain git then fails
+ * that read ("Connection reset by peer"). Such a run is run again, up to FLOOR_ATTEMPTS times,
+ * and counted in `resets`; the floor is the run that read every ref.
  */
 export const runFloor = async (world: World, reads: Scenario['reads'], concurrency: number, transport: Transport = 'http'): Promise<FloorRun> => {
   const cwd = await mkdtemp(join(tmpdir(), 'bf-bench-floor-'));
   const mirror = world.mirrors[transport];
   try {
-    const before = await mirror.refReads();
     const input = reads.map(({ repo, branches }) => [`${mirror.url}/${repo}.git`, ...branches.map((b) => `refs/heads/${b}`)].join(' ')).join('\n');
-    const r = await run('xargs', ['-P', String(concurrency), '-L', '1', 'git', '-c', 'protocol.version=2', 'ls-remote', '--'], { env: world.git.env, cwd, timeoutMs: 300_000, input: `${input}\n` });
     const want = reads.reduce((n, x) => n + x.branches.length, 0);
-    const got = r.stdout.split('\n').filter(Boolean).length;
-    if (r.code !== 0 || got !== want) throw new Error(`floor: xargs git ls-remote exited ${r.code} with ${got} of ${want} refs: ${r.stderr.slice(0, 1000)}`);
-    const refReads = readsSince(before, await mirror.refReads());
-    return { wallMs: r.wallMs, reads: reads.length, refReads };
+    for (let resets = 0; ; resets++) {
+      const before = await mirror.refReads();
+      const r = await run('xargs', ['-P', String(concurrency), '-L', '1', 'git', '-c', 'protocol.version=2', 'ls-remote', '--'], { env: world.git.env, cwd, timeoutMs: 300_000, input: `${input}\n` });
+      const got = r.stdout.split('\n').filter(Boolean).length;
+      if (r.code === 0 && got === want) return { wallMs: r.wallMs, reads: reads.length, refReads: readsSince(before, await mirror.refReads()), resets };
+      const reset = transport === 'git' && r.stderr.split('\n').every((l) => l === '' || l.includes('Connection reset by peer'));
+      if (!reset || resets + 1 >= FLOOR_ATTEMPTS) throw new Error(`floor: xargs git ls-remote over ${transport} exited ${r.code} with ${got} of ${want} refs: ${r.stderr.slice(0, 1000)}`);
+    }
   } finally {
     await rm(cwd, { recursive: true, force: true });
   }
