@@ -27,7 +27,7 @@ export type PointRow = {
     api: ApiCount;
     stateFilesWritten: number;
   };
-  /** `resets`: floor runs run again after git daemon's accept queue reset a connection (runFloor). */
+  /** `resets`: floor reads run again after git daemon's accept queue reset their connection (runFloor). */
   floor: { bounded: Summary; unbounded: Summary; resets: number };
   /** Steady tick median over floor median. */
   ratio: { bounded: number; unbounded: number };
@@ -68,7 +68,7 @@ const measurePoint = async (world: World, n: number, transport: Transport, o: { 
       [0, unbounded],
     ] as const) {
       const f = await runFloor(world, reads, concurrency, transport);
-      if (f.resets > 0) o.log(`${at}: floor (-P ${concurrency}) run again ${f.resets}× after a connection reset`);
+      if (f.resets > 0) o.log(`${at}: floor (-P ${concurrency}): ${f.resets} reads run again after a connection reset`);
       resets += f.resets;
       into.push(f.wallMs);
     }

@@ -56,7 +56,7 @@ const DRIVERS: readonly Driver[] = ['local', 'kubernetes'];
 /** The ticks over every transport measured, http among them, side by side at the N they share. */
 export const transportTable = (rows: readonly PointRow[]): string =>
   mdTable(
-    ['N', 'driver', 'transport', 'tick ms (median)', 'floor ms, 8 at once', 'floor ms, all at once', 'tick/floor (8)', 'tick/floor (all)', 'ref reads', 'peak RSS MiB', 'closer peak RSS MiB', 'first tick ms', 'first tick peak RSS MiB', 'floor runs reset'],
+    ['N', 'driver', 'transport', 'tick ms (median)', 'floor ms, 8 at once', 'floor ms, all at once', 'tick/floor (8)', 'tick/floor (all)', 'ref reads', 'peak RSS MiB', 'closer peak RSS MiB', 'first tick ms', 'first tick peak RSS MiB', 'floor reads reset'],
     [...rows]
       .sort((a, b) => a.n - b.n || DRIVERS.indexOf(a.driver) - DRIVERS.indexOf(b.driver) || TRANSPORTS.indexOf(a.transport) - TRANSPORTS.indexOf(b.transport))
       .map((r) => [

@@ -97,37 +97,40 @@ export type FloorRun = {
   wallMs: number;
   reads: number;
   refReads: number | null;
-  /** Runs that lost a connection to a reset before this one read every ref (git://, see runFloor). */
+  /** Reads run again after their connection was reset (git://, see runFloor). */
   resets: number;
 };
 
-/** Runs of the floor a reset may cost before the bench gives up. */
-const FLOOR_ATTEMPTS = 3;
+/** Attempts of one git:// read of the floor, past a reset connection (see runFloor). */
+const GIT_READ_ATTEMPTS = 3;
+const RETRY_MARK = 'bf-bench: read again after a reset:';
+/** `sh -c` body: one `git ls-remote` read, run again (up to GIT_READ_ATTEMPTS) when it fails. */
+const RETRYING_LS_REMOTE = `for i in $(seq ${GIT_READ_ATTEMPTS}); do git -c protocol.version=2 ls-remote -- "$@" && exit 0; [ "$i" -lt ${GIT_READ_ATTEMPTS} ] && echo "${RETRY_MARK} $1" >&2; done; exit 1`;
 
 /**
  * The physical floor of a tick's source reads: the same repositories and branches read by plain
  * `git ls-remote` over the same transport, `concurrency` at a time (0: all at once), run by
  * `xargs -P` and timed from its start to its exit. No Node, no registry, no state: only git and the mirror.
  *
- * `git daemon` listens with a backlog of 5 (`ss -ltn`), so on a loaded machine a burst of
- * connections can overflow its accept queue and the kernel resets one: plain git then fails
- * that read ("Connection reset by peer"). Such a run is run again, up to FLOOR_ATTEMPTS times,
- * and counted in `resets`; the floor is the run that read every ref.
+ * `git daemon` listens with a backlog of 5 (`ss -ltn`): a burst of connections, all 100 at once
+ * on a loaded machine, overflows its accept queue and the kernel resets some of them (SYN
+ * cookies, then no room to accept: "Connection reset by peer"; the daemon never sees them). Over
+ * git:// a read that fails is therefore run again, as a client would, and counted in `resets`;
+ * the floor includes the time.
  */
 export const runFloor = async (world: World, reads: Scenario['reads'], concurrency: number, transport: Transport = 'http'): Promise<FloorRun> => {
   const cwd = await mkdtemp(join(tmpdir(), 'bf-bench-floor-'));
   const mirror = world.mirrors[transport];
   try {
+    const before = await mirror.refReads();
     const input = reads.map(({ repo, branches }) => [`${mirror.url}/${repo}.git`, ...branches.map((b) => `refs/heads/${b}`)].join(' ')).join('\n');
+    const read = transport === 'git' ? ['sh', '-c', RETRYING_LS_REMOTE, 'sh'] : ['git', '-c', 'protocol.version=2', 'ls-remote', '--'];
+    const r = await run('xargs', ['-P', String(concurrency), '-L', '1', ...read], { env: world.git.env, cwd, timeoutMs: 300_000, input: `${input}\n` });
     const want = reads.reduce((n, x) => n + x.branches.length, 0);
-    for (let resets = 0; ; resets++) {
-      const before = await mirror.refReads();
-      const r = await run('xargs', ['-P', String(concurrency), '-L', '1', 'git', '-c', 'protocol.version=2', 'ls-remote', '--'], { env: world.git.env, cwd, timeoutMs: 300_000, input: `${input}\n` });
-      const got = r.stdout.split('\n').filter(Boolean).length;
-      if (r.code === 0 && got === want) return { wallMs: r.wallMs, reads: reads.length, refReads: readsSince(before, await mirror.refReads()), resets };
-      const reset = transport === 'git' && r.stderr.split('\n').every((l) => l === '' || l.includes('Connection reset by peer'));
-      if (!reset || resets + 1 >= FLOOR_ATTEMPTS) throw new Error(`floor: xargs git ls-remote over ${transport} exited ${r.code} with ${got} of ${want} refs: ${r.stderr.slice(0, 1000)}`);
-    }
+    const got = r.stdout.split('\n').filter(Boolean).length;
+    if (r.code !== 0 || got !== want) throw new Error(`floor: xargs git ls-remote over ${transport} exited ${r.code} with ${got} of ${want} refs: ${r.stderr.slice(0, 1000)}`);
+    const resets = r.stderr.split('\n').filter((l) => l.startsWith(RETRY_MARK)).length;
+    return { wallMs: r.wallMs, reads: reads.length, refReads: readsSince(before, await mirror.refReads()), resets };
   } finally {
     await rm(cwd, { recursive: true, force: true });
   }
