@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Verb } from '../../test/support/apiserver-double.ts';
-import { TICK_NODE_OPTIONS } from '../../src/adapters/kubernetes/manifests.ts';
+import { HEAP_NODE_OPTIONS, TICK_NODE_OPTIONS } from '../../src/adapters/kubernetes/manifests.ts';
 import { measure, run } from './proc.ts';
 import { BIN, type Scenario, type Transport, type World } from './world.ts';
 
@@ -59,13 +59,15 @@ export const runTick = async (
   expectPhase: string | null,
   o: { env?: NodeJS.ProcessEnv; entry?: string } = {},
 ): Promise<TickRun> => {
-  // The V8 options the CronJobs give a tick (k8s/cronjobs.yaml).
-  const env = { ...(o.env ?? world.env), NODE_OPTIONS: TICK_NODE_OPTIONS };
+  // The V8 options the CronJobs give a tick (k8s/cronjobs.yaml); the sources (a .ts entry) keep
+  // the JIT: Node strips their types with WebAssembly, which --jitless turns off.
+  const entry = o.entry ?? BIN;
+  const env = { ...(o.env ?? world.env), NODE_OPTIONS: entry.endsWith('.ts') ? HEAP_NODE_OPTIONS : TICK_NODE_OPTIONS };
   const mirror = world.mirrors[s.transport];
   const mirrorBefore = await mirror.refReads();
   const apiBefore = world.api.requests.count();
   const filesBefore = s.driver === 'local' ? await snapshot(s.stateDir) : null;
-  const r = await measure(process.execPath, s.cli(['tick', loop, '-o', 'json'], o.entry ?? BIN), { env, cwd: s.dir, node: true, timeoutMs: 300_000 });
+  const r = await measure(process.execPath, s.cli(['tick', loop, '-o', 'json'], entry), { env, cwd: s.dir, node: true, timeoutMs: 300_000 });
   if (r.code !== 0) throw new Error(`tick ${loop} (${s.driver}, N=${s.n}) exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
   const report = JSON.parse(r.stdout) as { followers: { id: string; phase: string | null; error: string | null }[]; stoppedAtDeadline: boolean };
   const phases: Record<string, number> = {};
