@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 export const GNU_TIME = '/usr/bin/time';
-export const RSS_PRELOAD = join(import.meta.dirname, 'rss-preload.ts');
+export const RSS_PRELOAD = join(import.meta.dirname, 'rss-preload.mjs');
 
 export type RssMethod = 'gnu-time' | 'preload' | 'none';
 
