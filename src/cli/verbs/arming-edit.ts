@@ -1,6 +1,5 @@
 import { hostname, userInfo } from 'node:os';
 import type { ArmingEdit } from '../../core/arming.ts';
-import { changeArming } from '../../loops/arming.ts';
 import { UsageError, type Outcome } from '../errors.ts';
 import type { Session } from '../session.ts';
 import type { Args } from '../verb.ts';
@@ -30,6 +29,8 @@ export const requireReason = (a: Args, what: string): void => {
 
 /** The edit behind arm, disarm and kill-switch: audited, compare-and-swap, dry unless applied. */
 export const editArmingVerb = async (s: Session, a: Args, edit: ArmingEdit, needsConfirm: boolean): Promise<Outcome> => {
+  // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
+  const { changeArming } = await import('../../loops/arming.ts');
   const apply = !needsConfirm || a.flag('confirm');
   const ctx = await s.context({ dryRun: !apply });
   const ch = await changeArming(ctx, edit, { by: who(s.io.env, a.str('by')), reason: a.str('reason') ?? '' }, apply);

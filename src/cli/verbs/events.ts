@@ -1,5 +1,4 @@
 import type { FollowerEvent } from '../../adapters/ports.ts';
-import { listEvents } from '../../loops/inspect.ts';
 import { abbrev, table, TABLE_WIDTH, toJson } from '../format.ts';
 import { outputOf, defineVerb, followerFlag, intervalFlag, outputFlag, watchFlag, requiredFollower } from '../verb.ts';
 import { intervalMs } from './watch.ts';
@@ -20,6 +19,8 @@ export const events = defineVerb({
     { command: 'branch-follower events --follower hwlab-jd01-v03 -o json', what: 'as JSON' },
   ],
   async run(s, a) {
+    // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
+    const { listEvents } = await import('../../loops/inspect.ts');
     const id = await requiredFollower(s, a, 'events');
     const format = outputOf(a, ['table', 'wide', 'json'] as const);
     const ctx = await s.context({ dryRun: true });

@@ -1,4 +1,3 @@
-import { readLogs } from '../../loops/inspect.ts';
 import { defineVerb, followerFlag, requiredFollower } from '../verb.ts';
 import { positiveInt } from './seconds.ts';
 
@@ -14,6 +13,8 @@ export const logs = defineVerb({
     { command: 'branch-follower logs --follower hwlab-jd01-v03 --driver local --state-dir /var/lib/bf', what: 'from a local installation' },
   ],
   async run(s, a) {
+    // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
+    const { readLogs } = await import('../../loops/inspect.ts');
     const id = await requiredFollower(s, a, 'logs');
     const attempt = a.str('attempt');
     s.out(await readLogs(await s.context({ dryRun: true }), id, attempt === undefined ? undefined : positiveInt('attempt', attempt)));

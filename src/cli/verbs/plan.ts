@@ -1,7 +1,7 @@
 import { credentialSource, NO_CREDENTIALS_HINT } from '../../adapters/kubernetes/credentials.ts';
 import type { ArmingRead } from '../../core/arming.ts';
 import type { TargetSpec } from '../../core/target-spec.ts';
-import { planFollowers, type PlanFollower } from '../../loops/plan.ts';
+import type { PlanFollower } from '../../loops/plan.ts';
 import { UsageError, type Outcome } from '../errors.ts';
 import { duration, table, TABLE_WIDTH, toJson, toYaml } from '../format.ts';
 import { outputOf, defineVerb, outputFlag } from '../verb.ts';
@@ -50,6 +50,8 @@ export const plan = defineVerb({
     { command: 'branch-follower plan -o json', what: 'the same as one JSON document' },
   ],
   async run(s, a) {
+    // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
+    const { planFollowers } = await import('../../loops/plan.ts');
     const output = outputOf(a, OUTPUTS);
     const loaded = await s.registry();
     const driver = await s.driver();

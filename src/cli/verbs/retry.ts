@@ -1,4 +1,3 @@
-import { retryFollower } from '../../loops/retry.ts';
 import { UsageError } from '../errors.ts';
 import { byFlag, defineVerb, followerFlag, reasonFlag, requiredFollower } from '../verb.ts';
 import { requireReason, who } from './arming-edit.ts';
@@ -15,6 +14,8 @@ export const retry = defineVerb({
     { command: 'branch-follower retry --follower webapp-main', what: 'what it would grant; changes nothing' },
   ],
   async run(s, a) {
+    // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
+    const { retryFollower } = await import('../../loops/retry.ts');
     const id = await requiredFollower(s, a, 'retry');
     const confirm = a.flag('confirm');
     if (confirm) requireReason(a, 'retry');

@@ -1,5 +1,4 @@
 import type { FollowerReport } from '../../loops/observer.ts';
-import { runOnce as runOnceLoop } from '../../loops/run-once.ts';
 import { UsageError } from '../errors.ts';
 import { table, TABLE_WIDTH, wrap } from '../format.ts';
 import { defineVerb, followerFlag } from '../verb.ts';
@@ -40,6 +39,8 @@ export const runOnce = defineVerb({
     { command: 'branch-follower run-once --follower hwlab-jd01-v03 --confirm --wait', what: 'deploy now if needed, and wait for the verdict' },
   ],
   async run(s, a) {
+    // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
+    const { runOnce: runOnceLoop } = await import('../../loops/run-once.ts');
     const all = a.flag('all');
     const only = await s.followers(a.list('follower'));
     if (all === !!only) throw new UsageError('run-once needs exactly one of --all or --follower ID');

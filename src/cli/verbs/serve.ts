@@ -1,6 +1,4 @@
-import { serveRoutes } from '../../serve/routes.ts';
-import { startServer } from '../../serve/server.ts';
-import { createLocalWaker, type Waker } from '../../serve/wake-local.ts';
+import type { Waker } from '../../serve/wake-local.ts';
 import { UsageError } from '../errors.ts';
 import type { Session } from '../session.ts';
 import { defineVerb } from '../verb.ts';
@@ -28,6 +26,8 @@ export const serve = defineVerb({
     { command: 'BRANCH_FOLLOWER_PUSH_SECRET=... branch-follower serve', what: 'with controller.serve.push: { secretEnv: BRANCH_FOLLOWER_PUSH_SECRET } in the registry' },
   ],
   async run(s, a) {
+    // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
+    const [{ serveRoutes }, { startServer }] = await Promise.all([import('../../serve/routes.ts'), import('../../serve/server.ts')]);
     const loaded = await s.registry();
     const driver = await s.driver();
     const listen = a.str('listen');
@@ -67,5 +67,6 @@ const pushReceiver = async (
     const { kc } = await kubernetesDriver({ loaded: await s.registry(), ...s.cluster }, s.io.env, null);
     return { secret, waker: createKubernetesWaker({ kc, namespace: await s.namespace(), log: s.err, signal }) };
   }
+  const { createLocalWaker } = await import('../../serve/wake-local.ts');
   return { secret, waker: createLocalWaker({ context: () => s.context({ dryRun: false, deadlineSeconds: 200 }), log: s.err, signal }) };
 };

@@ -1,5 +1,5 @@
 import type { MirrorStatus, StatusRow } from '../../core/status-view.ts';
-import { status as readStatus, type StatusResult } from '../../loops/status.ts';
+import type { StatusResult } from '../../loops/status.ts';
 import { UsageError } from '../errors.ts';
 import { abbrev, table, TABLE_WIDTH, toJson, toYaml, wrap, type Paint } from '../format.ts';
 import type { Session } from '../session.ts';
@@ -72,6 +72,8 @@ export const status = defineVerb({
     { command: 'branch-follower status --exit-code >/dev/null || alert', what: 'monitoring: exit 3 when a follower is Blocked' },
   ],
   async run(s, a) {
+    // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
+    const { status: readStatus } = await import('../../loops/status.ts');
     const output = outputOf(a, OUTPUTS);
     const only = await s.followers(a.list('follower'));
     const live = a.flag('live');

@@ -1,6 +1,4 @@
-import { closerTick } from '../../loops/closer.ts';
-import { observerTick, type TickReport } from '../../loops/observer.ts';
-import { reportLine } from '../../loops/report-line.ts';
+import type { TickReport } from '../../loops/observer.ts';
 import { UsageError, type Outcome } from '../errors.ts';
 import { outputOf, defineVerb } from '../verb.ts';
 import { seconds } from './seconds.ts';
@@ -29,6 +27,8 @@ export const tick = defineVerb({
     { command: '* * * * * branch-follower tick closer --registry /etc/bf/registry.yaml', what: 'a crontab line for a local installation' },
   ],
   async run(s, a) {
+    // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
+    const [{ closerTick }, { observerTick }, { reportLine }] = await Promise.all([import('../../loops/closer.ts'), import('../../loops/observer.ts'), import('../../loops/report-line.ts')]);
     const loop = a.positionals[0];
     if (loop !== 'observer' && loop !== 'closer') throw new UsageError('tick takes observer or closer');
     const format = outputOf(a, ['text', 'json'] as const);
