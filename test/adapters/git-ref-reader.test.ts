@@ -67,6 +67,7 @@ type ReaderOpts = Omit<GitRefReaderOptions, 'readUrl'>;
 const transports: [string, () => string, ReaderOpts][] = [
   ['file://', () => fx.fileUrl, {}],
   ['git daemon', () => daemon.url, {}],
+  ['git daemon via git ls-remote', () => daemon.url, { daemonTransport: 'git' }],
   ['http-backend', () => http.url, {}],
   ['http-backend via git ls-remote', () => http.url, { httpTransport: 'git' }],
 ];
@@ -244,7 +245,8 @@ describe('failures stay with their repository', () => {
   it('reads a closed port as unreachable', async () => {
     const port = await closedPort();
     const cases: [string, ReaderOpts, RegExp][] = [
-      [`git://127.0.0.1:${port}`, {}, /failed \(exit \d+\)/],
+      [`git://127.0.0.1:${port}`, {}, /failed: connect ECONNREFUSED/],
+      [`git://127.0.0.1:${port}`, { daemonTransport: 'git' }, /failed \(exit \d+\)/],
       [`http://127.0.0.1:${port}/git`, {}, /GET info\/refs failed: connect ECONNREFUSED/],
       [`http://127.0.0.1:${port}/git`, { httpTransport: 'git' }, /failed \(exit \d+\)/],
     ];
@@ -263,18 +265,21 @@ describe('failures stay with their repository', () => {
     }
   });
 
-  it('kills a read that the server never answers and reports it unreachable', async () => {
+  it.each([
+    ['in process', {}, /timed out after 1500 ms and the connection was closed/],
+    ['by git ls-remote', { daemonTransport: 'git' }, /timed out after 1500 ms and was killed/],
+  ] as [string, ReaderOpts, RegExp][])('ends a git:// read %s that the server never answers and reports it unreachable', async (_, readerOpts, why) => {
     const hole = await startBlackholeServer();
     try {
-      const reader = createGitRefReader({ readUrl: `git://127.0.0.1:${hole.port}`, timeoutMs: 1_500 });
+      const reader = createGitRefReader({ readUrl: `git://127.0.0.1:${hole.port}`, timeoutMs: 1_500, ...readerOpts });
       const res = await reader.readMany([{ repo: 'acme/app', branches: ['main', 'v0.3'] }]);
       for (const b of ['main', 'v0.3']) {
         const obs = get(res, 'acme/app', b);
         expect(obs?.kind).toBe('unreachable');
-        expect(obs?.kind === 'unreachable' && obs.message).toMatch(/timed out after 1500 ms and was killed/);
+        expect(obs?.kind === 'unreachable' && obs.message).toMatch(why);
       }
       expect(hole.accepted()).toBe(1);
-      // The killed git held the connection: it closes once the process is gone.
+      // The connection is closed at the deadline (by the reader, or when the killed git is gone).
       expect(await eventually(() => hole.closed() === hole.accepted())).toBe(true);
     } finally {
       await hole.stop();
@@ -313,7 +318,7 @@ describe('failures stay with their repository', () => {
   });
 
   it('reports a git binary that cannot run as unreachable', async () => {
-    const reader = createGitRefReader({ readUrl: daemon.url, gitBinary: join(fx.root, 'no-such-git') });
+    const reader = createGitRefReader({ readUrl: daemon.url, gitBinary: join(fx.root, 'no-such-git'), daemonTransport: 'git' });
     const res = await reader.readMany([{ repo: 'acme/app', branches: ['main'] }]);
     const obs = get(res, 'acme/app', 'main');
     expect(obs?.kind).toBe('unreachable');

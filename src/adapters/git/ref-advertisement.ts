@@ -43,7 +43,11 @@ const text = (payload: Buffer): string => {
 
 const show = (s: string): string => JSON.stringify(s.length > 120 ? `${s.slice(0, 120)}...` : s);
 
-export const parseAdvertisement = (body: Uint8Array): Advertisement => {
+/**
+ * `serviceLine: false` reads the advertisement as the git:// transport sends it: the same ref
+ * list without the smart-HTTP `# service=` line and its flush.
+ */
+export const parseAdvertisement = (body: Uint8Array, opts: { serviceLine?: boolean } = {}): Advertisement => {
   const malformed = (message: string): Advertisement => ({ ok: false, kind: 'malformed', message: `malformed ref advertisement: ${message}` });
   const framed = parsePktLines(body);
   if (!framed.ok) return malformed(framed.message);
@@ -54,12 +58,14 @@ export const parseAdvertisement = (body: Uint8Array): Advertisement => {
     return p?.kind === 'data' ? text(p.payload) : null;
   };
 
-  if (dataAt(0) !== '# service=git-upload-pack') {
-    const first = pkts[0];
-    return malformed(first === undefined ? 'the body is empty' : `expected "# service=git-upload-pack" first, got ${first.kind === 'data' ? show(text(first.payload)) : `a ${first.kind} packet`}`);
-  }
-  if (pkts[1]?.kind !== 'flush') return malformed('no flush packet after the service line');
-  i = 2;
+  if (opts.serviceLine !== false) {
+    if (dataAt(0) !== '# service=git-upload-pack') {
+      const first = pkts[0];
+      return malformed(first === undefined ? 'the body is empty' : `expected "# service=git-upload-pack" first, got ${first.kind === 'data' ? show(text(first.payload)) : `a ${first.kind} packet`}`);
+    }
+    if (pkts[1]?.kind !== 'flush') return malformed('no flush packet after the service line');
+    i = 2;
+  } else if (pkts.length === 0) return malformed('the answer is empty');
   if (dataAt(i) === 'version 1') i++;
   else if (dataAt(i) === 'version 2') return malformed('the mirror answered protocol v2, which was not asked for');
 

@@ -11,6 +11,7 @@ import { cleanGitEnv, runGit, type GitResult } from './git-process.ts';
 import { branchSha, lsRemoteArgv, parseLsRemote } from './ls-remote.ts';
 import { MirrorUrlError, assertMirrorUrl, filePathOf, repoUrl, type MirrorScheme } from './mirror-url.ts';
 import { needsGitTransport, readAdvertisedRefs } from './smart-http.ts';
+import { daemonNeedsGit, readDaemonRefs } from './git-daemon.ts';
 
 export type GitRefReaderOptions = {
   /** The registry's `controller.gitMirror.readUrl`; repositories live at `<readUrl>/<owner>/<repo>.git`. */
@@ -33,15 +34,21 @@ export type GitRefReaderOptions = {
   httpTransport?: 'smart-http' | 'git';
   /** Which smart-HTTP protocol: `auto` (default) speaks v2 where offered, `v0` reads the whole advertisement. */
   smartHttpProtocol?: 'auto' | 'v0';
+  /**
+   * How a git:// mirror is read: `in-process` (default) speaks git's native protocol over TCP
+   * from this process, `git` runs `git ls-remote`. A proxy command in the environment git would
+   * get keeps the read with git.
+   */
+  daemonTransport?: 'in-process' | 'git';
   /** The clock a mirror's Retry-After counts from. */
   now?: () => number;
 };
 
 export type GitRefReader = RefReader & {
   readonly readUrl: string;
-  /** How many repository reads (a `git ls-remote` or a smart-HTTP read) were started, over the reader's lifetime. */
+  /** How many repository reads (a `git ls-remote`, a smart-HTTP or a git:// read) were started, over the reader's lifetime. */
   readsIssued(): number;
-  /** Response bytes the smart-HTTP reads received, over the reader's lifetime. */
+  /** Response bytes the smart-HTTP and in-process git:// reads received, over the reader's lifetime. */
   bytesReceived(): number;
 };
 
@@ -75,7 +82,7 @@ const mapLimit = async <T>(items: readonly T[], limit: number, fn: (item: T) => 
 
 /**
  * Reads branch heads from the git mirror: one read per distinct repository per call (an
- * info/refs GET for an http(s) mirror, `git ls-remote` for git:// and file://), whatever the
+ * info/refs GET for an http(s) mirror, one TCP exchange for git://, `git ls-remote` for file://), whatever the
  * number of followers and branches that share it, a bounded number at a time. Each
  * repository's outcome is its own: one unreachable or refused repository never changes
  * another's answer, and `readMany` does not reject.
@@ -89,6 +96,8 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
   const gitBinary = opts.gitBinary ?? 'git';
   const httpTransport = opts.httpTransport ?? 'smart-http';
   if (httpTransport !== 'smart-http' && httpTransport !== 'git') throw new MirrorUrlError(`httpTransport must be smart-http or git, got ${String(httpTransport)}`);
+  const daemonTransport = opts.daemonTransport ?? 'in-process';
+  if (daemonTransport !== 'in-process' && daemonTransport !== 'git') throw new MirrorUrlError(`daemonTransport must be in-process or git, got ${String(daemonTransport)}`);
   const readUrl = opts.readUrl;
   let reads = 0;
   let bytes = 0;
@@ -109,6 +118,14 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
     const r = await readAdvertisedRefs(group.url, { timeoutMs, maxBytes: MAX_OUTPUT_BYTES, branches, protocol: opts.smartHttpProtocol ?? 'auto', now });
     bytes += r.kind === 'refs' ? r.bytes : 0;
     if (r.kind === 'throttled') return { kind: 'throttled', until: new Date(r.until).toISOString(), message: r.message };
+    return r.kind === 'refs' ? answerBranches(r.refs, branches) : r;
+  };
+
+  const readGroupDaemon = async (group: RepoGroup): Promise<Map<string, SourceObservation> | SourceObservation> => {
+    reads++;
+    const branches = [...group.branches];
+    const r = await readDaemonRefs(group.url, { timeoutMs, maxBytes: MAX_OUTPUT_BYTES, branches });
+    bytes += r.kind === 'refs' ? r.bytes : 0;
     return r.kind === 'refs' ? answerBranches(r.refs, branches) : r;
   };
 
@@ -190,10 +207,11 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
       const gitEnvShape = cleanGitEnv('/', '/', opts.env ?? {});
       const viaSmartHttp = (g: RepoGroup): boolean =>
         (scheme === 'http' || scheme === 'https') && httpTransport === 'smart-http' && needsGitTransport(g.url, gitEnvShape) === null;
+      const viaDaemon = (): boolean => scheme === 'git' && daemonTransport === 'in-process' && daemonNeedsGit(gitEnvShape) === null;
       let workdir: string | null = null;
       // How git runs for the repositories it reads, or why it cannot.
       let run: ((argv: readonly string[]) => Promise<GitResult>) | string = 'git is not needed';
-      if (!all.every(viaSmartHttp)) {
+      if (!all.every((g) => viaSmartHttp(g) || viaDaemon())) {
         try {
           // An empty private directory to run in: no repository can be discovered from it.
           const dir = await realpath(await mkdtemp(join(tmpdir(), 'branch-follower-git-')));
@@ -209,6 +227,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
           let answer: Map<string, SourceObservation> | SourceObservation;
           try {
             if (viaSmartHttp(group)) answer = await readGroupSmartHttp(group);
+            else if (viaDaemon()) answer = await readGroupDaemon(group);
             else if (typeof run === 'string') answer = { kind: 'unreachable', message: run };
             else answer = await readGroup(group, run);
           } catch (e) {
