@@ -4,7 +4,10 @@
 // (`git ls-remote` per repository), against the floor of the same N reads by
 // `xargs -P 8 git ls-remote`. Each figure is the median of `reps` rounds after a warm-up.
 //
-//   node bench/daemon.ts [--repos 100] [--reps 5]
+// `--heap-mib` first fills the heap with that much live data, as a tick at N = 1000 holds: a
+// fork copies the page tables of the whole process, which is what the old path paid per read.
+//
+//   node bench/daemon.ts [--repos 100] [--reps 5] [--heap-mib 150]
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { createGitRefReader } from '../src/adapters/git/ref-reader.ts';
@@ -63,7 +66,10 @@ export const benchDaemonMirror = async (o: { repos: number; reps: number; log: (
 };
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { repos: { type: 'string' }, reps: { type: 'string' } } });
+  const { values } = parseArgs({ options: { repos: { type: 'string' }, reps: { type: 'string' }, 'heap-mib': { type: 'string' } } });
+  // Live data kept until exit: about 100 bytes per small object.
+  const ballast = Array.from({ length: Math.round((Number(values['heap-mib'] ?? 0) * 1024 * 1024) / 100) }, (_, i) => ({ i, s: `b${i}` }));
+  process.stderr.write(`[bench] heap used ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB, rss ${Math.round(process.memoryUsage().rss / 1048576)} MiB (${ballast.length} ballast objects)\n`);
   const r = await benchDaemonMirror({ repos: Number(values.repos ?? 100), reps: Number(values.reps ?? 5), log: (l) => process.stderr.write(`[bench] ${l}\n`) });
   const floor = r.rows[0]!.ms.median;
   process.stdout.write(

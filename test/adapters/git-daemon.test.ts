@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SourceObservation } from '../../src/core/observe.ts';
-import { daemonNeedsGit, daemonRequest, readDaemonRefs } from '../../src/adapters/git/git-daemon.ts';
+import { DAEMON_UNANSWERED_LIMIT, daemonNeedsGit, daemonRequest, readDaemonRefs } from '../../src/adapters/git/git-daemon.ts';
 import { encodePkt } from '../../src/adapters/git/pkt-line.ts';
 import { createGitRefReader } from '../../src/adapters/git/ref-reader.ts';
 import { createGitFixture, eventually, runGitCmd, startBlackholeServer, type GitFixture, type GitServer } from '../support/git-fixtures.ts';
@@ -330,6 +330,32 @@ describe('a server that is not a well-behaved daemon', () => {
     } finally {
       await hole?.stop();
       await fake?.stop();
+    }
+  });
+
+  it(`keeps at most ${DAEMON_UNANSWERED_LIMIT} connections waiting for the daemon's answer (git daemon listens with a backlog of 5)`, async () => {
+    let waiting = 0;
+    let peak = 0;
+    const empty = Buffer.concat([encodePkt(`${'0'.repeat(40)} capabilities^{}\0multi_ack\n`), Buffer.from('0000')]);
+    // A connection waits from its request until the server answers, 30 ms later.
+    const fake = await fakeDaemon((c, chunk) => {
+      if (c.received().length !== chunk.length) return;
+      waiting++;
+      peak = Math.max(peak, waiting);
+      setTimeout(() => {
+        waiting--;
+        c.socket.write(empty);
+      }, 30);
+    });
+    try {
+      const reader = createGitRefReader({ readUrl: fake.url, concurrency: 8, gitBinary: recorder });
+      const repos = Array.from({ length: 12 }, (_, i) => `gate/r${i}`);
+      const res = await reader.readMany(repos.map((repo) => ({ repo, branches: ['main'] })));
+      for (const repo of repos) expect(res.get(repo)?.get('main')).toEqual({ kind: 'missing', repo, branch: 'main' });
+      expect(fake.conns).toHaveLength(12);
+      expect(peak).toBe(DAEMON_UNANSWERED_LIMIT);
+    } finally {
+      await fake.stop();
     }
   });
 });

@@ -32,6 +32,39 @@ export type DaemonReadOptions = {
   branches: readonly string[];
   /** `auto` (default) asks for protocol v2; `v0` sends the plain request an old client sends. */
   protocol?: 'auto' | 'v0';
+  /** Shared by the reads of one mirror: bounds its connections not yet answered (see `createConnectGate`). */
+  gate?: ConnectGate;
+};
+
+export type ConnectGate = { enter(): Promise<void>; leave(): void };
+
+/**
+ * `git daemon` listens with a backlog of 5 and forks between accepts: a burst of connections
+ * beyond that overflows its accept queue, and each dropped one waits for the kernel to resend
+ * its SYN (1 s and more), which made 8 parallel reads slower than one at a time. The gate lets
+ * at most `limit` connections wait for the daemon's first byte at once; one that has been
+ * answered (or failed) no longer counts. A forked `git ls-remote` never met this: forking
+ * spaced its connections out.
+ */
+export const DAEMON_UNANSWERED_LIMIT = 4;
+export const createConnectGate = (limit = DAEMON_UNANSWERED_LIMIT): ConnectGate & { peak(): number } => {
+  let inside = 0;
+  let peak = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    peak: () => peak,
+    async enter() {
+      if (inside >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+      else inside++;
+      peak = Math.max(peak, inside);
+    },
+    leave() {
+      const next = waiting.shift();
+      // The slot passes straight to the next waiter, so `inside` stays as it is.
+      if (next !== undefined) next();
+      else inside--;
+    },
+  };
 };
 
 export const DEFAULT_DAEMON_PORT = 9418;
@@ -139,6 +172,17 @@ export const readDaemonRefs = async (repoUrl: string, opts: DaemonReadOptions): 
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port === '' ? DEFAULT_DAEMON_PORT : Number(url.port);
 
+  let gated = false;
+  if (opts.gate !== undefined) {
+    await opts.gate.enter();
+    gated = true;
+  }
+  const leaveGate = (): void => {
+    if (gated) {
+      gated = false;
+      opts.gate!.leave();
+    }
+  };
   const received = new Received();
   let ended = false;
   let failure: Error | null = null;
@@ -157,6 +201,7 @@ export const readDaemonRefs = async (repoUrl: string, opts: DaemonReadOptions): 
     poke();
   }, opts.timeoutMs);
   socket.on('data', (chunk: Buffer) => {
+    leaveGate();
     if (tooLarge) return;
     if (received.length + chunk.length > opts.maxBytes) {
       tooLarge = true;
@@ -229,6 +274,7 @@ export const readDaemonRefs = async (repoUrl: string, opts: DaemonReadOptions): 
     if (!ad.ok) return ad.kind === 'unsupported' ? { kind: 'untrusted', message: `${repoUrl}: ${ad.message}` } : unreachable(ad.message);
     return { kind: 'refs', refs: ad.refs, protocol: 'v0', bytes: received.length };
   } finally {
+    leaveGate();
     clearTimeout(timer);
     // A flush-pkt ends the exchange politely (v0: no wants; v2: no further command); then close.
     if (!socket.destroyed && !timedOut && !tooLarge && failure === null && !ended) socket.end(FLUSH_PKT, () => socket.destroy());

@@ -11,7 +11,7 @@ import { cleanGitEnv, runGit, type GitResult } from './git-process.ts';
 import { branchSha, lsRemoteArgv, parseLsRemote } from './ls-remote.ts';
 import { MirrorUrlError, assertMirrorUrl, filePathOf, repoUrl, type MirrorScheme } from './mirror-url.ts';
 import { needsGitTransport, readAdvertisedRefs } from './smart-http.ts';
-import { daemonNeedsGit, readDaemonRefs } from './git-daemon.ts';
+import { createConnectGate, daemonNeedsGit, readDaemonRefs } from './git-daemon.ts';
 
 export type GitRefReaderOptions = {
   /** The registry's `controller.gitMirror.readUrl`; repositories live at `<readUrl>/<owner>/<repo>.git`. */
@@ -102,6 +102,8 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
   let reads = 0;
   let bytes = 0;
   const now = opts.now ?? Date.now;
+  // Every repository of a git:// mirror is on one daemon, whose accept queue is small.
+  const daemonGate = createConnectGate();
 
   const answerBranches = (refs: ReadonlyMap<string, string>, branches: readonly string[]): Map<string, SourceObservation> => {
     const out = new Map<string, SourceObservation>();
@@ -124,7 +126,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
   const readGroupDaemon = async (group: RepoGroup): Promise<Map<string, SourceObservation> | SourceObservation> => {
     reads++;
     const branches = [...group.branches];
-    const r = await readDaemonRefs(group.url, { timeoutMs, maxBytes: MAX_OUTPUT_BYTES, branches });
+    const r = await readDaemonRefs(group.url, { timeoutMs, maxBytes: MAX_OUTPUT_BYTES, branches, gate: daemonGate });
     bytes += r.kind === 'refs' ? r.bytes : 0;
     return r.kind === 'refs' ? answerBranches(r.refs, branches) : r;
   };
