@@ -127,6 +127,16 @@ describe('reading a file:// repository from its ref files', () => {
     expect(await gitCalls()).toEqual([]);
   });
 
+  it('lists a ref to an object the repository lacks, as git ls-remote does', async () => {
+    await fx.commitMany('dangling/r', ['main']);
+    await writeFile(join(bare('dangling/r'), 'refs', 'heads', 'dangling'), `${'1234567890'.repeat(4)}\n`);
+    await resetCalls();
+    const { answers } = await readAll('dangling/r', ['main', 'dangling']);
+    expect(answers.get('dangling')).toEqual({ kind: 'ok', sha: '1234567890'.repeat(4) });
+    expect(Object.fromEntries(answers)).toEqual(Object.fromEntries(await lsRemoteAnswers('dangling/r', ['main', 'dangling'])));
+    expect(await gitCalls()).toEqual([]);
+  });
+
   it('does not trust an object id of the other width, loose or packed', async () => {
     const sha = (await fx.commitMany('width/loose', ['main']))['main']!;
     await writeFile(join(bare('width/loose'), 'refs', 'heads', 'main'), `${sha}${'0'.repeat(24)}\n`);
