@@ -38,7 +38,9 @@ const bare = (repo: string): string => join(fx.mirrorRoot, `${repo}.git`);
 
 /** What `git ls-remote` of the bare repository answers for each branch, as the reader words it. */
 const lsRemoteAnswers = async (repo: string, branches: readonly string[]): Promise<Map<string, SourceObservation>> => {
-  const listed = await fx.git(['ls-remote', '--heads', pathToFileURL(bare(repo)).href]);
+  // The branches as patterns, so that git matches their bytes (a listing decoded here would turn
+  // a ref name that is not UTF-8 into U+FFFD and match a branch git does not have).
+  const listed = await fx.git(['ls-remote', '--heads', '--', pathToFileURL(bare(repo)).href, ...branches.map((b) => `refs/heads/${b}`)]);
   const parsed = parseLsRemote(listed.stdout);
   if (!parsed.ok) throw new Error(parsed.message);
   return new Map(branches.map((b) => {
@@ -203,6 +205,16 @@ describe('falls back to git ls-remote for what it does not fully understand', ()
       const p = join(bare(r), 'packed-refs');
       await writeFile(p, (await readFile(p, 'utf8')).replace(/^# pack-refs with:/, '# something else:'));
     }],
+    ['a packed-refs ref name that is not UTF-8', async (r) => {
+      await fx.git(['--git-dir', bare(r), 'pack-refs', '--all']);
+      const p = join(bare(r), 'packed-refs');
+      const sha = /^([0-9a-f]{40}) refs\/heads\/main$/m.exec(await readFile(p, 'utf8'))![1]!;
+      await writeFile(p, Buffer.concat([await readFile(p), Buffer.from(`${sha} refs/heads/u`), Buffer.from([0xff]), Buffer.from('x\n')]));
+    }],
+    ['a packed-refs that is a directory', async (r) => {
+      await mkdir(join(bare(r), 'packed-refs'));
+      await rm(join(bare(r), 'refs', 'heads', 'other'));
+    }],
     ['a packed-refs file over the size cap', async (r) => {
       await fx.git(['--git-dir', bare(r), 'pack-refs', '--all']);
       await truncate(join(bare(r), 'packed-refs'), 65 * 1024 * 1024);
@@ -214,7 +226,7 @@ describe('falls back to git ls-remote for what it does not fully understand', ()
     const repo = `fallback/c${++k}`;
     await fx.commitMany(repo, ['main', 'other']);
     await change(repo);
-    const asked = ['main', 'other', 'dir/x', 'gone'];
+    const asked = ['main', 'other', 'dir/x', 'gone', 'u\ufffdx'];
     const git = await fx.git(['ls-remote', '--heads', pathToFileURL(bare(repo)).href], { allowFail: true });
     await resetCalls();
     const { answers, reads } = await readAll(repo, asked);

@@ -37,26 +37,36 @@ type Read = { kind: 'text'; text: string } | { kind: 'none' } | { kind: 'fallbac
 
 const code = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
-/** A regular file's text, `none` when nothing (or a directory) is there; never follows a symlink. */
-const readRegular = async (path: string, what: string): Promise<Read> => {
+// Strict: a byte sequence that is not UTF-8 must not decode to a name that some other ref has.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A regular file's text; `none` when nothing is there (or, for a loose ref, a directory of refs
+ * whose names extend it); never follows a symlink.
+ */
+const readRegular = async (path: string, what: string, dirIsNone = false): Promise<Read> => {
   let handle;
   try {
     // O_NOFOLLOW: a symlinked ref is git's legacy symbolic ref, or points anywhere; git decides.
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (e) {
     const c = code(e);
-    if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'EISDIR') return { kind: 'none' };
+    if (c === 'ENOENT' || c === 'ENOTDIR' || (c === 'EISDIR' && dirIsNone)) return { kind: 'none' };
     if (c === 'ELOOP') return { kind: 'fallback', reason: `${what} is a symlink` };
     return { kind: 'fallback', reason: `${what} cannot be opened (${c ?? 'error'})` };
   }
   try {
     const st = await handle.stat();
-    if (st.isDirectory()) return { kind: 'none' };
+    if (st.isDirectory() && dirIsNone) return { kind: 'none' };
     if (!st.isFile()) return { kind: 'fallback', reason: `${what} is not a regular file` };
     if (st.size > MAX_REF_FILE_BYTES) return { kind: 'fallback', reason: `${what} is larger than ${MAX_REF_FILE_BYTES} bytes` };
     const buf = await handle.readFile();
     if (buf.length > MAX_REF_FILE_BYTES) return { kind: 'fallback', reason: `${what} is larger than ${MAX_REF_FILE_BYTES} bytes` };
-    return { kind: 'text', text: buf.toString('utf8') };
+    try {
+      return { kind: 'text', text: UTF8.decode(buf) };
+    } catch {
+      return { kind: 'fallback', reason: `${what} is not UTF-8` };
+    }
   } finally {
     await handle.close();
   }
@@ -121,7 +131,7 @@ export const readFileRefs = async (gitDir: string, branches: readonly string[], 
         unresolved.push(branch);
         continue;
       }
-      const r = await readRegular(join(path, parts.at(-1)!), 'a loose ref');
+      const r = await readRegular(join(path, parts.at(-1)!), 'a loose ref', true);
       if (r.kind === 'fallback') return r;
       if (r.kind === 'none') {
         unresolved.push(branch);
