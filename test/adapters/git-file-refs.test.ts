@@ -66,13 +66,16 @@ type Op =
   | { op: 'commit'; branch: number }
   | { op: 'force-old'; branch: number; pick: number }
   | { op: 'delete'; branch: number }
-  | { op: 'pack' };
+  | { op: 'pack' }
+  | { op: 'tag'; pick: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('commit' as const), branch: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('force-old' as const), branch: fc.nat(), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('delete' as const), branch: fc.nat() }) },
   { weight: 2, arbitrary: fc.constant({ op: 'pack' as const }) },
+  // An annotated tag: once packed, its peeled `^<oid>` line follows it in packed-refs.
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('tag' as const), pick: fc.nat() }) },
 );
 
 describe('reading a file:// repository from its ref files', () => {
@@ -89,7 +92,7 @@ describe('reading a file:// repository from its ref files', () => {
         const made: string[] = [];
         const live = new Set<string>();
         for (const o of ops) {
-          const branch = o.op === 'pack' ? '' : names[o.branch % names.length]!;
+          const branch = o.op === 'pack' || o.op === 'tag' ? '' : names[o.branch % names.length]!;
           if (o.op === 'commit') {
             made.push(await fx.commit(repo, branch));
             live.add(branch);
@@ -100,6 +103,8 @@ describe('reading a file:// repository from its ref files', () => {
             // As a mirror's `fetch --prune` deletes it (a push may not delete HEAD's branch).
             await fx.git(['--git-dir', bare(repo), 'update-ref', '-d', `refs/heads/${branch}`]);
             live.delete(branch);
+          } else if (o.op === 'tag' && made.length > 0) {
+            await fx.git(['--git-dir', bare(repo), 'tag', '-f', '-a', '-m', 'tag', `t${o.pick % 3}`, made[o.pick % made.length]!]);
           } else if (o.op === 'pack') {
             await fx.git(['--git-dir', bare(repo), 'pack-refs', '--all']);
           }
