@@ -75,7 +75,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant('delete' as const), branch: fc.nat() }) },
   { weight: 2, arbitrary: fc.constant({ op: 'pack' as const }) },
   // An annotated tag: once packed, its peeled `^<oid>` line follows it in packed-refs.
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('tag' as const), pick: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('tag' as const), pick: fc.nat() }) },
 );
 
 describe('reading a file:// repository from its ref files', () => {
@@ -132,6 +132,17 @@ describe('reading a file:// repository from its ref files', () => {
       expect(res.get(repo)?.get('gone')?.kind).toBe('missing');
     }
     expect(reader.readsIssued()).toBe(20);
+    expect(await gitCalls()).toEqual([]);
+  });
+
+  it('skips the peeled lines of packed annotated tags', async () => {
+    const tips = await fx.commitMany('tags/r', ['main', 'v0.3']);
+    await fx.git(['--git-dir', bare('tags/r'), 'tag', '-a', '-m', 'tag', 'v1', tips.main!]);
+    await fx.git(['--git-dir', bare('tags/r'), 'pack-refs', '--all']);
+    expect(await readFile(join(bare('tags/r'), 'packed-refs'), 'utf8')).toMatch(/\n\^[0-9a-f]{40}\n/);
+    await resetCalls();
+    const { answers } = await readAll('tags/r', ['main', 'v0.3', 'v1']);
+    expect(Object.fromEntries(answers)).toEqual({ main: { kind: 'ok', sha: tips.main }, 'v0.3': { kind: 'ok', sha: tips['v0.3'] }, v1: { kind: 'missing', repo: 'tags/r', branch: 'v1' } });
     expect(await gitCalls()).toEqual([]);
   });
 
