@@ -18,10 +18,11 @@ import { OBJECT_ID_HEX, parseRepoConfig, type RepoConfig } from './repo-config.t
  *
  * Races: git writes a loose ref by renaming a new file over it and rewrites `packed-refs` by
  * renaming a whole new file over it, so each file read is some complete version of it. Reading
- * the loose file and then `packed-refs` can at worst miss a ref that `git pack-refs` moved
- * between the two reads (seen as missing for one tick), or see a value that was current a
- * moment ago; it can never produce an object id that the ref never held. No lock is taken:
- * git's own readers take none either.
+ * the loose file first and `packed-refs` second matches the order git changes them in:
+ * `pack-refs` renames the new `packed-refs` in before it prunes the loose files, and deleting a
+ * ref drops it from `packed-refs` before its loose file goes. So a read can at worst return the
+ * value a ref held a moment ago (the next tick sees the new one); it never returns an object id
+ * the ref did not hold. No lock is taken: git's own readers take none either.
  */
 
 export type FileRefs =
