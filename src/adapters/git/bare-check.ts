@@ -1,10 +1,13 @@
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRepoConfig } from './file-refs.ts';
 import type { GitResult } from './git-process.ts';
 import { localStateInPath } from './mirror-url.ts';
+import type { RepoConfig } from './repo-config.ts';
 
 export type BareCheck =
-  | { kind: 'bare'; path: string }
+  /** `config`: what the repository's own config file says, for reading its refs in process. */
+  | { kind: 'bare'; path: string; config: RepoConfig }
   /** Nothing usable at the path: the mirror does not have this repository. */
   | { kind: 'absent'; message: string }
   /** Something is there, but reading it would break source authority. */
@@ -22,7 +25,8 @@ const exists = async (p: string, want: 'file' | 'dir'): Promise<boolean> => {
 /**
  * A file:// mirror repository must be a bare repository directory. git itself would happily
  * serve `<path>/.git` of a work tree, follow a gitfile, or read a linked worktree's refs, so
- * each of those is refused here before `ls-remote` runs. `revParse` runs
+ * each of those is refused here before `ls-remote` runs. Whether it is bare is read from its
+ * `config` (`core.bare`) when that file answers plainly; otherwise `revParse` runs
  * `git --git-dir=<path> rev-parse --is-bare-repository` (explicit git dir: no discovery).
  */
 export const checkBareRepo = async (
@@ -54,13 +58,14 @@ export const checkBareRepo = async (
   if (!(await exists(join(real, 'HEAD'), 'file')) || !(await exists(join(real, 'objects'), 'dir'))) {
     return { kind: 'absent', message: `repository ${path} is not a git repository (no HEAD and objects)` };
   }
+  const notBare = { kind: 'refused', message: `repository ${path} is not a bare repository (core.bare is not true): a work tree's repository is not a mirror` } as const;
+  const config = await readRepoConfig(real);
+  if (config.kind === 'understood' && config.bare !== null) return config.bare ? { kind: 'bare', path: real, config } : notBare;
   const r = await revParse(real);
   if (r.kind !== 'exit' || r.code !== 0) {
     const why = r.kind === 'exit' ? r.stderr.trim() : r.kind;
     return { kind: 'absent', message: `repository ${path} could not be inspected: ${why}` };
   }
-  if (r.stdout.trim() !== 'true') {
-    return { kind: 'refused', message: `repository ${path} is not a bare repository (core.bare is not true): a work tree's repository is not a mirror` };
-  }
-  return { kind: 'bare', path: real };
+  if (r.stdout.trim() !== 'true') return notBare;
+  return { kind: 'bare', path: real, config };
 };

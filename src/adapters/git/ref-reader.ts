@@ -7,6 +7,7 @@ import { RepoName } from '../../core/primitives.ts';
 import type { SourceObservation } from '../../core/observe.ts';
 import type { RefReader, RepoRequest } from '../ports.ts';
 import { checkBareRepo } from './bare-check.ts';
+import { readFileRefs } from './file-refs.ts';
 import { cleanGitEnv, runGit, type GitResult } from './git-process.ts';
 import { branchSha, lsRemoteArgv, parseLsRemote } from './ls-remote.ts';
 import { MirrorUrlError, assertMirrorUrl, filePathOf, repoUrl, type MirrorScheme } from './mirror-url.ts';
@@ -46,7 +47,7 @@ export type GitRefReaderOptions = {
 
 export type GitRefReader = RefReader & {
   readonly readUrl: string;
-  /** How many repository reads (a `git ls-remote`, a smart-HTTP or a git:// read) were started, over the reader's lifetime. */
+  /** How many repository reads (a `git ls-remote`, a smart-HTTP, git:// or file:// read in process) were started, over the reader's lifetime. */
   readsIssued(): number;
   /** Response bytes the smart-HTTP and in-process git:// reads received, over the reader's lifetime. */
   bytesReceived(): number;
@@ -82,8 +83,9 @@ const mapLimit = async <T>(items: readonly T[], limit: number, fn: (item: T) => 
 
 /**
  * Reads branch heads from the git mirror: one read per distinct repository per call (an
- * info/refs GET for an http(s) mirror, one TCP exchange for git://, `git ls-remote` for file://), whatever the
- * number of followers and branches that share it, a bounded number at a time. Each
+ * info/refs GET for an http(s) mirror, one TCP exchange for git://, the ref files of a plain
+ * file:// repository, else `git ls-remote`), whatever the number of followers and branches that
+ * share it, a bounded number at a time. Each
  * repository's outcome is its own: one unreachable or refused repository never changes
  * another's answer, and `readMany` does not reject.
  */
@@ -140,6 +142,11 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
       const bare = await checkBareRepo(filePathOf(group.url), (gitDir) => run(['--git-dir', gitDir, 'rev-parse', '--is-bare-repository']));
       if (bare.kind === 'absent') return { kind: 'unreachable', message: bare.message };
       if (bare.kind === 'refused') return { kind: 'untrusted', message: `source authority: ${bare.message}` };
+      // Read from the repository's own files when it is plain enough; else git reads it below.
+      const local = await readFileRefs(bare.path, [...group.branches], bare.config);
+      if (local.kind !== 'fallback') reads++;
+      if (local.kind === 'untrusted') return { kind: 'untrusted', message: `${group.url}: ${local.message}` };
+      if (local.kind === 'refs') return answerBranches(local.refs, [...group.branches]);
       url = pathToFileURL(bare.path).href;
     }
     const branches = [...group.branches];
