@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { LineCounter, isScalar, parseDocument, visit, type Node } from 'yaml';
+import { CORE_SCHEMA, YAMLException, load } from 'js-yaml';
 import type { InputError } from '../../core/registry.ts';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -21,49 +21,45 @@ export const readYamlFile = async (path: string, display: string): Promise<YamlR
 };
 
 /**
- * Where a mapping repeats a key, or null. yaml's own check (`uniqueKeys`) compares each key with
- * every earlier one of its map, O(n²): half a second for a 1000-key file like the lanes of a large
- * registry. One Set per map does it in O(n), and is stricter where it matters: keys are compared
- * as the JavaScript object will hold them, so `1` and `"1"` (which toJS would fold into one,
- * silently keeping the last) are a duplicate too.
+ * How many nodes a walk of `doc` visits, counting a node reached through several aliases once per
+ * path (as a schema check or JSON.stringify would), up to `limit` (then `limit + 1`). js-yaml
+ * shares one object per anchor, so a "billion laughs" loads small and explodes only when walked.
  */
-const repeatedKey = (doc: ReturnType<typeof parseDocument>): Node | null => {
-  let found: Node | null = null;
-  visit(doc, {
-    Map(_, map) {
-      const seen = new Set<string>();
-      for (const pair of map.items) {
-        const k = pair.key as Node | null;
-        const id = k === null ? '' : isScalar(k) ? String(k.value) : String(k);
-        if (seen.has(id)) {
-          found = k;
-          return visit.BREAK;
-        }
-        seen.add(id);
-      }
-      return undefined;
-    },
-  });
-  return found;
+const expandedSize = (doc: unknown, limit: number): number => {
+  let n = 0;
+  const stack: unknown[] = [doc];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++n > limit) return n;
+    if (Array.isArray(v)) for (const x of v) stack.push(x);
+    else if (typeof v === 'object' && v !== null) for (const x of Object.values(v)) stack.push(x);
+  }
+  return n;
 };
 
+/** Past this many nodes (aliases expanded) a file is refused: far above any real registry's. */
+export const MAX_EXPANDED_NODES = 1_000_000;
+
+/**
+ * Parses one YAML document with js-yaml, YAML 1.2's core schema (no timestamps, no merge keys:
+ * what a registry holds is strings, numbers, booleans, maps and lists). Not the `yaml` package,
+ * which the project writes YAML with: its document model made reading a 1000-follower registry
+ * and its lanes file 1.2 s of a tick without a JIT, against 0.26 s (docs/performance.md,
+ * change 17). A repeated key (js-yaml compares keys as the JavaScript object will hold them, so
+ * `1` and `"1"` repeat too) and a syntax error are bad input at their line and column; so is a
+ * file whose aliases expand past MAX_EXPANDED_NODES.
+ */
 export const parseYamlText = (text: string, display: string): YamlRead => {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines });
-  const err = doc.errors[0];
-  if (err) {
-    const pos = err.linePos?.[0];
-    return { ok: false, error: { file: display, path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0] ?? err.message } };
-  }
-  const repeated = repeatedKey(doc);
-  if (repeated) {
-    const pos = repeated.range ? lines.linePos(repeated.range[0]) : null;
-    return { ok: false, error: { file: display, path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: 'Map keys must be unique' } };
-  }
+  let doc: unknown;
   try {
-    return { ok: true, doc: doc.toJS({ maxAliasCount: 100 }) };
+    doc = load(text, { schema: CORE_SCHEMA });
   } catch (e) {
-    // toJS refuses alias bombs ("billion laughs") by throwing: still bad input, named by file.
-    return { ok: false, error: { file: display, path: '', message: (e as Error).message } };
+    if (!(e instanceof YAMLException)) throw e;
+    const m = e.mark;
+    return { ok: false, error: { file: display, path: m ? `line ${m.line + 1}, column ${m.column + 1}` : '', message: e.reason } };
   }
+  if (expandedSize(doc, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES) {
+    return { ok: false, error: { file: display, path: '', message: `its aliases expand to more than ${MAX_EXPANDED_NODES} nodes` } };
+  }
+  return { ok: true, doc };
 };
