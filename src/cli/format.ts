@@ -1,4 +1,3 @@
-import { stringify } from 'yaml';
 
 /** Default tables fit this many columns (kubectl's habit: more goes to `-o wide`). */
 export const TABLE_WIDTH = 120;
@@ -68,7 +67,21 @@ export const wrap = (text: string, width = TABLE_WIDTH, indent = '  '): string =
 };
 
 export const toJson = (doc: unknown): string => JSON.stringify(doc, null, 2);
-export const toYaml = (doc: unknown): string => stringify(doc).trimEnd();
+let yamlStringify: ((doc: unknown) => string) | null = null;
+
+/**
+ * Loads the YAML writer (the `yaml` package, ~240 KB of JavaScript): a verb awaits it before it
+ * renders `-o yaml`, so the commands that print no YAML (every tick) do not load it at start-up.
+ */
+export const loadYamlWriter = async (): Promise<void> => {
+  yamlStringify ??= (await import('yaml')).stringify;
+};
+
+/** `-o yaml`. Throws when loadYamlWriter has not been awaited: a verb's bug, not bad input. */
+export const toYaml = (doc: unknown): string => {
+  if (yamlStringify === null) throw new Error('toYaml before loadYamlWriter');
+  return yamlStringify(doc).trimEnd();
+};
 
 /** Git's default abbreviation; `-o wide` shows full shas. */
 export const abbrev = (sha: string | null | undefined): string => (sha ? sha.slice(0, 7) : '-');

@@ -4,7 +4,7 @@ import type { Agent } from 'node:http';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { isIPv6 } from 'node:net';
-import { parse } from 'yaml';
+import { CORE_SCHEMA, load } from 'js-yaml';
 import { z } from 'zod';
 import { NoCredentialsError } from './credentials.ts';
 
@@ -118,7 +118,7 @@ const fromFile = (file: string, what: string): Loaded => {
   if (!existsSync(file)) throw new KubeconfigError(`kubeconfig ${file} (${what}) does not exist`);
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, 'utf8'));
+    doc = load(readFileSync(file, 'utf8'), { schema: CORE_SCHEMA });
   } catch (e) {
     throw new KubeconfigError(`kubeconfig ${file} (${what}) is unreadable: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
   }

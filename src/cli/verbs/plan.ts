@@ -3,7 +3,7 @@ import type { ArmingRead } from '../../core/arming.ts';
 import type { TargetSpec } from '../../core/target-spec.ts';
 import type { PlanFollower } from '../../loops/plan.ts';
 import { UsageError, type Outcome } from '../errors.ts';
-import { duration, table, TABLE_WIDTH, toJson, toYaml } from '../format.ts';
+import { duration, loadYamlWriter, table, TABLE_WIDTH, toJson, toYaml } from '../format.ts';
 import { outputOf, defineVerb, outputFlag } from '../verb.ts';
 import { armingProblem } from './arming-text.ts';
 
@@ -96,6 +96,7 @@ export const plan = defineVerb({
         arming: arming ? { state: arming.kind, ...(arming.kind === 'malformed' ? { where: arming.where, message: arming.message } : {}) } : { state: 'not-shown', detail: armingError ?? NO_CREDENTIALS_HINT },
         manifests: manifests === null ? null : 'notShown' in manifests ? { notShown: manifests.notShown } : manifests.entries,
       };
+      if (output === 'yaml') await loadYamlWriter();
       s.out(output === 'json' ? toJson(doc) : toYaml(doc));
       return outcome();
     }

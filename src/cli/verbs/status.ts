@@ -1,7 +1,7 @@
 import type { MirrorStatus, StatusRow } from '../../core/status-view.ts';
 import type { StatusResult } from '../../loops/status.ts';
 import { UsageError } from '../errors.ts';
-import { abbrev, table, TABLE_WIDTH, toJson, toYaml, wrap, type Paint } from '../format.ts';
+import { abbrev, loadYamlWriter, table, TABLE_WIDTH, toJson, toYaml, wrap, type Paint } from '../format.ts';
 import type { Session } from '../session.ts';
 import { outputOf, defineVerb, followerFlag, intervalFlag, outputFlag, watchFlag } from '../verb.ts';
 import { armingProblem } from './arming-text.ts';
@@ -75,6 +75,7 @@ export const status = defineVerb({
     // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
     const { status: readStatus } = await import('../../loops/status.ts');
     const output = outputOf(a, OUTPUTS);
+    if (output === 'yaml') await loadYamlWriter();
     const only = await s.followers(a.list('follower'));
     const live = a.flag('live');
     const ctx = await s.context({ dryRun: true });
