@@ -270,6 +270,21 @@ describe('jobs, pods and garbage collection', () => {
     expect(api.requests.last({ subresource: 'log' })).toMatchObject({ verb: 'get', resource: 'pods', status: 404 });
   });
 
+  it('negotiates a pod log like any GET: text/plain alone is refused with 406, as the real server refuses it', async () => {
+    const namespace = freshNamespace();
+    await core.createNamespacedPod({ namespace, body: { metadata: { name: 'runner', namespace }, spec: { containers: [{ name: 'run', image: 'busybox' }] } } });
+    api.setPodLog(namespace, 'runner', 'hello\n');
+    const get = (accept: string) => fetch(`${api.url}/api/v1/namespaces/${namespace}/pods/runner/log`, { headers: { Accept: accept, Authorization: `Bearer ${api.token}` } });
+    const refused = await get('text/plain');
+    expect(refused.status).toBe(406);
+    expect(((await refused.json()) as { reason: string }).reason).toBe('NotAcceptable');
+    for (const accept of ['application/json, */*', '*/*', 'application/json']) {
+      const r = await get(accept);
+      expect(r.status, accept).toBe(200);
+      expect(await r.text()).toBe('hello\n');
+    }
+  });
+
 });
 
 describe('custom objects and generic objects', () => {

@@ -19,7 +19,7 @@ import type { FaultResponse } from './apiserver-faults.ts';
 import { clone, isObject, mergePatch } from './apiserver-json.ts';
 import type { JsonObject } from './apiserver-json.ts';
 import { Registry } from './apiserver-registry.ts';
-import { negotiate, partialList, partialObject } from './apiserver-negotiation.ts';
+import { negotiate, negotiateLog, partialList, partialObject } from './apiserver-negotiation.ts';
 import type { Outcome, Target, WriteContext } from './apiserver-registry.ts';
 import { defaultResources, ResourceRegistry } from './apiserver-resources.ts';
 import type { ResourceDef } from './apiserver-resources.ts';
@@ -431,6 +431,7 @@ export async function startApiServerDouble(opts: ApiServerDoubleOptions = {}): P
     }
     if (t.subresource === 'log') {
       if (info.verb !== 'get') throw new ApiError(failure(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+      negotiateLog(req.headers.accept);
       return podLog(t, query);
     }
     switch (info.verb) {

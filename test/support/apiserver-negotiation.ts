@@ -45,3 +45,13 @@ export const partialList = (list: JsonObject): JsonObject => ({
   metadata: list['metadata'] ?? {},
   items: (Array.isArray(list['items']) ? (list['items'] as JsonObject[]) : []).map(partialObject),
 });
+
+// A pod's log (GET .../pods/{pod}/log): answered as text whatever the Accept names, but only
+// after the same negotiation as any GET, so an Accept of `text/plain` alone is refused with 406,
+// as the real kube-apiserver (1.20) refuses it; kubectl asks for `application/json, */*`.
+export function negotiateLog(accept: string | undefined): void {
+  if (accept === undefined || accept.trim() === '') return;
+  const served = new Set(['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf', 'application/*', '*/*']);
+  if (parseAccept(accept).some((r) => served.has(r.type))) return;
+  throw new ApiError(failure(406, 'NotAcceptable', NOT_ACCEPTABLE));
+}

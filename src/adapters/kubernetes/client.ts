@@ -31,6 +31,9 @@ export const ACCEPT_JSON = 'application/json';
  * and annotations, not their pod templates.
  */
 export const ACCEPT_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+// What a pod log GET accepts, as kubectl asks it: the log is text whatever this says, but
+// kube-apiserver negotiates it like any GET and answers `text/plain` alone with 406.
+export const LOG_ACCEPT = 'application/json, */*';
 /** The content type of a server-side apply (https://kubernetes.io/docs/reference/using-api/server-side-apply/). */
 export const APPLY_PATCH = 'application/apply-patch+yaml';
 
@@ -127,7 +130,7 @@ export const makeClients = (a: KubeAccess): KubeClients => {
     listNamespacedPod: (q) => json({ path: `/api/v1/namespaces/${seg(q.namespace)}/pods`, query: listQuery(q) }),
     readNamespacedPod: (q) => json({ path: `/api/v1/namespaces/${seg(q.namespace)}/pods/${seg(q.name)}` }),
     readNamespacedPodLog: (q) =>
-      kubeText(kc, bounded({ path: `/api/v1/namespaces/${seg(q.namespace)}/pods/${seg(q.name)}/log`, query: { container: q.container, tailLines: q.tailLines }, accept: 'text/plain' })),
+      kubeText(kc, bounded({ path: `/api/v1/namespaces/${seg(q.namespace)}/pods/${seg(q.name)}/log`, query: { container: q.container, tailLines: q.tailLines }, accept: LOG_ACCEPT })),
   };
   const batch: BatchApi = {
     readNamespacedJob: (q) => json({ path: jobs(q.namespace, q.name) }),

@@ -212,10 +212,11 @@ export const podSecurity: V1PodSecurityContext = {
 };
 
 /**
- * The limit is over twice a tick's measured peak at 1000 followers (196 to 213 MiB RSS for the
- * first Kubernetes tick, which writes every state: docs/performance.md), so a registry of that size
- * never meets it; V8's old space (TICK_NODE_OPTIONS) stays below it, so a registry far beyond
- * ends in a heap error the Job reports rather than an OOM kill.
+ * The limit is over five times a tick's measured peak at 1000 followers (90 to 92.5 MiB host RSS
+ * on the kubernetes driver; a pod's cgroup charges ~40 MiB at 300: docs/performance.md) and twice
+ * the ~210 MiB a tick at the registry's limit of 5000 followers grows to by the measured slope;
+ * V8's old space (TICK_NODE_OPTIONS) stays below it, so a registry far beyond ends in a heap error
+ * the Job reports rather than an OOM kill.
  */
 export const POD_RESOURCES = {
   requests: { cpu: '50m', memory: '128Mi' },
