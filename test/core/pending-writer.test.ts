@@ -48,7 +48,9 @@ describe('a pending dispatch of a writer that is gone', () => {
       fc.property(pendingInputArb, (i) => {
         const r = observe(i.prev, { ...i.obs, pendingWriter: 'gone' }, i.gate, i.policy, i.now);
         expect(r.decision.kind === 'none' && LEFT_TO_WRITER.test(r.decision.reason)).toBe(false);
-        const same = r.state.pending?.name === i.pending.name;
+        // The same dispatch is the same sha under the same name. Names carry only a 12-hex prefix,
+        // so two shas may share one (generated 40- and 64-hex shas of one repeated digit do).
+        const same = r.state.pending?.name === i.pending.name && r.state.pending?.sha === i.pending.sha;
         if (same) {
           // Still the same dispatch: this tick makes it now, and records itself as its writer.
           expect(r.effects).toContainEqual({ kind: 'dispatch', sha: i.pending.sha, episode: i.pending.episode, attempt: i.pending.attempt, name: i.pending.name });
@@ -78,7 +80,8 @@ describe('a pending dispatch of a writer that is gone', () => {
         const r = observe(i.prev, o, i.gate, i.policy, i.now);
         const p = r.state.pending;
         if (!p) return;
-        const expected: Writer | undefined = p.name !== i.pending.name ? self : liveness === 'gone' && self ? self : i.pending.writer;
+        const fresh = p.name !== i.pending.name || p.sha !== i.pending.sha;
+        const expected: Writer | undefined = fresh ? self : liveness === 'gone' && self ? self : i.pending.writer;
         expect(p.writer).toEqual(expected);
       }),
       fcParams(),

@@ -38,13 +38,17 @@ export const SHA_POOL = [
   '5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d',
 ] as const;
 
-/** The same five commits in a SHA-256 repository (`git init --object-format=sha256`): 64 hex each. */
+/**
+ * Five commits of a SHA-256 repository (`git init --object-format=sha256`): 64 hex each. They
+ * share no prefix with SHA_POOL: a mirror converted from SHA-1 has wholly new object names, and
+ * dispatch names carry a 12-hex prefix, which two pools sharing prefixes would make collide.
+ */
 export const SHA256_POOL = [
-  '1111111111111111111111111111111111111111111111111111111111111111',
-  '2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a',
-  '3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b',
-  '4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c',
-  '5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d',
+  '6161616161616161616161616161616161616161616161616161616161616161',
+  '7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a',
+  '8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b8b',
+  '9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c',
+  'adadadadadadadadadadadadadadadadadadadadadadadadadadadadadadadad',
 ] as const;
 
 /** The pool of a repository's object format. */
