@@ -1,6 +1,7 @@
 import type { ArmingRead, Arming } from '../core/arming.ts';
 import type { Budgets } from '../core/budgets.ts';
 import type { StageReading } from '../core/fold.ts';
+import type { TickSummary, TickTotals } from '../core/tick-metrics.ts';
 import type { MirrorHolds } from '../core/mirror-holds.ts';
 import type { Notification } from '../core/notifications.ts';
 import type { SourceObservation, TargetObservation } from '../core/observe.ts';
@@ -102,6 +103,11 @@ export type RepoRequest = { repo: string; branches: readonly string[] };
 export interface RefReader {
   /** One read per distinct repository, whatever the number of followers sharing it. */
   readMany(requests: readonly RepoRequest[]): Promise<Map<string, Map<string, SourceObservation>>>;
+  /**
+   * Seconds each repository's read took in the last `readMany` (a repository not read there has
+   * none): for the per-repository metrics. A reader that does not time its reads leaves it out.
+   */
+  lastReadSeconds?(): ReadonlyMap<string, number>;
 }
 
 export type FollowerEvent = Transition & { id: string; source: 'event' | 'history' };
@@ -140,4 +146,15 @@ export interface WriterProbe {
 /** Keeps a driver's own records bounded over time (the local driver's run directories and temp files). */
 export interface Housekeeper {
   sweep(now: number): Promise<SweepReport>;
+}
+
+/**
+ * Where ticks leave their summaries and where `serve` reads the totals (core/tick-metrics.ts).
+ * A tick records itself once, at its end; a failure to record is the tick's to log, never its
+ * error. The totals only ever grow (Prometheus counters), whatever restarts in between.
+ */
+export interface TickLog {
+  record(summary: TickSummary): Promise<void>;
+  /** The totals so far: on Kubernetes, after folding in the tick pods' summaries not counted yet. */
+  totals(): Promise<TickTotals>;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { MetricFamily } from './metrics.ts';
+import type { SourceObservation } from './observe.ts';
 import { RepoName } from './primitives.ts';
 
 /**
@@ -293,4 +294,15 @@ export const tickMetrics = (t: TickTotals, repos: readonly string[]): MetricFami
       samples: known.map((r) => ({ labels: { repository: r }, value: repo(r).last.at / 1000 })),
     },
   ];
+};
+
+/**
+ * How a repository's read went, from what it answered for each wanted branch: its worst answer.
+ * Null when nothing was asked of the mirror (every branch name was invalid: no read was made).
+ */
+export const readOutcomeOf = (answers: readonly SourceObservation[], held: boolean): ReadOutcome | null => {
+  if (held) return 'held';
+  const kinds = new Set(answers.map((a) => a.kind));
+  for (const k of ['throttled', 'untrusted', 'unreachable'] as const) if (kinds.has(k)) return k;
+  return kinds.has('ok') || kinds.has('missing') ? 'ok' : null;
 };

@@ -3,6 +3,7 @@ import { createGitRefReader } from '../adapters/git/ref-reader.ts';
 import { createLocalArmingStore } from '../adapters/local/arming-store.ts';
 import { createLocalDispatcher } from '../adapters/local/dispatcher.ts';
 import { createLocalHousekeeper } from '../adapters/local/housekeeping.ts';
+import { createLocalTickLog } from '../adapters/local/tick-log.ts';
 import { createLocalWriterProbe, thisProcess } from '../adapters/local/writer.ts';
 import { createLocalEventSink } from '../adapters/local/events.ts';
 import { createLocalLogReader } from '../adapters/local/logs.ts';
@@ -105,7 +106,7 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
   let ports: Ports;
   if (driver === 'kubernetes') {
     const d = await k8s();
-    ports = { ...common, store: d.store, arming: d.arming, holds: d.holds, dispatcher: d.dispatcher, events: d.events, logs: d.logs, writers: d.writers };
+    ports = { ...common, store: d.store, arming: d.arming, holds: d.holds, dispatcher: d.dispatcher, events: d.events, logs: d.logs, writers: d.writers, ticks: d.ticks };
   } else {
     const stateDir = localStateDir(o.loaded, o.stateDir);
     ports = {
@@ -118,6 +119,7 @@ export const compose = async (o: ComposeOptions): Promise<LoopContext> => {
       events: createLocalEventSink(stateDir),
       logs: createLocalLogReader(stateDir),
       writers: createLocalWriterProbe(await thisProcess()),
+      ticks: createLocalTickLog(stateDir),
       housekeeper: createLocalHousekeeper({ stateDir, retentionDays: o.loaded.registry.controller.local.runRetentionDays }),
     };
   }

@@ -4,6 +4,7 @@ import type {
   Dispatcher,
   EventSink,
   Housekeeper,
+  TickLog,
   WriterProbe,
   LogReader,
   MirrorHoldStore,
@@ -28,6 +29,8 @@ export type Ports = {
   logs: LogReader;
   /** The driver's own clean-up (the local driver's old runs and temp files); none on Kubernetes. */
   housekeeper?: Housekeeper;
+  /** Where ticks leave their summaries and serve reads the totals (tick metrics); without it, ticks are not counted. */
+  ticks?: TickLog;
   /** Who this tick is, and whether a pending dispatch's writer is alive; without it, the lease alone decides. */
   writers?: WriterProbe;
 };

@@ -3,6 +3,8 @@ import { gateFor, type ArmingRead, type Gate } from '../core/arming.ts';
 import { dispatched, dispatchFailed, observe, type Decision, type Effect, type Observation, type SourceObservation, type TargetObservation } from '../core/observe.ts';
 import type { FollowerState, Writer, WriterLiveness } from '../core/state.ts';
 import type { SourceSection } from '../core/target-spec.ts';
+import { RepoName } from '../core/primitives.ts';
+import { readOutcomeOf, type RepoRead } from '../core/tick-metrics.ts';
 import { activeHolds, nextHolds, NO_HOLDS, type FreshHold, type MirrorHold } from '../core/mirror-holds.ts';
 import { ConflictError, type HoldsRead, type RepoRequest, type TargetRequest } from '../adapters/ports.ts';
 import { casApply, entryOf, type Entry } from './cas.ts';
@@ -30,6 +32,8 @@ export type TickReport = {
   stoppedAtDeadline: boolean;
   /** Why the git mirror could not be read for a repository this tick, one line each; the closer reads no refs. */
   unreachable: string[];
+  /** How each repository's ref read went, for the tick metrics; the closer reads no refs. */
+  reads?: RepoRead[];
 };
 
 const runName = (s: FollowerState | null): string | null => s?.pending?.name ?? s?.inFlight?.name ?? null;
@@ -58,7 +62,7 @@ export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>)
   const repoRequests: RepoRequest[] = [...repos].map(([repo, branches]) => ({ repo, branches: [...branches] }));
   const targetRequests: TargetRequest[] = ok.map(({ p, spec }) => ({ key: p.follower.id, spec: spec.target }));
   const names = stored.flatMap((s) => ('state' in s ? [runName(s.state)].filter((n): n is string => n !== null) : []));
-  const [refs, targets, statuses] = await Promise.all([
+  const [{ refs, held }, targets, statuses] = await Promise.all([
     readRefs(ctx, repoRequests, holdsRead),
     ctx.ports.targets.readMany(targetRequests),
     ctx.ports.dispatcher.statuses(names),
@@ -113,7 +117,7 @@ export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>)
     const why = [...branches.values()].find((o) => o.kind === 'unreachable');
     return why?.kind === 'unreachable' ? [why.message] : [];
   });
-  return { loop: 'observer', followers: reports, stoppedAtDeadline, unreachable };
+  return { loop: 'observer', followers: reports, stoppedAtDeadline, unreachable, reads: repoReads(ctx, repoRequests, refs, held) };
 };
 
 /**
@@ -121,7 +125,7 @@ export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>)
  * without being read. A mirror that asks for back-pressure in this read is remembered in the
  * state store (compare-and-swap, re-read once on a conflict), so no tick reads it before then.
  */
-const readRefs = async (ctx: LoopContext, requests: readonly RepoRequest[], holdsRead: HoldsRead): Promise<Map<string, Map<string, SourceObservation>>> => {
+const readRefs = async (ctx: LoopContext, requests: readonly RepoRequest[], holdsRead: HoldsRead): Promise<{ refs: Map<string, Map<string, SourceObservation>>; held: ReadonlySet<string> }> => {
   const now = ctx.now();
   if ('corrupt' in holdsRead) ctx.log(`mirror holds unreadable, every repository is read: ${holdsRead.corrupt.where}: ${holdsRead.corrupt.message}`);
   const held = 'holds' in holdsRead ? activeHolds(holdsRead.holds, now) : new Map<string, MirrorHold>();
@@ -137,7 +141,17 @@ const readRefs = async (ctx: LoopContext, requests: readonly RepoRequest[], hold
     if (t?.kind === 'throttled') fresh.push({ repo, until: t.until, reason: t.message });
   }
   if (fresh.length > 0 && !ctx.dryRun) await rememberHolds(ctx, holdsRead, fresh);
-  return refs;
+  return { refs, held: new Set(held.keys()) };
+};
+
+/** Each repository's read, as the tick metrics count it: its outcome, and seconds when it was read. */
+const repoReads = (ctx: LoopContext, requests: readonly RepoRequest[], refs: Map<string, Map<string, SourceObservation>>, held: ReadonlySet<string>): RepoRead[] => {
+  const seconds = ctx.ports.refs.lastReadSeconds?.() ?? new Map<string, number>();
+  return requests.flatMap((r): RepoRead[] => {
+    if (!RepoName.safeParse(r.repo).success) return [];
+    const outcome = readOutcomeOf([...(refs.get(r.repo)?.values() ?? [])], held.has(r.repo));
+    return outcome === null ? [] : [[r.repo, outcome, outcome === 'held' ? null : (seconds.get(r.repo) ?? null)]];
+  });
 };
 
 const rememberHolds = async (ctx: LoopContext, first: HoldsRead, fresh: readonly FreshHold[]): Promise<void> => {

@@ -42,6 +42,7 @@ export const redactPorts = (p: Ports, r: Redactor): Ports => {
     refs: {
       readMany: async (reqs) =>
         new Map([...(await guard(() => p.refs.readMany(reqs)))].map(([repo, m]) => [repo, new Map([...m].map(([b, o]) => [b, source(o)]))])),
+      lastReadSeconds: () => p.refs.lastReadSeconds?.() ?? new Map(),
     },
     holds: { read: () => guard(() => p.holds.read()), write: (h, v) => guard(() => p.holds.write(h, v)) },
     events: {

@@ -2,6 +2,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { followerMetrics, type HistogramSeries, type MetricFamily } from '../core/metrics.ts';
+import { tickMetrics } from '../core/tick-metrics.ts';
 import type { Route, ServeResponse } from './route.ts';
 import type { Snapshot, SnapshotSource } from './snapshot.ts';
 
@@ -67,6 +68,7 @@ export const snapshotFamilies = (s: Snapshot): MetricFamily[] => [
     labelNames: [],
     samples: [{ labels: {}, value: s.mirror.held }],
   },
+  ...(s.ticks ? tickMetrics(s.ticks, s.rows.flatMap((r) => (r.source.repo ? [r.source.repo] : []))) : []),
   {
     name: 'branch_follower_state_read_timestamp_seconds',
     help: 'When the state store was read for this answer (reads are shared for a second), in seconds since the Unix epoch.',

@@ -1,6 +1,7 @@
 import { gateFor } from '../core/arming.ts';
 import type { LoopContext } from '../loops/context.ts';
 import { status, type StatusResult } from '../loops/status.ts';
+import type { TickTotals } from '../core/tick-metrics.ts';
 
 /** What every read-only route shows: the status view of one read of the state store, and when it was read. */
 export type Snapshot = StatusResult & {
@@ -10,6 +11,41 @@ export type Snapshot = StatusResult & {
   armed: ReadonlyMap<string, boolean>;
   /** budgets.maxAttempts per follower, as resolved from the registry. */
   maxAttempts: ReadonlyMap<string, number>;
+  /** The tick totals as last read (at most once a TICKS_TTL_MS); null before the first good read or without a tick log. */
+  ticks: TickTotals | null;
+};
+
+/**
+ * How long tick totals are reused. On Kubernetes reading them lists the tick pods (and may write
+ * the totals back); ticks end once a minute per loop, so reading more often would show nothing new.
+ */
+export const TICKS_TTL_MS = 15_000;
+
+/** The tick totals, read at most once a `ttlMs`; a failed read keeps the last good totals, and is logged. */
+const cachedTickTotals = (ctx: LoopContext, ttlMs: number, log: (line: string) => void): (() => Promise<TickTotals | null>) => {
+  let last: TickTotals | null = null;
+  let readAt = Number.NEGATIVE_INFINITY;
+  let reading: Promise<TickTotals | null> | null = null;
+  return async () => {
+    const log_ = ctx.ports.ticks;
+    if (!log_) return null;
+    if (reading) return reading;
+    const now = ctx.now();
+    if (now - readAt < ttlMs && now >= readAt) return last;
+    readAt = now;
+    const p = log_.totals().then(
+      (t) => (last = t),
+      (e: unknown) => {
+        log(`serve: reading the tick totals failed (${e instanceof Error ? `${e.name}: ${e.message}` : 'error'}); the tick metrics are from ${last ? 'the last good read' : 'no read yet'}`);
+        return last;
+      },
+    );
+    reading = p;
+    void p.finally(() => {
+      if (reading === p) reading = null;
+    });
+    return p;
+  };
 };
 
 export type SnapshotSource = { get(): Promise<Snapshot> };
@@ -28,8 +64,9 @@ export const cachedSnapshots = (ctx: LoopContext, ttlMs: number, log: (line: str
   // When the last read started, failed ones included: a failing API server is asked once a TTL, not once a request.
   let triedAt = Number.NEGATIVE_INFINITY;
   const read = async (at: number): Promise<Snapshot> => {
-    const r = await status(ctx, { live: false });
+    const [r, t] = await Promise.all([status(ctx, { live: false }), ticks()]);
     return {
+      ticks: t,
       ...r,
       at,
       armed: new Map(r.rows.map((row) => [row.id, gateFor(r.arming, row.id).armed])),
@@ -38,6 +75,7 @@ export const cachedSnapshots = (ctx: LoopContext, ttlMs: number, log: (line: str
   };
   const fresh = (at: number, now: number): boolean => now - at < ttlMs && now >= at;
   let failure: unknown = null;
+  const ticks = cachedTickTotals(ctx, TICKS_TTL_MS, log);
   return {
     async get() {
       const now = ctx.now();

@@ -1,4 +1,5 @@
 import { closerTick } from '../loops/closer.ts';
+import { runTick } from '../loops/tick-record.ts';
 import type { LoopContext } from '../loops/context.ts';
 import { observerTick, type TickReport } from '../loops/observer.ts';
 import { reportLine } from '../loops/report-line.ts';
@@ -28,7 +29,10 @@ export const createLocalWaker = (o: { context: () => Promise<LoopContext>; log: 
     for (const u of r.unreachable) o.log(`serve: git mirror unreadable: ${u}`);
   };
   const closer = createCoalescer<null>({
-    run: async () => logTick('closer', await closerTick(await o.context())),
+    run: async () => {
+      const ctx = await o.context();
+      logTick('closer', await runTick(ctx, 'closer', () => closerTick(ctx)));
+    },
     merge: () => null,
     log: o.log,
   });
@@ -45,7 +49,7 @@ export const createLocalWaker = (o: { context: () => Promise<LoopContext>; log: 
   const observer = createCoalescer<PushWake>({
     async run(_key, w) {
       const ctx = await o.context();
-      const r = await observerTick(ctx, new Set(w.followers));
+      const r = await runTick(ctx, 'observer', () => observerTick(ctx, new Set(w.followers)));
       logTick('observer', r);
       const names = r.followers.flatMap((f) => (f.dispatched && f.state?.inFlight ? [f.state.inFlight.name] : []));
       if (names.length > 0) void untilExit(ctx, names).catch((e: unknown) => o.log(`serve: watching ${names.join(', ')} failed: ${(e as Error).message}`));

@@ -14,6 +14,8 @@ import type { StatusRow } from '../../src/core/status-view.ts';
 import { closerWakeJobName, pokeJobName } from '../../src/core/push.ts';
 import { PUSH_SECRET, PUSH_SECRET_KEY, SERVE_NAME } from '../../src/adapters/kubernetes/serve-manifests.ts';
 import { WOKEN_BY_ANNOTATION } from '../../src/serve/wake-kubernetes.ts';
+import { TICK_METRICS_CONFIGMAP } from '../../src/adapters/kubernetes/rbac.ts';
+import { decodeSummary, TickTotals } from '../../src/core/tick-metrics.ts';
 import { forgePush, sendHook } from '../support/forge-hooks.ts';
 import { type Obj, cliOk, deleteNamespaces, getJson, jobFinished, jobLogs, kubectl, list, portForward, requireKubeconfig, waitFor, waitForJob } from './support/cluster.ts';
 import { deployMirror, pushControllerSource, workRepo, type Mirror, type WorkRepo } from './support/git-mirror.ts';
@@ -45,7 +47,7 @@ const jobs = (): Promise<Obj[]> => list(['-n', NS, 'get', 'jobs']);
 const serveLog = async (): Promise<string> => kubectl(['-n', NS, 'logs', `deployment/${SERVE_NAME}`, '--all-containers']);
 const url = (path: string): string => `http://127.0.0.1:${serve?.port ?? 0}${path}`;
 
-type ContainerStatus = { name: string; restartCount?: number; state?: { terminated?: { startedAt?: string; finishedAt?: string; exitCode?: number } } };
+type ContainerStatus = { name: string; restartCount?: number; state?: { terminated?: { startedAt?: string; finishedAt?: string; exitCode?: number; message?: string } } };
 type PodTimes = { job: string; created: number; podStart: number; started: number; finished: number };
 
 /** A Job's times as the server recorded them (whole seconds): created, its pod's start, its main container's start and end. */
@@ -204,6 +206,38 @@ describe('serve on a real cluster: a push hook wakes the observer, the run\'s en
     const one = await fetch(url(`/followers/${APP.id}`));
     expect(one.status).toBe(200);
     expect(await one.text()).toContain(sha.slice(0, 7));
+  });
+
+  it('the woken ticks left their summaries as termination messages; serve counts them and keeps the totals in its ConfigMap', async () => {
+    // The kubelet read each tick's /dev/termination-log (a read-only root filesystem, and still written).
+    const pods = await list(['-n', NS, 'get', 'pods', '-l', 'app.kubernetes.io/component in (observer,closer)']);
+    const messages = pods.flatMap((p) => ((p.status?.['containerStatuses'] as ContainerStatus[] | undefined) ?? []).flatMap((c) => (c.state?.terminated?.message ? [c.state.terminated.message] : [])));
+    const summaries = messages.map((m) => decodeSummary(m));
+    expect(summaries.length, JSON.stringify(messages)).toBeGreaterThanOrEqual(2);
+    expect(summaries.every((s) => s !== null), JSON.stringify(messages)).toBe(true);
+    expect(summaries.some((s) => s?.loop === 'observer' && s.reads.some((r) => r[0] === APP.repo && r[1] === 'ok'))).toBe(true);
+    // serve folds them in (its tick totals are re-read at most every 15 s).
+    const count = (text: string, loop: string): number =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`branch_follower_ticks_total{loop="${loop}",`))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const text = await waitFor(
+      'tick counts at /metrics',
+      async () => {
+        const t = await (await fetch(url('/metrics'))).text();
+        return count(t, 'observer') >= 1 && count(t, 'closer') >= 1 ? t : undefined;
+      },
+      60_000,
+      2_000,
+    );
+    expect(text).toMatch(new RegExp(`branch_follower_repository_reads_total\\{repository="${APP.repo}",outcome="ok"\\} [1-9]`));
+    expect(text).toContain(`branch_follower_repository_last_read_outcome{repository="${APP.repo}",outcome="ok"} 1`);
+    // Kept where a restart of serve finds them (serve's Role updates that one ConfigMap, by name).
+    const cm = await getJson(['-n', NS, 'get', 'configmap', TICK_METRICS_CONFIGMAP]);
+    const kept = TickTotals.parse(JSON.parse((cm as { data?: Record<string, string> }).data?.['totals.json'] ?? 'null'));
+    expect(kept.loops.observer.duration.count).toBeGreaterThanOrEqual(1);
+    expect(kept.counted.length).toBeGreaterThanOrEqual(2);
   });
 
   it('serve\'s own Role sufficed and its probes held: no Forbidden in its log, no restart', async () => {

@@ -27,7 +27,7 @@ import {
   TARGET_NAMESPACE_PLACEHOLDER,
   TICK_DEADLINE_SECONDS,
 } from '../../src/adapters/kubernetes/manifests.ts';
-import { ROLE_RULES, SERVE_ROLE_RULES, SERVICE_ACCOUNT, TARGET_READER_RULES } from '../../src/adapters/kubernetes/rbac.ts';
+import { roleRule, ROLE_RULES, SERVE_ROLE_RULES, SERVICE_ACCOUNT, TARGET_READER_RULES } from '../../src/adapters/kubernetes/rbac.ts';
 import { LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, LABEL_PART_OF, STATE_SELECTOR } from '../../src/adapters/kubernetes/labels.ts';
 
 type Obj = Record<string, unknown>;
@@ -551,7 +551,7 @@ describe('serve on Kubernetes (controller.serve)', () => {
   const files = { [REGISTRY_FILE]: 'controller: {}\n' };
   const objects = (serve: Obj): K8s[] => renderManifests(withServe(serve), { registryFiles: files }).map((o) => rec(JSON.parse(JSON.stringify(o))) as K8s);
 
-  it('nothing of serve is applied or planned unless enabled; enabled adds its ServiceAccount, Role, RoleBinding, Deployment and Service', () => {
+  it('nothing of serve is applied or planned unless enabled; enabled adds its ServiceAccount, Role, RoleBinding, tick-metrics ConfigMap, Deployment and Service', () => {
     const off = objects({ enabled: false, push: { secretEnv: 'PUSH' } });
     expect(off.filter((o) => o.metadata.labels?.[LABEL_COMPONENT] === 'serve')).toEqual([]);
     const on = objects({ enabled: true, port: 9090, push: { secretEnv: 'PUSH' } });
@@ -559,11 +559,12 @@ describe('serve on Kubernetes (controller.serve)', () => {
       'ServiceAccount/branch-follower-serve',
       'Role/branch-follower-serve',
       'RoleBinding/branch-follower-serve',
+      'ConfigMap/branch-follower-tick-metrics',
       'Deployment/branch-follower-serve',
       'Service/branch-follower-serve',
     ]);
     const role = on.find((o) => o.kind === 'Role' && o.metadata.name === 'branch-follower-serve')!;
-    expect(role.rules).toEqual(SERVE_ROLE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })));
+    expect(role.rules).toEqual(SERVE_ROLE_RULES.map(roleRule));
     const binding = on.find((o) => o.kind === 'RoleBinding' && o.metadata.name === 'branch-follower-serve')!;
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'branch-follower-serve', namespace: 'bf' }]);
   });

@@ -5,8 +5,12 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { componentLabels } from '../../src/adapters/kubernetes/labels.ts';
 import { PHASES } from '../../src/core/phases.ts';
-import { createServeWorld, roundRobinFollowers, SERVE_T0, type ServeWorld } from '../support/serve-world.ts';
+import { encodeSummary, summarizeTick } from '../../src/core/tick-metrics.ts';
+import type { KubeObject } from '../support/apiserver-double.ts';
+import { TICKS_TTL_MS } from '../../src/serve/snapshot.ts';
+import { createServeWorld, roundRobinFollowers, SERVE_NAMESPACE, SERVE_T0, type ServeWorld } from '../support/serve-world.ts';
 
 const run = promisify(execFile);
 
@@ -28,10 +32,27 @@ const samples = (text: string): Map<string, number> =>
 const stateLists = (w: ServeWorld): number =>
   w.api?.requests.count((r) => r.verb === 'list' && r.resource === 'configmaps' && r.query.includes('labelSelector')) ?? 0;
 
+/** A tick pod that ended, as the kubelet reports it: its summary (or anything else) as its container's termination message. */
+const tickPod = (uid: string, loop: 'observer' | 'closer', message: string): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: `branch-follower-${loop}-${uid.slice(-5)}`, namespace: SERVE_NAMESPACE, uid, labels: componentLabels(loop) },
+  spec: { containers: [{ name: 'tick', image: 'img:1' }] },
+  status: { phase: 'Succeeded', containerStatuses: [{ name: 'tick', state: { terminated: { exitCode: 0, reason: 'Completed', containerID: `containerd://${uid}`, message } } }] },
+});
+
+const facts = { threw: false, corrupt: false, followerError: false, stoppedAtDeadline: false, mirrorUnreadable: false, blocked: false, reads: [] };
+
 describe('GET /metrics', () => {
   let w: ServeWorld;
   beforeAll(async () => {
     w = await createServeWorld(roundRobinFollowers(11), { driver: 'kubernetes' });
+    // Three ticks that ended (two observers, one closer) and a pod whose message is not a summary.
+    const put = (o: KubeObject): void => void w.api?.store.put('pods', o);
+    put(tickPod('0a000000-0000-4000-8000-000000000001', 'observer', encodeSummary(summarizeTick({ ...facts, loop: 'observer', at: SERVE_T0 - 120_000, seconds: 0.8, reads: [['acme/repo-0', 'ok', 0.2], ['acme/repo-1', 'ok', 0.3]] }))));
+    put(tickPod('0a000000-0000-4000-8000-000000000002', 'observer', encodeSummary(summarizeTick({ ...facts, loop: 'observer', at: SERVE_T0 - 60_000, seconds: 21, mirrorUnreadable: true, reads: [['acme/repo-0', 'ok', 0.25], ['acme/repo-1', 'unreachable', 20]] }))));
+    put(tickPod('0a000000-0000-4000-8000-000000000003', 'closer', encodeSummary(summarizeTick({ ...facts, loop: 'closer', at: SERVE_T0 - 30_000, seconds: 0.3, blocked: true }))));
+    put(tickPod('0a000000-0000-4000-8000-000000000004', 'closer', 'Error: the kubelet could not read the message'));
   });
   afterAll(async () => {
     await w?.cleanup();
@@ -80,6 +101,27 @@ describe('GET /metrics', () => {
     expect(m.get('branch_follower_attempts_allowed{follower="app-0003"}')).toBe(2);
     expect(m.get('branch_follower_armed{follower="app-0003"}')).toBe(0);
     expect(m.get('branch_follower_state_read_timestamp_seconds')).toBe(SERVE_T0 / 1000);
+    // The ticks, from the tick pods' termination messages.
+    expect(m.get('branch_follower_ticks_total{loop="observer",outcome="ok"}')).toBe(1);
+    expect(m.get('branch_follower_ticks_total{loop="observer",outcome="mirror-unreadable"}')).toBe(1);
+    expect(m.get('branch_follower_ticks_total{loop="closer",outcome="blocked"}')).toBe(1);
+    expect(m.get('branch_follower_ticks_total{loop="closer",outcome="ok"}')).toBe(0);
+    expect(m.get('branch_follower_tick_summaries_unreadable_total')).toBe(1);
+    expect(m.get('branch_follower_tick_duration_seconds_count{loop="observer"}')).toBe(2);
+    expect(m.get('branch_follower_tick_duration_seconds_sum{loop="observer"}')).toBeCloseTo(21.8, 6);
+    expect(m.get('branch_follower_tick_duration_seconds_bucket{loop="observer",le="1"}')).toBe(1);
+    expect(m.get('branch_follower_tick_duration_seconds_bucket{loop="observer",le="30"}')).toBe(2);
+    expect(m.get('branch_follower_last_tick_timestamp_seconds{loop="closer"}')).toBe((SERVE_T0 - 30_000) / 1000);
+    // Per repository: reads by outcome, and the last one's outcome and duration.
+    expect(m.get('branch_follower_repository_reads_total{repository="acme/repo-1",outcome="ok"}')).toBe(1);
+    expect(m.get('branch_follower_repository_reads_total{repository="acme/repo-1",outcome="unreachable"}')).toBe(1);
+    expect(m.get('branch_follower_repository_last_read_outcome{repository="acme/repo-1",outcome="unreachable"}')).toBe(1);
+    expect(m.get('branch_follower_repository_last_read_outcome{repository="acme/repo-1",outcome="ok"}')).toBe(0);
+    expect(m.get('branch_follower_repository_last_read_duration_seconds{repository="acme/repo-1"}')).toBe(20);
+    expect(m.get('branch_follower_repository_last_read_duration_seconds{repository="acme/repo-0"}')).toBe(0.25);
+    expect(m.get('branch_follower_repository_last_read_timestamp_seconds{repository="acme/repo-0"}')).toBe((SERVE_T0 - 60_000) / 1000);
+    // A repository no follower reads has no series.
+    expect([...m.keys()].filter((k) => k.includes('repository="acme/repo-50"'))).toEqual([]);
   });
 
   it('passes promtool check metrics', async (ctx) => {
@@ -144,9 +186,12 @@ describe('GET /metrics at N = 1000', () => {
     expect(stateLists(w)).toBe(seconds);
     // The arming data is read with the states, no more often.
     expect(w.api?.requests.count((r) => r.verb === 'get' && r.resource === 'configmaps' && r.name === 'branch-follower-arming')).toBeLessThanOrEqual(seconds);
-    // Only reads, and only of ConfigMaps in the controller namespace: the Role serve needs.
+    // The tick pods (the tick metrics' summaries) are listed at most once a TICKS_TTL_MS (15 s).
+    expect(w.api?.requests.count((r) => r.verb === 'list' && r.resource === 'pods')).toBeLessThanOrEqual(Math.ceil((seconds * 1000) / TICKS_TTL_MS));
+    // Only reads (no tick pod ended, so the totals are not written), all in the controller namespace.
     const made = (w.api?.requests.all() ?? []).filter((r) => r.verb !== 'discovery');
-    expect([...new Set(made.map((r) => `${r.verb} ${r.resource} ${r.namespace}`))].sort()).toEqual(['get configmaps branch-follower', 'list configmaps branch-follower']);
+    const kinds = new Set(made.map((r) => `${r.verb} ${r.resource} ${r.namespace}`));
+    for (const k of kinds) expect(['get configmaps branch-follower', 'list configmaps branch-follower', 'list pods branch-follower']).toContain(k);
   }, 300_000);
 
   it('past the TTL one request starts one new read, and the requests meanwhile are answered from the last one', async () => {

@@ -8,7 +8,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { dispatchJob } from '../../src/adapters/kubernetes/job-spec.ts';
-import { allows, SERVE_ROLE_RULES } from '../../src/adapters/kubernetes/rbac.ts';
+import { componentLabels } from '../../src/adapters/kubernetes/labels.ts';
+import { allows, SERVE_ROLE_RULES, TICK_METRICS_CONFIGMAP } from '../../src/adapters/kubernetes/rbac.ts';
+import { encodeSummary, summarizeTick } from '../../src/core/tick-metrics.ts';
 import { closerWakeJobName, pokeJobName } from '../../src/core/push.ts';
 import { runName } from '../../src/core/run-name.ts';
 import { CRONJOB_V1, CRONJOB_V1BETA1, type ApiServerDoubleOptions, type KubeObject } from '../support/apiserver-double.ts';
@@ -170,8 +172,22 @@ describe("serve's Role", () => {
       w.api.store.put('jobs', JSON.parse(JSON.stringify(dispatchJob({ followerId: A.id, sha, episode: 2, attempt: 1, name, argv: ['deploy'], repo: A.repo, branch: A.branch, budgets: { triggerSeconds: 60, closeoutSeconds: 600, maxAttempts: 2 } }, { namespace: NAMESPACE, image: 'img:1' }))) as KubeObject);
       w.finishJob(name);
       await eventually(() => job(w, closerWakeJobName(name)));
+      // A tick pod that ended, its summary in its termination message, as the kubelet reports it.
+      const summary = summarizeTick({ loop: 'observer', at: Date.now(), seconds: 0.4, threw: false, corrupt: false, followerError: false, stoppedAtDeadline: false, mirrorUnreadable: false, blocked: false, reads: [[A.repo, 'ok', 0.05]] });
+      w.api.store.put('pods', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'branch-follower-observer-1-abcde', namespace: NAMESPACE, uid: 'a6c1f0e2-1b7d-4d0a-9a51-3f2f3c9d7e11', labels: componentLabels('observer') },
+        spec: { containers: [{ name: 'tick', image: 'img:1' }] },
+        status: { phase: 'Succeeded', containerStatuses: [{ name: 'tick', state: { terminated: { exitCode: 0, reason: 'Completed', containerID: 'containerd://0f3e', message: encodeSummary(summary) } } }] },
+      });
       // The read-only routes: the status page, one follower's page and the metrics.
       for (const path of ['/', `/followers/${A.id}`, '/metrics']) expect((await fetch(`${serve.url}${path}`)).status, path).toBe(200);
+      const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+      expect(metrics).toContain('branch_follower_ticks_total{loop="observer",outcome="ok"} 1');
+      expect(metrics).toContain(`branch_follower_repository_reads_total{repository="${A.repo}",outcome="ok"} 1`);
+      const kept = w.api.store.get('configmaps', NAMESPACE, TICK_METRICS_CONFIGMAP) as { data?: Record<string, string> } | undefined;
+      expect(JSON.parse(kept?.data?.['totals.json'] ?? '{}')).toMatchObject({ loops: { observer: { ticks: { ok: 1 } } } });
     } finally {
       await serve.stop();
     }
@@ -180,7 +196,7 @@ describe("serve's Role", () => {
     for (const r of w.api.requests.all().filter((x) => x.verb !== 'discovery')) {
       const resource = r.subresource ? `${r.resource}/${r.subresource}` : r.resource;
       used.add(`${r.group}/${resource}:${r.verb}`);
-      if (r.namespace !== NAMESPACE || !allows(SERVE_ROLE_RULES, r.group, resource, r.verb)) denied.push(`${r.verb} ${r.group}/${resource} in ${r.namespace ?? '(cluster)'}`);
+      if (r.namespace !== NAMESPACE || !allows(SERVE_ROLE_RULES, r.group, resource, r.verb, r.name)) denied.push(`${r.verb} ${r.group}/${resource} in ${r.namespace ?? '(cluster)'}`);
     }
     expect([...new Set(denied)], 'requests the serve Role does not allow').toEqual([]);
     const granted = SERVE_ROLE_RULES.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((x) => r.verbs.map((v) => `${g}/${x}:${v}`))));

@@ -103,6 +103,8 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
   const readUrl = opts.readUrl;
   let reads = 0;
   let bytes = 0;
+  // Seconds per repository of the last readMany: its wait for a free slot excluded.
+  let timings = new Map<string, number>();
   const now = opts.now ?? Date.now;
   // Every repository of a git:// mirror is on one daemon, whose accept queue is small.
   const daemonGate = createConnectGate();
@@ -172,7 +174,9 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
     readUrl,
     readsIssued: () => reads,
     bytesReceived: () => bytes,
+    lastReadSeconds: () => timings,
     async readMany(requests: readonly RepoRequest[]) {
+      timings = new Map();
       const result = new Map<string, Map<string, SourceObservation>>();
       const groups = new Map<string, RepoGroup>();
       for (const { repo, branches } of requests) {
@@ -234,6 +238,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
       try {
         await mapLimit(all, concurrency, async (group) => {
           let answer: Map<string, SourceObservation> | SourceObservation;
+          const started = performance.now();
           try {
             if (viaSmartHttp(group)) answer = await readGroupSmartHttp(group);
             else if (viaDaemon()) answer = await readGroupDaemon(group);
@@ -242,7 +247,9 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
           } catch (e) {
             answer = { kind: 'unreachable', message: `reading ${group.url} failed: ${(e as Error).message}` };
           }
+          const seconds = (performance.now() - started) / 1000;
           for (const [key, wanted] of group.keys) {
+            timings.set(key, seconds);
             const perRepo = result.get(key)!;
             for (const b of wanted) {
               const obs = answer instanceof Map ? answer.get(b)! : answer;

@@ -1,5 +1,6 @@
 import type { V1ResourceRequirements } from '@kubernetes/client-node';
-import type { ArmingStore, Dispatcher, EventSink, LogReader, MirrorHoldStore, PipelineReader, StateStore, TargetReader, WriterProbe } from '../ports.ts';
+import type { ArmingStore, Dispatcher, EventSink, LogReader, MirrorHoldStore, PipelineReader, StateStore, TargetReader, TickLog, WriterProbe } from '../ports.ts';
+import { createKubernetesTickLog } from './tick-log.ts';
 import type { ProcessIdentity } from '../local/writer.ts';
 import { createKubernetesWriterProbe } from './writer.ts';
 import { createKubernetesArmingStore } from './arming-store.ts';
@@ -45,6 +46,7 @@ export type KubernetesDriver = {
   events: EventSink;
   logs: LogReader;
   writers: WriterProbe;
+  ticks: TickLog;
 };
 
 export const createKubernetesDriver = (o: KubernetesDriverOptions): KubernetesDriver => {
@@ -86,6 +88,7 @@ export const createKubernetesDriver = (o: KubernetesDriverOptions): KubernetesDr
     targets: createKubernetesTargetReader(access),
     events: createKubernetesEventSink({ ...access, namespace }),
     logs: createKubernetesLogReader({ ...access, namespace }),
+    ticks: createKubernetesTickLog({ ...access, namespace }),
     writers: createKubernetesWriterProbe({ ...access, namespace, env: o.env ?? process.env, me: o.me ?? { host: 'unknown', pid: process.pid, bootId: null } }),
   };
 };

@@ -9,6 +9,8 @@ export type PolicyRule = {
   readonly apiGroups: readonly string[];
   readonly resources: readonly string[];
   readonly verbs: readonly string[];
+  /** Only these objects (RBAC cannot name the object of a create or a list, so never with those verbs). */
+  readonly resourceNames?: readonly string[];
 };
 
 export const SERVICE_ACCOUNT = 'branch-follower';
@@ -48,9 +50,25 @@ export const TARGET_READER_RULES: readonly PolicyRule[] = Object.freeze([
   { apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['list'] },
 ]);
 
-/** True when `rules` allow `verb` on `group/resource` (exact match: the rules hold no wildcards). */
-export const allows = (rules: readonly PolicyRule[], group: string, resource: string, verb: string): boolean =>
-  rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+/**
+ * True when `rules` allow `verb` on `group/resource` (exact match: the rules hold no wildcards),
+ * for the object `name` when given; a rule with resourceNames allows only those objects.
+ */
+export const allows = (rules: readonly PolicyRule[], group: string, resource: string, verb: string, name?: string): boolean =>
+  rules.some(
+    (r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb) && (!r.resourceNames || (name !== undefined && r.resourceNames.includes(name))),
+  );
+
+/** A rule as a Role's manifest carries it. */
+export const roleRule = (r: PolicyRule): { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] } => ({
+  apiGroups: [...r.apiGroups],
+  resources: [...r.resources],
+  verbs: [...r.verbs],
+  ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}),
+});
+
+/** Where `serve` keeps the tick totals (adapters/kubernetes/tick-log.ts); `apply` creates it, serve only updates it. */
+export const TICK_METRICS_CONFIGMAP = 'branch-follower-tick-metrics';
 
 /** `serve` runs under its own identity, so the push receiver's rights stay apart from the loops'. */
 export const SERVE_SERVICE_ACCOUNT = 'branch-follower-serve';
@@ -63,10 +81,13 @@ export const SERVE_ROLE = 'branch-follower-serve';
  * a dispatch's end and creates one from the closer CronJob. The Job's pod runs as the
  * controller's ServiceAccount (the template says so), never as serve's. The status page and
  * /metrics read the state ConfigMaps (one labelled LIST), the arming ConfigMap and the mirror
- * holds (GETs): reads only, and no Secrets or Events.
+ * holds (GETs), and no Secrets or Events. The tick metrics list the tick pods (their termination
+ * messages are the ticks' summaries) and update one ConfigMap, by name, with the totals.
  */
 export const SERVE_ROLE_RULES: readonly PolicyRule[] = Object.freeze([
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] },
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['update'], resourceNames: [TICK_METRICS_CONFIGMAP] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
   { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get'] },
   { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'list', 'watch'] },
 ]);

@@ -5,11 +5,11 @@
  * controller.serve.enabled; k8s/ always carries them in files of their own, outside the
  * kustomization unless enabled.
  */
-import type { V1Deployment, V1EnvVar, V1Probe, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1EnvVar, V1Probe, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Registry } from '../../core/registry.ts';
 import { componentLabels } from './labels.ts';
 import { cloneContainer, containerSecurity, controllerVolumeMounts, controllerVolumes, gitEnv, SERVE_HEAP_ENV, podSecurity, REGISTRY_FILE, REGISTRY_MOUNT, resources, SOURCE_DIR } from './manifests.ts';
-import { SERVE_ROLE, SERVE_ROLE_RULES, SERVE_SERVICE_ACCOUNT } from './rbac.ts';
+import { roleRule, SERVE_ROLE, SERVE_ROLE_RULES, SERVE_SERVICE_ACCOUNT, TICK_METRICS_CONFIGMAP } from './rbac.ts';
 
 export const SERVE_NAME = 'branch-follower-serve';
 /** An operator-made Secret holding the push hooks' shared secret; resolved by the kubelet, never read by the controller's API calls. */
@@ -28,7 +28,7 @@ export const serveRole = (namespace: string): V1Role => ({
   apiVersion: 'rbac.authorization.k8s.io/v1',
   kind: 'Role',
   metadata: { name: SERVE_ROLE, namespace, labels: componentLabels('serve') },
-  rules: SERVE_ROLE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+  rules: SERVE_ROLE_RULES.map(roleRule),
 });
 
 export const serveRoleBinding = (namespace: string): V1RoleBinding => ({
@@ -127,4 +127,18 @@ export const serveService = (registry: Registry): V1Service => ({
 /** serve's RBAC, in a document of its own (the routes that read the state add their rules here). */
 export const serveRbacObjects = (namespace: string): [V1ServiceAccount, V1Role, V1RoleBinding] => [serveServiceAccount(namespace), serveRole(namespace), serveRoleBinding(namespace)];
 
-export const serveWorkloadObjects = (registry: Registry, files: Readonly<Record<string, string>>): [V1Deployment, V1Service] => [serveDeployment(registry, files), serveService(registry)];
+/**
+ * Where serve keeps the tick totals. Applied without data: server-side apply leaves the `data`
+ * serve wrote (a field apply never set) as it is, so re-applying never resets a counter.
+ */
+export const tickMetricsConfigMap = (namespace: string): V1ConfigMap => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: TICK_METRICS_CONFIGMAP, namespace, labels: componentLabels('serve') },
+});
+
+export const serveWorkloadObjects = (registry: Registry, files: Readonly<Record<string, string>>): [V1ConfigMap, V1Deployment, V1Service] => [
+  tickMetricsConfigMap(registry.controller.namespace),
+  serveDeployment(registry, files),
+  serveService(registry),
+];

@@ -28,12 +28,17 @@ export const tick = defineVerb({
   ],
   async run(s, a) {
     // Loaded with the verb that needs it, not by every verb's start-up (docs/performance.md, change 14).
-    const [{ closerTick }, { observerTick }, { reportLine }] = await Promise.all([import('../../loops/closer.ts'), import('../../loops/observer.ts'), import('../../loops/report-line.ts')]);
+    const [{ closerTick }, { observerTick }, { reportLine }, { runTick }] = await Promise.all([
+      import('../../loops/closer.ts'),
+      import('../../loops/observer.ts'),
+      import('../../loops/report-line.ts'),
+      import('../../loops/tick-record.ts'),
+    ]);
     const loop = a.positionals[0];
     if (loop !== 'observer' && loop !== 'closer') throw new UsageError('tick takes observer or closer');
     const format = outputOf(a, ['text', 'json'] as const);
     const ctx = await s.context({ dryRun: false, deadlineSeconds: seconds('deadline-seconds', a.str('deadline-seconds'), 200) });
-    const r: TickReport = loop === 'observer' ? await observerTick(ctx) : await closerTick(ctx);
+    const r = await runTick(ctx, loop, () => (loop === 'observer' ? observerTick(ctx) : closerTick(ctx)));
     if (format === 'json')
       s.out(JSON.stringify({ loop: r.loop, stoppedAtDeadline: r.stoppedAtDeadline, unreachable: r.unreachable, followers: r.followers.map(({ state: _s, corrupt: _c, ...f }) => f) }, null, 2));
     else for (const f of r.followers) s.out(`${loop} ${reportLine(f)}`);
