@@ -5,6 +5,7 @@
 // (or Skipped, for arming data) with that reason; and nothing written or dispatched beyond that
 // follower's own recorded verdict. A corrupt stored state is left byte-for-byte as it was,
 // through a full observer and closer tick.
+import { TICK_METRICS_FILE } from '../../src/adapters/local/tick-log.ts';
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -215,7 +216,8 @@ const runLocal = async (name: string, c: Case): Promise<void> => {
     // Only the follower's own verdict (its state and its events) may be recorded. A bystander's
     // state may be rewritten with a fresher reason (a mirror read that timed out on a loaded
     // machine), but never into another phase, and nothing of it is dispatched.
-    const allowed = new Set([`state/state/${who}.json`, `state/events/${who}.jsonl`]);
+    // The tick's own record of itself (tick metrics) is not state: it counts every tick, once.
+    const allowed = new Set([`state/state/${who}.json`, `state/events/${who}.jsonl`, `state/${TICK_METRICS_FILE}`]);
     const others = changed.filter((p) => !allowed.has(p));
     for (const p of others) {
       const m = /^state\/state\/([a-z0-9-]+)\.json$/.exec(p);

@@ -10,7 +10,8 @@ import { readFileOrNull, replaceFile, withFileLock } from './atomic-file.ts';
  * The tick totals as `<stateDir>/tick-metrics.json`, folded by each tick itself under a lock
  * (both loops share the file; each tick is folded exactly once, so no id is needed), replaced
  * atomically: a tick killed half-way leaves the previous totals whole. A file that fails its
- * schema is left for a person, and ticks stop counting into it (they log why).
+ * schema is left for a person, and ticks stop counting into it (they log why). A tick that
+ * found corrupt state is not counted here (bad input writes nothing); Kubernetes counts it.
  */
 export const TICK_METRICS_FILE = 'tick-metrics.json';
 
@@ -35,6 +36,9 @@ export const createLocalTickLog = (stateDir: string): TickLog => {
   const lock = path.join(stateDir, 'tick-metrics.lock');
   return {
     async record(summary) {
+      // Bad input (a stored state failing its schema, exit 2) writes nothing, not even this count:
+      // the state directory stays exactly as the person who must look at it left it.
+      if (summary.outcome === 'corrupt-state') return;
       await mkdir(stateDir, { recursive: true });
       await withFileLock(lock, async () => {
         const next = foldTick(await readTotals(file), summary, null);
