@@ -1,4 +1,4 @@
-import { lstat, realpath, stat } from 'node:fs/promises';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRepoConfig } from './file-refs.ts';
 import type { GitResult } from './git-process.ts';
@@ -13,10 +13,22 @@ export type BareCheck =
   /** Something is there, but reading it would break source authority. */
   | { kind: 'refused'; message: string };
 
-const exists = async (p: string, want: 'file' | 'dir'): Promise<boolean> => {
+// Synchronous metadata calls: a handful per repository, each a thread-pool round trip when
+// promise-based (docs/performance.md, change 19).
+const exists = (p: string, want: 'file' | 'dir'): boolean => {
   try {
-    const s = await stat(p);
+    const s = statSync(p);
     return want === 'dir' ? s.isDirectory() : s.isFile();
+  } catch {
+    return false;
+  }
+};
+
+/** Whether anything (a symlink included) is at `p`; an error reading it counts as nothing. */
+const present = (p: string): boolean => {
+  try {
+    lstatSync(p);
+    return true;
   } catch {
     return false;
   }
@@ -34,28 +46,28 @@ export const checkBareRepo = async (
   revParse: (gitDir: string) => Promise<GitResult>,
 ): Promise<BareCheck> => {
   try {
-    await lstat(path);
+    lstatSync(path);
   } catch {
     return { kind: 'absent', message: `repository ${path} does not exist on the mirror` };
   }
   let real: string;
   try {
-    real = await realpath(path);
+    real = realpathSync(path);
   } catch (e) {
     return { kind: 'absent', message: `repository ${path} cannot be resolved: ${(e as Error).message}` };
   }
   const local = localStateInPath(real.split('/').slice(1));
   if (local !== null) return { kind: 'refused', message: `repository ${path} resolves to ${real}, which ${local}` };
-  if (!(await exists(real, 'dir'))) {
+  if (!exists(real, 'dir')) {
     return { kind: 'refused', message: `repository ${path} is not a directory (a gitfile or other file cannot be a mirror repository)` };
   }
-  if (await lstat(join(real, '.git')).then(() => true, () => false)) {
+  if (present(join(real, '.git'))) {
     return { kind: 'refused', message: `repository ${path} is a work tree (it has a .git), not a bare mirror repository` };
   }
-  if (await exists(join(real, 'commondir'), 'file')) {
+  if (exists(join(real, 'commondir'), 'file')) {
     return { kind: 'refused', message: `repository ${path} is a linked worktree's git directory, not a bare mirror repository` };
   }
-  if (!(await exists(join(real, 'HEAD'), 'file')) || !(await exists(join(real, 'objects'), 'dir'))) {
+  if (!exists(join(real, 'HEAD'), 'file') || !exists(join(real, 'objects'), 'dir')) {
     return { kind: 'absent', message: `repository ${path} is not a git repository (no HEAD and objects)` };
   }
   const notBare = { kind: 'refused', message: `repository ${path} is not a bare repository (core.bare is not true): a work tree's repository is not a mirror` } as const;

@@ -1,5 +1,4 @@
-import { constants } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLooseRef, parsePackedRefs } from './ref-files.ts';
 import { OBJECT_ID_HEX, parseRepoConfig, type RepoConfig } from './repo-config.ts';
@@ -46,10 +45,12 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  * whose names extend it); never follows a symlink.
  */
 const readRegular = async (path: string, what: string, dirIsNone = false): Promise<Read> => {
-  let handle;
+  // Synchronous: ref files are tiny, and a promise-based open/stat/read/close is four thread-pool
+  // round trips each (docs/performance.md, change 19).
+  let fd: number;
   try {
     // O_NOFOLLOW: a symlinked ref is git's legacy symbolic ref, or points anywhere; git decides.
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (e) {
     const c = code(e);
     if (c === 'ENOENT' || c === 'ENOTDIR' || (c === 'EISDIR' && dirIsNone)) return { kind: 'none' };
@@ -57,11 +58,11 @@ const readRegular = async (path: string, what: string, dirIsNone = false): Promi
     return { kind: 'fallback', reason: `${what} cannot be opened (${c ?? 'error'})` };
   }
   try {
-    const st = await handle.stat();
+    const st = fstatSync(fd);
     if (st.isDirectory() && dirIsNone) return { kind: 'none' };
     if (!st.isFile()) return { kind: 'fallback', reason: `${what} is not a regular file` };
     if (st.size > MAX_REF_FILE_BYTES) return { kind: 'fallback', reason: `${what} is larger than ${MAX_REF_FILE_BYTES} bytes` };
-    const buf = await handle.readFile();
+    const buf = readFileSync(fd);
     if (buf.length > MAX_REF_FILE_BYTES) return { kind: 'fallback', reason: `${what} is larger than ${MAX_REF_FILE_BYTES} bytes` };
     try {
       return { kind: 'text', text: UTF8.decode(buf) };
@@ -69,14 +70,14 @@ const readRegular = async (path: string, what: string, dirIsNone = false): Promi
       return { kind: 'fallback', reason: `${what} is not UTF-8` };
     }
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 };
 
 /** Whether `path` is a symlink (anything under refs/ that is one is left to git). */
 const isSymlink = async (path: string): Promise<boolean | 'none'> => {
   try {
-    return (await lstat(path)).isSymbolicLink();
+    return lstatSync(path).isSymbolicLink();
   } catch (e) {
     const c = code(e);
     if (c === 'ENOENT' || c === 'ENOTDIR') return 'none';

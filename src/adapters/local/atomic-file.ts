@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { link, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ConflictError } from '../ports.ts';
@@ -101,10 +102,14 @@ export const createFileExclusive = async (target: string, content: string, opts:
   return true;
 };
 
-/** The file's text, or null when it does not exist. */
+/**
+ * The file's text, or null when it does not exist. Read synchronously: state files are small and
+ * a tick reads one per follower; the promise-based read costs four thread-pool round trips each
+ * (docs/performance.md, change 19).
+ */
 export const readFileOrNull = async (file: string): Promise<string | null> => {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (e) {
     if (errCode(e) === 'ENOENT') return null;
     throw e;

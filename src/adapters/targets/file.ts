@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TargetObservation } from '../../core/observe.ts';
 import { parseRevision, REVISION_FORMS } from '../../core/revision.ts';
@@ -16,19 +16,21 @@ const MAX_BYTES = 4096;
 export const readShaFile = async (relPath: string, cwd: string): Promise<TargetObservation> => {
   const file = path.resolve(cwd, relPath);
   const unreadable = (message: string): TargetObservation => ({ kind: 'unreadable', message: `target file ${file}: ${message}` });
-  let fh;
+  // Synchronous: a tick reads up to thousands of these few-byte files, and each promise-based
+  // open/stat/read/close is a round trip through libuv's thread pool (docs/performance.md, change 19).
+  let fd: number;
   try {
-    fh = await open(file, 'r');
+    fd = openSync(file, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { kind: 'ok', sha: null, absent: `target file ${file} does not exist` };
     return unreadable(`cannot open (${code ?? (e as Error).message})`);
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) return unreadable('is not a regular file');
     if (st.size > MAX_BYTES) return unreadable(`is ${st.size} bytes; expected ${REVISION_FORMS}`);
-    const text = await fh.readFile('utf8');
+    const text = readFileSync(fd, 'utf8');
     if (text.trim() === '') return unreadable(`is empty; expected ${REVISION_FORMS} (remove the file when nothing is deployed)`);
     if (text.trim().includes('\n')) return unreadable(`holds ${text.trim().split('\n').length} lines; expected one line with ${REVISION_FORMS}`);
     const r = parseRevision(text);
@@ -36,6 +38,6 @@ export const readShaFile = async (relPath: string, cwd: string): Promise<TargetO
   } catch (e) {
     return unreadable(`cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 };
