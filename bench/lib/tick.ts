@@ -67,7 +67,9 @@ export const runTick = async (
   // The V8 options the CronJobs give a tick (k8s/cronjobs.yaml); the sources (a .ts entry) keep
   // the JIT: Node strips their types with WebAssembly, which --jitless turns off.
   const entry = o.entry ?? BIN;
-  const env = { ...(o.env ?? world.env), NODE_OPTIONS: entry.endsWith('.ts') ? HEAP_NODE_OPTIONS : TICK_NODE_OPTIONS };
+  // BF_BENCH_TICK_NODE_OPTIONS tries other V8 options for the bundle's ticks (A/B of change 19).
+  const tickOptions = process.env['BF_BENCH_TICK_NODE_OPTIONS'] || TICK_NODE_OPTIONS;
+  const env = { ...(o.env ?? world.env), NODE_OPTIONS: entry.endsWith('.ts') ? HEAP_NODE_OPTIONS : tickOptions };
   const mirror = world.mirrors[s.transport];
   const mirrorBefore = await mirror.refReads();
   const apiBefore = world.api.requests.count();
