@@ -155,6 +155,8 @@ export interface Housekeeper {
  */
 export interface TickLog {
   record(summary: TickSummary): Promise<void>;
-  /** The totals so far: on Kubernetes, after folding in the tick pods' summaries not counted yet. */
+  /** The totals so far, read only (on Kubernetes, the tick pods' summaries not kept yet are folded in, in memory). */
   totals(): Promise<TickTotals>;
+  /** As `totals`, and keeps what it folded in where it outlives the reader (Kubernetes: a ConfigMap): a write. */
+  collect(): Promise<TickTotals>;
 }

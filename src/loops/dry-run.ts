@@ -25,6 +25,6 @@ export const guardWrites = (p: Ports): Ports => ({
   logs: p.logs,
   // Asking whether a writer is alive writes nothing.
   ...(p.writers ? { writers: p.writers } : {}),
-  ...(p.ticks ? { ticks: { totals: () => p.ticks!.totals(), record: refuse('record a tick') } } : {}),
+  ...(p.ticks ? { ticks: { totals: () => p.ticks!.totals(), record: refuse('record a tick'), collect: refuse('keep the tick totals') } } : {}),
   ...(p.housekeeper ? { housekeeper: { sweep: refuse('prune old runs') } } : {}),
 });

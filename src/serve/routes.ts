@@ -1,3 +1,4 @@
+import type { TickLog } from '../adapters/ports.ts';
 import type { LoopContext } from '../loops/context.ts';
 import { healthRoutes } from './health.ts';
 import { metricsRoutes } from './metrics.ts';
@@ -15,6 +16,11 @@ export type ServeDeps = {
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
   signal: AbortSignal;
+  /**
+   * Where serve keeps the tick totals it folds (a write, so not the dry-run context's): on
+   * Kubernetes, the tick pods' summaries into a ConfigMap. Absent: the totals are read only.
+   */
+  ticks?: TickLog;
   /** The push receiver, when the registry sets controller.serve.push: its secret and the driver's waker. */
   push?: { secret: string; waker: Waker };
 };
@@ -27,7 +33,7 @@ export const SNAPSHOT_TTL_MS = 1000;
 
 /** Every route `serve` answers; each concern adds its module's routes here. */
 export const serveRoutes = (deps: ServeDeps): Route[] => {
-  const snapshots = cachedSnapshots(deps.loop, SNAPSHOT_TTL_MS, deps.log);
+  const snapshots = cachedSnapshots(deps.loop, SNAPSHOT_TTL_MS, deps.log, deps.ticks);
   return [
     ...healthRoutes(),
     ...metricsRoutes(snapshots),

@@ -2,6 +2,7 @@ import { gateFor } from '../core/arming.ts';
 import type { LoopContext } from '../loops/context.ts';
 import { status, type StatusResult } from '../loops/status.ts';
 import type { TickTotals } from '../core/tick-metrics.ts';
+import type { TickLog } from '../adapters/ports.ts';
 
 /** What every read-only route shows: the status view of one read of the state store, and when it was read. */
 export type Snapshot = StatusResult & {
@@ -22,18 +23,18 @@ export type Snapshot = StatusResult & {
 export const TICKS_TTL_MS = 15_000;
 
 /** The tick totals, read at most once a `ttlMs`; a failed read keeps the last good totals, and is logged. */
-const cachedTickTotals = (ctx: LoopContext, ttlMs: number, log: (line: string) => void): (() => Promise<TickTotals | null>) => {
+const cachedTickTotals = (ctx: LoopContext, ttlMs: number, log: (line: string) => void, keeper: TickLog | undefined): (() => Promise<TickTotals | null>) => {
   let last: TickTotals | null = null;
   let readAt = Number.NEGATIVE_INFINITY;
   let reading: Promise<TickTotals | null> | null = null;
   return async () => {
-    const log_ = ctx.ports.ticks;
-    if (!log_) return null;
+    const source = keeper ?? ctx.ports.ticks;
+    if (!source) return null;
     if (reading) return reading;
     const now = ctx.now();
     if (now - readAt < ttlMs && now >= readAt) return last;
     readAt = now;
-    const p = log_.totals().then(
+    const p = (keeper ? keeper.collect() : source.totals()).then(
       (t) => (last = t),
       (e: unknown) => {
         log(`serve: reading the tick totals failed (${e instanceof Error ? `${e.name}: ${e.message}` : 'error'}); the tick metrics are from ${last ? 'the last good read' : 'no read yet'}`);
@@ -58,7 +59,7 @@ export type SnapshotSource = { get(): Promise<Snapshot> };
  * one (at 1,000 followers a read takes a while; a scrape should not wait on it); only the very
  * first read is waited for. A failed read is not kept, so a later request tries again.
  */
-export const cachedSnapshots = (ctx: LoopContext, ttlMs: number, log: (line: string) => void = () => {}): SnapshotSource => {
+export const cachedSnapshots = (ctx: LoopContext, ttlMs: number, log: (line: string) => void = () => {}, ticksKeeper?: TickLog): SnapshotSource => {
   let last: Snapshot | null = null;
   let refreshing: Promise<Snapshot> | null = null;
   // When the last read started, failed ones included: a failing API server is asked once a TTL, not once a request.
@@ -75,7 +76,7 @@ export const cachedSnapshots = (ctx: LoopContext, ttlMs: number, log: (line: str
   };
   const fresh = (at: number, now: number): boolean => now - at < ttlMs && now >= at;
   let failure: unknown = null;
-  const ticks = cachedTickTotals(ctx, TICKS_TTL_MS, log);
+  const ticks = cachedTickTotals(ctx, TICKS_TTL_MS, log, ticksKeeper);
   return {
     async get() {
       const now = ctx.now();

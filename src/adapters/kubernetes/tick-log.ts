@@ -94,32 +94,46 @@ export const createKubernetesTickLog = (o: KubernetesTickLogOptions): TickLog =>
     return { totals: r.data, version, labels };
   };
 
+  // What this process last answered: the base when the ConfigMap is missing, so that what it
+  // folded in memory does not fall when the pods it came from are gone.
+  let memo: TickTotals | null = null;
+  let saidMissing = false;
+  const gather = async (keep: boolean): Promise<TickTotals> => {
+    const pods = await listAll(c, (cont) => c.core.listNamespacedPod({ namespace, labelSelector: TICK_POD_SELECTOR, limit: 500, _continue: cont }));
+    for (let round = 0; ; round++) {
+      const kept = await read();
+      const base = kept.version === null ? (memo ?? kept.totals) : kept.totals;
+      let next = base;
+      for (const pod of pods) for (const { id, t } of terminatedOf(pod)) next = foldTick(next, decodeSummary(t.message ?? ''), id);
+      if (next === kept.totals || !keep) return (memo = next);
+      // Kept in memory when it cannot be kept (no ConfigMap: `apply` makes it; serve may not create one).
+      if (kept.version === null) {
+        if (!saidMissing) o.log?.(`serve: ${at} not found; tick counters are not kept across restarts until \`apply\` creates it`);
+        saidMissing = true;
+        return (memo = next);
+      }
+      try {
+        // A PUT replaces the whole object: the labels `apply` set go back as they were read.
+        const body: V1ConfigMap = {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name, namespace, resourceVersion: kept.version, labels: kept.labels ?? {} },
+          data: { [TICK_METRICS_KEY]: JSON.stringify(TickTotals.parse(next)) },
+        };
+        await c.call(() => c.core.replaceNamespacedConfigMap({ name, namespace, body }));
+        return (memo = next);
+      } catch (e) {
+        // Another replica of serve folded in between: fold again on what it wrote.
+        if (!isConflict(e) || round > 0) throw e;
+      }
+    }
+  };
+
   return {
     async record(summary) {
       await writeTerminationMessage(path, encodeSummary(summary));
     },
-    async totals() {
-      const pods = await listAll(c, (cont) => c.core.listNamespacedPod({ namespace, labelSelector: TICK_POD_SELECTOR, limit: 500, _continue: cont }));
-      for (let round = 0; ; round++) {
-        const { totals, version, labels } = await read();
-        let next = totals;
-        for (const pod of pods) for (const { id, t } of terminatedOf(pod)) next = foldTick(next, decodeSummary(t.message ?? ''), id);
-        if (next === totals) return totals;
-        // Kept in memory when it cannot be kept (no ConfigMap: `apply` makes it; serve may not create one).
-        if (version === null) {
-          o.log?.(`serve: ${at} not found; tick counters are not kept across restarts until \`apply\` creates it`);
-          return next;
-        }
-        try {
-          // A PUT replaces the whole object: the labels `apply` set go back as they were read.
-          const body: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, resourceVersion: version, labels: labels ?? {} }, data: { [TICK_METRICS_KEY]: JSON.stringify(TickTotals.parse(next)) } };
-          await c.call(() => c.core.replaceNamespacedConfigMap({ name, namespace, body }));
-          return next;
-        } catch (e) {
-          // Another replica of serve folded in between: fold again on what it wrote.
-          if (!isConflict(e) || round > 0) throw e;
-        }
-      }
-    },
+    totals: () => gather(false),
+    collect: () => gather(true),
   };
 };

@@ -35,8 +35,11 @@ export const serve = defineVerb({
     const host = parsed.host ?? (driver === 'kubernetes' ? '0.0.0.0' : '127.0.0.1');
     const stop = new AbortController();
     const loop = await s.context({ dryRun: true });
+    // The one write of the read-only routes: the tick totals serve folds and keeps (on Kubernetes,
+    // one ConfigMap its Role may update), through a context of its own.
+    const ticks = (await s.context({ dryRun: false })).ports.ticks;
     const push = await pushReceiver(s, loaded.registry.controller.serve.push, driver, stop.signal);
-    const routes = serveRoutes({ loop, driver, env: s.io.env, log: s.err, signal: stop.signal, ...(push ? { push } : {}) });
+    const routes = serveRoutes({ loop, driver, env: s.io.env, log: s.err, signal: stop.signal, ...(ticks ? { ticks } : {}), ...(push ? { push } : {}) });
     const server = await startServer({ routes, host, port: parsed.port, log: s.err });
     s.err(`serving on http://${host.includes(':') ? `[${host}]` : host}:${server.port} (${driver} driver); Ctrl-C stops`);
     await new Promise<void>((resolve) => {
