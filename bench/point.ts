@@ -3,7 +3,7 @@
 // steady observer tick, idle closer tick and `status -o json` of each entry, in rotating order.
 // Prints medians of wall time and the largest peak RSS per entry and command.
 //
-//   node bench/point.ts --driver kubernetes --n 1000 [--reps 5] [--entry dist,src,bin,NAME=PATH] [--transport http|git|file]
+//   node bench/point.ts --driver kubernetes --n 1000 [--reps 5] [--entry launcher,dist,src,bin,NAME=PATH] [--transport http|git|file]
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -11,7 +11,7 @@ import { mdTable } from './lib/report.ts';
 import { measure } from './lib/proc.ts';
 import { summarize } from './lib/stats.ts';
 import { runFloor, runTick } from './lib/tick.ts';
-import { BIN, CLI, createWorld, TRANSPORTS, type Driver, type Transport } from './lib/world.ts';
+import { BIN, CLI, createWorld, entryCommand, LAUNCHER, TRANSPORTS, type Driver, type Transport } from './lib/world.ts';
 import { READER_CONCURRENCY } from './scale.ts';
 
 const { values } = parseArgs({
@@ -19,7 +19,7 @@ const { values } = parseArgs({
     driver: { type: 'string', default: 'kubernetes,local' },
     n: { type: 'string', default: '1000' },
     reps: { type: 'string', default: '5' },
-    entry: { type: 'string', default: 'dist,src' },
+    entry: { type: 'string', default: 'launcher,dist' },
     /** The mirror transport the registry reads (and the floor reads over). */
     transport: { type: 'string', default: 'http' },
     /** Build the scenarios, print how to run the CLI against them, and wait for Ctrl-C. */
@@ -28,10 +28,10 @@ const { values } = parseArgs({
 });
 
 const ROOT = join(import.meta.dirname, '..');
-const named: Record<string, string> = { src: CLI, bin: BIN, dist: join(ROOT, 'dist', 'cli.js') };
+const named: Record<string, string> = { src: CLI, bin: BIN, dist: join(ROOT, 'dist', 'cli.js'), launcher: LAUNCHER };
 const entries = (values.entry ?? '').split(',').map((e) => {
   const [name, path] = e.includes('=') ? e.split('=') : [e, named[e]];
-  if (!name || !path) throw new Error(`--entry: unknown entry ${e} (src, bin, dist or NAME=PATH)`);
+  if (!name || !path) throw new Error(`--entry: unknown entry ${e} (launcher, src, bin, dist or NAME=PATH)`);
   return { name, path: resolve(path) };
 });
 const drivers = (values.driver ?? '').split(',') as Driver[];
@@ -67,7 +67,8 @@ try {
           add(`${e.name}: tick observer`, t.wallMs, t.maxRssKiB);
           const c = await runTick(world, s, 'closer', null, { entry: e.path });
           add(`${e.name}: tick closer`, c.wallMs, c.maxRssKiB);
-          const st = await measure(process.execPath, s.cli(['status', '-o', 'json'], e.path), { env: world.env, cwd: s.dir, node: true, timeoutMs: 60_000 });
+          const sc = entryCommand(s.cli(['status', '-o', 'json'], e.path));
+          const st = await measure(sc.cmd, sc.args, { env: world.env, cwd: s.dir, node: sc.node, timeoutMs: 60_000 });
           if (st.code !== 0) throw new Error(`${e.name} status exited ${st.code}: ${st.stderr.slice(0, 500)}`);
           add(`${e.name}: status -o json`, st.wallMs, st.maxRssKiB);
         }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { STATE_SELECTOR } from '../src/adapters/kubernetes/labels.ts';
 import { measure } from './lib/proc.ts';
 import { round, summarize, type Summary } from './lib/stats.ts';
-import { BIN, type Scenario, type World } from './lib/world.ts';
+import { BIN, entryCommand, LAUNCHER, type Scenario, type World } from './lib/world.ts';
 
 export type StartupCommand = {
   name: string;
@@ -34,6 +34,7 @@ export type StartupResult = {
 type Cmd = { name: string; cmd: string; args: string[]; check: (stdout: string) => void };
 
 export const STATUS_BIN = 'branch-follower status -o json (kubernetes)';
+export const STATUS_JS = 'node bin/branch-follower.js status -o json (kubernetes; no snapshot)';
 export const STATUS_SRC = 'node src/cli.ts status -o json (kubernetes)';
 export const KUBECTL = 'kubectl get configmaps -l <state> -o json';
 
@@ -52,7 +53,8 @@ export const benchStartup = async (
   try {
     const statusCheck = (s: Scenario) => (stdout: string) => count(`status (${s.driver})`, s.n, (JSON.parse(stdout) as { followers: unknown[] }).followers.length);
     const cmds: Cmd[] = [
-      { name: STATUS_BIN, cmd: process.execPath, args: k8s.cli(['status', '-o', 'json'], BIN), check: statusCheck(k8s) },
+      { name: STATUS_BIN, ...entryCommand(k8s.cli(['status', '-o', 'json'], LAUNCHER)), check: statusCheck(k8s) },
+      { name: STATUS_JS, cmd: process.execPath, args: k8s.cli(['status', '-o', 'json'], BIN), check: statusCheck(k8s) },
       { name: STATUS_SRC, cmd: process.execPath, args: k8s.cli(['status', '-o', 'json']), check: statusCheck(k8s) },
     ];
     if (o.kubectl) {
@@ -63,7 +65,7 @@ export const benchStartup = async (
         check: (stdout: string) => count('kubectl get', k8s.n, (JSON.parse(stdout) as { items: unknown[] }).items.length),
       });
     } else notes.push('kubectl is not installed: no ratio');
-    cmds.push({ name: 'branch-follower status -o json (local)', cmd: process.execPath, args: local.cli(['status', '-o', 'json'], BIN), check: statusCheck(local) });
+    cmds.push({ name: 'branch-follower status -o json (local)', ...entryCommand(local.cli(['status', '-o', 'json'], LAUNCHER)), check: statusCheck(local) });
     cmds.push({ name: 'node -e 0 (the floor of any Node CLI)', cmd: process.execPath, args: ['-e', '0'], check: () => undefined });
 
     const walls = new Map<string, number[]>(cmds.map((c) => [c.name, []]));

@@ -6,12 +6,17 @@
 // (docs/performance.md): a few files instead of ~1300 saves resolving, reading and type-stripping
 // each of them. The sources stay runnable as they are (`node src/cli.ts`).
 //
+// It also builds the start-up snapshot (dist/snapshot.blob, see buildSnapshot below), which
+// bin/branch-follower starts instead when it is current and the Node that built it is there.
+//
 //   node scripts/build.ts [--out DIR]
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { rolldown } from 'rolldown';
+import { rolldown, type Plugin } from 'rolldown';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -46,7 +51,73 @@ export const inputsListing = async (root: string): Promise<string> => {
   return lines.join('');
 };
 
-/** Bundles the entries into `<outDir>/<entry>.js` with the inputs listing; returns the CLI's file. */
+/** The start-up snapshot's entry, its bundle (one CommonJS file: what --build-snapshot runs), the blob, and the Node that built it. */
+export const SNAPSHOT_ENTRY = join(ROOT, 'src', 'snapshot-entry.ts');
+export const SNAPSHOT_BUNDLE = 'snapshot.cjs';
+export const SNAPSHOT_BLOB = 'snapshot.blob';
+export const SNAPSHOT_NODE = 'snapshot.node';
+
+/**
+ * Built-ins a snapshot cannot hold (their modules keep native handles; Node's list is in
+ * lib/internal/main/mksnapshot.js) that the sources import by name: each name becomes a function
+ * that takes the module when it is called, so none is loaded while the snapshot is built. (The
+ * sources take node:http and node:https with process.getBuiltinModule when they use them.) A name
+ * not listed here fails the build as a missing export.
+ */
+const LAZY_BUILTINS: Record<string, readonly string[]> = { 'node:child_process': ['spawn', 'execFile'] };
+const lazyBuiltins: Plugin = {
+  name: 'lazy-builtins',
+  resolveId: (id) => (id in LAZY_BUILTINS ? `\0lazy:${id}` : null),
+  load(id) {
+    if (!id.startsWith('\0lazy:')) return null;
+    const mod = id.slice('\0lazy:'.length);
+    return (LAZY_BUILTINS[mod] ?? []).map((n) => `export function ${n}(...a) { return process.getBuiltinModule(${JSON.stringify(mod)}).${n}(...a); }`).join('\n');
+  },
+};
+
+/**
+ * What identifies the Node binary a blob was built by, as bin/branch-follower checks it with
+ * `stat -L -c '%s %Y'`: a blob only starts in the very Node that built it (any other refuses it
+ * and exits), so the launcher starts that binary, and only while it is unchanged.
+ */
+export const nodeFingerprint = (execPath: string): string => {
+  const st = statSync(execPath);
+  return `${st.size} ${Math.floor(st.mtimeMs / 1000)}`;
+};
+
+/** A snapshot that could not be built: what `node --build-snapshot` said. */
+export class SnapshotBuildError extends Error {
+  override name = 'SnapshotBuildError';
+}
+
+/**
+ * The start-up snapshot (https://nodejs.org/api/cli.html#--build-snapshot): src/snapshot-entry.ts
+ * and everything it imports, bundled into one CommonJS file and run once by
+ * `node --build-snapshot`, which keeps the heap it leaves in `<outDir>/snapshot.blob`. Beside it,
+ * snapshot.node names the Node that built it (path, then fingerprint). Built by this process's
+ * Node without NODE_OPTIONS, so the blob does not depend on the builder's environment.
+ */
+export const buildSnapshot = async (outDir: string): Promise<string> => {
+  const bundle = await rolldown({ input: SNAPSHOT_ENTRY, platform: 'node', logLevel: 'warn', plugins: [lazyBuiltins] });
+  try {
+    await bundle.write({ file: join(outDir, SNAPSHOT_BUNDLE), format: 'cjs', codeSplitting: false, sourcemap: false });
+  } finally {
+    await bundle.close();
+  }
+  const blob = join(outDir, SNAPSHOT_BLOB);
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
+  const r = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', join(outDir, SNAPSHOT_BUNDLE)], { cwd: outDir, env, encoding: 'utf8' });
+  // A warning is a built-in that "may not work" after deserialization: as much a failure as an exit code.
+  if (r.status !== 0 || /Warning/.test(r.stderr)) {
+    await rm(blob, { force: true });
+    throw new SnapshotBuildError(`node --build-snapshot ${SNAPSHOT_BUNDLE} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr.slice(0, 4000)}`);
+  }
+  await writeFile(join(outDir, SNAPSHOT_NODE), `${process.execPath}\n${nodeFingerprint(process.execPath)}\n`);
+  return blob;
+};
+
+/** Bundles the entries into `<outDir>/<entry>.js` with the start-up snapshot and the inputs listing; returns the CLI's file. */
 export const build = async (outDir: string = DIST): Promise<string> => {
   const bundle = await rolldown({
     input: ENTRIES,
@@ -75,6 +146,8 @@ export const build = async (outDir: string = DIST): Promise<string> => {
   } finally {
     await bundle.close();
   }
+  await buildSnapshot(outDir);
+  // Last: bin/branch-follower takes the snapshot only when it is newer than every input.
   await writeFile(join(outDir, INPUTS_FILE), await inputsListing(ROOT));
   return join(outDir, 'cli.js');
 };

@@ -1,5 +1,5 @@
-// One tick as the CronJob runs it (a whole `node bin/branch-follower.js tick ...` process, which
-// runs the bundle dist/cli.js: the bench builds it first), with what it cost
+// One tick as the CronJob runs it (a whole `sh bin/branch-follower tick ...` process, which starts
+// Node from the start-up snapshot in dist/: the bench builds it first), with what it cost
 // on the wire, and the floor it is measured against: the same `git ls-remote` reads by plain git.
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { TICK_METRICS_FILE } from '../../src/adapters/local/tick-log.ts';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Verb } from '../../test/support/apiserver-double.ts';
 import { HEAP_NODE_OPTIONS, TICK_NODE_OPTIONS } from '../../src/adapters/kubernetes/manifests.ts';
 import { measure, run } from './proc.ts';
-import { BIN, type Scenario, type Transport, type World } from './world.ts';
+import { entryCommand, LAUNCHER, type Scenario, type Transport, type World } from './world.ts';
 
 export type ApiCount = { byVerb: Partial<Record<Verb, number>>; reads: number; writes: number; total: number };
 
@@ -66,7 +66,7 @@ export const runTick = async (
 ): Promise<TickRun> => {
   // The V8 options the CronJobs give a tick (k8s/cronjobs.yaml); the sources (a .ts entry) keep
   // the JIT: Node strips their types with WebAssembly, which --jitless turns off.
-  const entry = o.entry ?? BIN;
+  const entry = o.entry ?? LAUNCHER;
   // BF_BENCH_TICK_NODE_OPTIONS tries other V8 options for the bundle's ticks (A/B of change 19).
   const tickOptions = process.env['BF_BENCH_TICK_NODE_OPTIONS'] || TICK_NODE_OPTIONS;
   const env = { ...(o.env ?? world.env), NODE_OPTIONS: entry.endsWith('.ts') ? HEAP_NODE_OPTIONS : tickOptions };
@@ -74,7 +74,8 @@ export const runTick = async (
   const mirrorBefore = await mirror.refReads();
   const apiBefore = world.api.requests.count();
   const filesBefore = s.driver === 'local' ? await snapshot(s.stateDir) : null;
-  const r = await measure(process.execPath, s.cli(['tick', loop, '-o', 'json'], entry), { env, cwd: s.dir, node: true, timeoutMs: 300_000 });
+  const c = entryCommand(s.cli(['tick', loop, '-o', 'json'], entry));
+  const r = await measure(c.cmd, c.args, { env, cwd: s.dir, node: c.node, timeoutMs: 300_000 });
   if (r.code !== 0) throw new Error(`tick ${loop} (${s.driver}, N=${s.n}) exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
   const report = JSON.parse(r.stdout) as { followers: { id: string; phase: string | null; error: string | null }[]; stoppedAtDeadline: boolean };
   const phases: Record<string, number> = {};

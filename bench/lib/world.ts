@@ -16,6 +16,15 @@ import { startGitServerProcess, type GitServerProcess } from './git-server.ts';
 export const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 /** The installed command, `branch-follower`: what an operator runs. */
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'branch-follower.js');
+/** The launcher an operator and the CronJob pods run (`sh bin/branch-follower`): the start-up snapshot when it is current. */
+export const LAUNCHER = join(import.meta.dirname, '..', '..', 'bin', 'branch-follower');
+
+/**
+ * The command that runs a CLI argv whose first word is the entry (from `Scenario.cli`): Node for a
+ * .js or .ts file, sh for the launcher (which execs Node: the measured process is Node itself).
+ */
+export const entryCommand = (argv: readonly string[]): { cmd: string; args: string[]; node: boolean } =>
+  /\.[cm]?[jt]s$/.test(argv[0] ?? '') ? { cmd: process.execPath, args: [...argv], node: true } : { cmd: 'sh', args: [...argv], node: false };
 export const REPOS = 100;
 export const BRANCHES_PER_REPO = 20;
 export const TARGET_ANNOTATION = 'bench.branch-follower.dev/sha';

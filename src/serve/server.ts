@@ -1,8 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 // Not imported: an ES import of node:http loads undici for nothing (see adapters/http/request.ts), and
-// this module is in the chunk every verb loads.
-const { createServer } = process.getBuiltinModule('node:http');
+// this module is in the chunk every verb loads; taken when serving starts, as node:http cannot be
+// in the start-up snapshot (scripts/snapshot.ts).
 import type { AddressInfo } from 'node:net';
 import { BodyTooLargeError, MAX_BODY_BYTES, text, type Route, type ServeRequest, type ServeResponse } from './route.ts';
 
@@ -96,7 +96,7 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
     res.writeHead(answer.status, { 'cache-control': 'no-store', ...answer.headers, 'content-length': String(Buffer.byteLength(body)) });
     res.end(method === 'HEAD' ? undefined : body);
   };
-  const server: Server = createServer((req, res) => {
+  const server: Server = process.getBuiltinModule('node:http').createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
   // A slow client must not hold a connection forever; forges time out hooks at 10 s anyway.

@@ -49,7 +49,7 @@ describe('the cluster docs, run as written on the real cluster', () => {
     mirror = await deployMirror(MIRROR_NS);
     home = await mkdtemp(join(tmpdir(), 'bf-docs-'));
     await mkdir(join(home, 'bin'));
-    await symlink(join(ROOT, 'bin', 'branch-follower.js'), join(home, 'bin', 'branch-follower'));
+    await symlink(join(ROOT, 'bin', 'branch-follower'), join(home, 'bin', 'branch-follower'));
     await mkdir(join(home, '.kube'));
     await copyFile(kubeconfig, join(home, '.kube', 'config'));
   });

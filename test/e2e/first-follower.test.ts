@@ -23,7 +23,7 @@ describe('docs/first-follower.md', () => {
     const home = await mkdtemp(join(tmpdir(), 'bf-first-'));
     dirs.push(home);
     await mkdir(join(home, 'bin'));
-    await symlink(join(ROOT, 'bin', 'branch-follower.js'), join(home, 'bin', 'branch-follower'));
+    await symlink(join(ROOT, 'bin', 'branch-follower'), join(home, 'bin', 'branch-follower'));
     const r = await new Promise<{ code: number; out: string }>((done) =>
       execFile('bash', ['-euo', 'pipefail', '-c', script], { cwd: home, env: { PATH: `${join(home, 'bin')}:${process.env.PATH ?? ''}`, HOME: home, USER: 'newcomer', NO_COLOR: '1' }, timeout: 120_000 }, (err, stdout, stderr) =>
         done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),

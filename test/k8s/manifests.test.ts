@@ -282,7 +282,7 @@ for (const c of cases) {
           expect(main!.image).toBe(registry.controller.image);
           expect(arr(pod.initContainers)[0]!.image).toBe(registry.controller.image);
           expect(main!.command).toEqual([
-            'node', SOURCE_LAUNCHER, 'tick', loop,
+            'sh', SOURCE_LAUNCHER, 'tick', loop,
             '--registry', `${REGISTRY_MOUNT}/${REGISTRY_FILE}`, '--driver', 'kubernetes', '--deadline-seconds', String(TICK_DEADLINE_SECONDS),
           ]);
           expect(TICK_DEADLINE_SECONDS).toBeLessThan(job.activeDeadlineSeconds as number);
@@ -348,7 +348,7 @@ for (const c of cases) {
         }
       });
 
-      it('the init container clones the configured ref from the git mirror; the tick runs the image\'s bundle only when it was built from that source', async () => {
+      it('the init container clones the configured ref from the git mirror; the tick starts from the image\'s snapshot only when it was built from that source', async () => {
         expect(hasGit, 'git is needed for this check').toBe(true);
         const want = `${registry.controller.gitMirror.readUrl.replace(/\/+$/, '')}/${registry.controller.source!.repo}.git`;
         const cj = objs.find((o) => o.kind === 'CronJob' && o.metadata.labels?.[LABEL_COMPONENT] === 'observer')!;
@@ -378,7 +378,7 @@ for (const c of cases) {
         git(seed, 'add', '.');
         git(seed, 'commit', '-q', '-m', 'decoy');
         git(seed, 'checkout', '-q', '-b', registry.controller.source!.ref);
-        for (const f of ['scripts/build.ts', 'bin/branch-follower.js', 'bin/bundle.js']) {
+        for (const f of ['scripts/build.ts', 'bin/branch-follower', 'bin/branch-follower.js', 'bin/bundle.js']) {
           await mkdir(dirname(join(seed, f)), { recursive: true });
           await writeFile(join(seed, f), await readFile(join(ROOT, f), 'utf8'));
         }
@@ -390,6 +390,11 @@ for (const c of cases) {
         await writeFile(
           join(seed, 'src', 'cli.ts'),
           "import { stringify } from 'yaml';\nconst n: number = 1;\nexport const runFromProcess = async (): Promise<void> => {\n  process.stdout.write(stringify({ argv: process.argv.slice(2), n, from: import.meta.url.includes('/dist/') ? 'bundle' : 'sources' }));\n};\nif (import.meta.main) await runFromProcess();\n",
+        );
+        // The start-up snapshot's entry says so too.
+        await writeFile(
+          join(seed, 'src', 'snapshot-entry.ts'),
+          "import { startupSnapshot } from 'node:v8';\nimport { stringify } from 'yaml';\nstartupSnapshot.setDeserializeMainFunction(() => {\n  process.stdout.write(stringify({ argv: process.argv.slice(1), n: 1, from: 'snapshot' }));\n});\n",
         );
         git(seed, 'add', '.');
         git(seed, 'commit', '-q', '-m', 'the configured ref');
@@ -419,16 +424,17 @@ for (const c of cases) {
           expect(run('git', ['rev-parse', 'HEAD'], { cwd: join(work, 'src') }).trim()).toBe(head);
           const main = arr(pod.containers)[0]!;
           const argv = (main.command as string[]).map(relocate);
-          expect(argv[0]).toBe('node');
-          const out = run(process.execPath, argv.slice(1), { cwd: relocate(main.workingDir as string), env: podEnv });
+          expect(argv[0]).toBe('sh');
+          const out = run('sh', argv.slice(1), { cwd: relocate(main.workingDir as string), env: podEnv });
           return { init: log, tick: { ...rec(parse(out)), argv: argv.slice(2) } };
         };
         const expected = (from: string) => ({ argv: expect.any(Array), n: 1, from });
 
-        // The image was built from the configured ref: the tick runs the image's bundle.
+        // The image was built from the configured ref: the tick starts from the image's snapshot,
+        // with the same words after the program.
         const same = await podRun();
         expect(same.init).toContain("running the image's bundle");
-        expect(same.tick).toEqual(expected('bundle'));
+        expect(same.tick).toEqual({ ...expected('snapshot'), argv: ['tick', 'observer', '--registry', `${REGISTRY_MOUNT}/${REGISTRY_FILE}`, '--driver', 'kubernetes', '--deadline-seconds', String(TICK_DEADLINE_SECONDS)] });
 
         // The configured ref moved on: the image's bundle is not that source, so the sources run.
         await writeFile(join(seed, 'src', 'extra.ts'), 'export const x = 1;\n');

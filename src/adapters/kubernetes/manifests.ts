@@ -41,8 +41,11 @@ export const SOURCE_DIR = '/work/src';
 export const IMAGE_NODE_MODULES = '/app/node_modules';
 /** The image's bundle of its own source (scripts/build.ts, run by the Dockerfile). */
 export const IMAGE_DIST = '/app/dist';
-/** What the tick containers run: the launcher, which runs the bundle when the init container put one beside the clone, else the sources. */
-export const SOURCE_LAUNCHER = `${SOURCE_DIR}/bin/branch-follower.js`;
+/**
+ * What the tick containers run (with `sh`): the launcher, which starts the image's start-up
+ * snapshot when the init container put the image's dist/ beside the clone, else the sources.
+ */
+export const SOURCE_LAUNCHER = `${SOURCE_DIR}/bin/branch-follower`;
 /** An operator-made Secret holding the webhook URL; optional, and resolved by the kubelet, never by the controller. */
 export const NOTIFY_SECRET = 'branch-follower-notify';
 export const NOTIFY_SECRET_KEY = 'webhook-url';
@@ -277,7 +280,7 @@ export const HEAP_ENV: V1EnvVar = { name: 'NODE_OPTIONS', value: TICK_NODE_OPTIO
 export const SERVE_HEAP_ENV: V1EnvVar = { name: 'NODE_OPTIONS', value: HEAP_NODE_OPTIONS };
 
 export const tickArgv = (loop: Loop): string[] => [
-  'node',
+  'sh',
   SOURCE_LAUNCHER,
   'tick',
   loop,

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { snapshotDistDir } from '../../startup-snapshot.ts';
 import type { StageReading } from '../../core/fold.ts';
 import type { Dispatcher, DispatchRequest, DispatchResult } from '../ports.ts';
 import { createFileExclusive, errCode, readFileOrNull, replaceFile, statOrNull } from './atomic-file.ts';
@@ -35,12 +36,17 @@ export type LocalDispatcherOptions = {
 };
 
 /**
- * The supervisor's own entry: supervisor.ts beside this module when the sources run, and the
- * bundle's supervisor.js (an entry of scripts/build.ts) beside the chunk holding this code when
- * the bundle runs.
+ * The supervisor's own entry: supervisor.ts beside this module when the sources run; the bundle's
+ * supervisor.js (an entry of scripts/build.ts) beside the chunk holding this code when the bundle
+ * runs, or beside the start-up snapshot it was started from. Resolved when a run starts: in a
+ * snapshot, this module was loaded where the bundle was built.
  */
 const SUPERVISOR_FILES = ['supervisor.ts', 'supervisor.js'];
-const SUPERVISOR = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './supervisor.ts' : './supervisor.js', import.meta.url));
+const supervisorEntry = (): string => {
+  const dist = snapshotDistDir();
+  if (dist !== null) return path.join(dist, 'supervisor.js');
+  return fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './supervisor.ts' : './supervisor.js', import.meta.url));
+};
 /** How long a run directory may lack its records before it counts as never started. */
 export const START_GRACE_MS = 30_000;
 /** Between SIGTERM and SIGKILL when a command is stopped. */
@@ -166,7 +172,7 @@ export const createLocalDispatcher = (opts: LocalDispatcherOptions): Dispatcher 
     const spec: SupervisorSpec = { cwd: path.resolve(opts.cwd), argv: [...req.argv], budgetSeconds: req.budgets.triggerSeconds, killGraceMs: KILL_GRACE_MS };
     const log = await open(f.log, 'a', 0o644);
     try {
-      const child = spawn(process.execPath, [SUPERVISOR, f.dir, JSON.stringify(spec)], {
+      const child = spawn(process.execPath, [supervisorEntry(), f.dir, JSON.stringify(spec)], {
         cwd: f.dir,
         env: commandEnv(opts.env ?? process.env, req),
         stdio: ['ignore', log.fd, log.fd],
