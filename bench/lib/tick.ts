@@ -69,7 +69,7 @@ export const runTick = async (
   const entry = o.entry ?? LAUNCHER;
   // BF_BENCH_TICK_NODE_OPTIONS tries other V8 options for the bundle's ticks (A/B of change 19).
   const tickOptions = process.env['BF_BENCH_TICK_NODE_OPTIONS'] || TICK_NODE_OPTIONS;
-  const env = { ...(o.env ?? world.env), NODE_OPTIONS: entry.endsWith('.ts') ? HEAP_NODE_OPTIONS : tickOptions };
+  const env = { ...(o.env ?? world.env), ...s.tickEnv, NODE_OPTIONS: entry.endsWith('.ts') ? HEAP_NODE_OPTIONS : tickOptions };
   const mirror = world.mirrors[s.transport];
   const mirrorBefore = await mirror.refReads();
   const apiBefore = world.api.requests.count();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { armingToData, ARMING_CONFIGMAP, DISARMED } from '../../src/core/arming.ts';
 import { componentLabels } from '../../src/adapters/kubernetes/labels.ts';
+import { CONFIG_CACHE_ENV, parsedRegistryConfigMap, readRegistryFiles } from '../../src/adapters/kubernetes/manifests.ts';
 import { startApiServerDouble, type ApiServerDouble } from '../../test/support/apiserver-double.ts';
 import { createGitFixture, startGitDaemon, type GitDaemon, type GitFixture } from '../../test/support/git-fixtures.ts';
 import { startGitServerProcess, type GitServerProcess } from './git-server.ts';
@@ -56,6 +57,12 @@ export type Scenario = {
   reads: { repo: string; branches: string[] }[];
   /** The CLI's argv (after `node`) for a verb, with the registry and cluster flags; `entry` defaults to src/cli.ts. */
   cli(verb: readonly string[], entry?: string): string[];
+  /**
+   * What a tick's environment holds besides NODE_OPTIONS where it runs: a CronJob pod's (kubernetes)
+   * points the parsed-config cache at the entries of the parsed registry ConfigMap, as mounted;
+   * a host's cron tick (local) keeps them in the user's cache directory ($XDG_CACHE_HOME).
+   */
+  tickEnv: NodeJS.ProcessEnv;
 };
 
 export type World = {
@@ -222,7 +229,17 @@ export const createWorld = async (log: (line: string) => void): Promise<World> =
           }
         }
         const clusterFlags = driver === 'kubernetes' ? ['--kubeconfig', world.api.kubeconfigPath] : [];
+        const tickEnv: NodeJS.ProcessEnv = {};
+        if (driver === 'kubernetes') {
+          // What `apply` ships and the kubelet projects into every controller pod.
+          const parsedDir = join(dir, 'registry-parsed');
+          await mkdir(parsedDir, { recursive: true });
+          const cm = parsedRegistryConfigMap(namespace, await readRegistryFiles(registryPath));
+          for (const [k, v] of Object.entries(cm.data ?? {})) await writeFile(join(parsedDir, k), v);
+          tickEnv[CONFIG_CACHE_ENV] = parsedDir;
+        }
         return {
+          tickEnv,
           driver,
           n,
           transport,

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_REGISTRY, loadRegistry, type LoadedRegistry } from '../adapters/config/registry-file.ts';
+import { parsedYamlCacheFromEnv } from '../adapters/config/parsed-yaml.ts';
 import type { Redactor } from '../adapters/redaction.ts';
 import { compose, namespaceOf } from '../loops/compose.ts';
 import type { LoopContext } from '../loops/context.ts';
@@ -60,7 +61,7 @@ export const createSession = (io: Io, a: Args, redactor?: Redactor): Session => 
   }
   const cluster = { kubeconfig: a.str('kubeconfig'), context: a.str('context'), namespace: a.str('namespace') };
   let loaded: Promise<LoadedRegistry> | null = null;
-  const registry = (): Promise<LoadedRegistry> => (loaded ??= loadRegistry(a.str('registry') ?? DEFAULT_REGISTRY, io.cwd));
+  const registry = (): Promise<LoadedRegistry> => (loaded ??= loadRegistry(a.str('registry') ?? DEFAULT_REGISTRY, io.cwd, parsedYamlCacheFromEnv(io.env)));
   const hintFlags = INSTALLATION_FLAGS.flatMap((f) => {
     const v = a.str(f);
     if (v === undefined) return [];

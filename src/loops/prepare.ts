@@ -19,7 +19,7 @@ export type Resolved = Omit<Prepared, 'policy'>;
 /** The registry's followers (optionally a subset) with their configRefs resolved: no ports needed, so `plan` works without a cluster. */
 export const resolveRegistry = async (loaded: LoadedRegistry, only?: ReadonlySet<string>): Promise<Resolved[]> => {
   const { registry, dir } = loaded;
-  const resolutions = await resolveFollowers(registry, createOwningConfigs(dir));
+  const resolutions = await resolveFollowers(registry, createOwningConfigs(dir, loaded.configCache));
   return registry.followers
     .filter((f) => !only || only.has(f.id))
     .map((follower) => ({

@@ -1,6 +1,7 @@
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { parseConfigRef, resolvePath, type Resolved } from '../../core/configref.ts';
+import { NO_PARSED_YAML_CACHE, type ParsedYamlCache } from './parsed-yaml.ts';
 import { readYamlFile, type YamlRead } from './yaml-file.ts';
 
 /**
@@ -9,7 +10,7 @@ import { readYamlFile, type YamlRead } from './yaml-file.ts';
  */
 export type OwningConfigs = { resolve(ref: string): Promise<Resolved> };
 
-export const createOwningConfigs = (configDir: string): OwningConfigs => {
+export const createOwningConfigs = (configDir: string, parsed: ParsedYamlCache = NO_PARSED_YAML_CACHE): OwningConfigs => {
   const cache = new Map<string, Promise<YamlRead>>();
   const load = (file: string): Promise<YamlRead> => {
     let p = cache.get(file);
@@ -23,7 +24,7 @@ export const createOwningConfigs = (configDir: string): OwningConfigs => {
         } catch {
           // A missing file is reported by the read below with its own message.
         }
-        return readYamlFile(abs, file);
+        return readYamlFile(abs, file, parsed);
       })();
       cache.set(file, p);
     }

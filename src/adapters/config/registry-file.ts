@@ -3,6 +3,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { parseRegistry, type Registry } from '../../core/registry.ts';
 import { checkMirrorUrl } from '../git/mirror-url.ts';
 import { BadInputError } from './input-error.ts';
+import { NO_PARSED_YAML_CACHE, type ParsedYamlCache } from './parsed-yaml.ts';
 import { readYamlFile } from './yaml-file.ts';
 
 export const DEFAULT_REGISTRY = 'config/cicd-branch-followers.yaml';
@@ -15,12 +16,14 @@ export type LoadedRegistry = {
   dir: string;
   /** The path as the user should read it in messages. */
   display: string;
+  /** Where parsed config files are kept: the registry was read through it, and so are its owning configs. */
+  configCache: ParsedYamlCache;
 };
 
-export const loadRegistry = async (path: string, cwd = process.cwd()): Promise<LoadedRegistry> => {
+export const loadRegistry = async (path: string, cwd = process.cwd(), configCache: ParsedYamlCache = NO_PARSED_YAML_CACHE): Promise<LoadedRegistry> => {
   const abs = resolve(cwd, path);
   const display = relative(cwd, abs) || abs;
-  const read = await readYamlFile(abs, display);
+  const read = await readYamlFile(abs, display, configCache);
   if (!read.ok) throw new BadInputError([read.error]);
   const parsed = parseRegistry(display, read.doc);
   if (!parsed.ok) throw new BadInputError(parsed.errors);
@@ -28,5 +31,5 @@ export const loadRegistry = async (path: string, cwd = process.cwd()): Promise<L
   const mirror = checkMirrorUrl(parsed.value.controller.gitMirror.readUrl);
   // The reason quotes the URL: its userinfo (refused, but typed by someone) is masked.
   if (!mirror.ok) throw new BadInputError([{ file: display, path: 'controller.gitMirror.readUrl', message: maskUserinfo(mirror.reason) }]);
-  return { registry: parsed.value, path: abs, dir: dirname(abs), display };
+  return { registry: parsed.value, path: abs, dir: dirname(abs), display, configCache };
 };

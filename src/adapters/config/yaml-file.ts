@@ -1,13 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { CORE_SCHEMA, YAMLException, load } from 'js-yaml';
 import type { InputError } from '../../core/registry.ts';
+import { NO_PARSED_YAML_CACHE, type ParsedYamlCache } from './parsed-yaml.ts';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export type YamlRead = { ok: true; doc: unknown } | { ok: false; error: InputError };
 
-/** Reads one YAML file; syntax errors name the line and column, absurd sizes are refused. */
-export const readYamlFile = async (path: string, display: string): Promise<YamlRead> => {
+/**
+ * Reads one YAML file; syntax errors name the line and column, absurd sizes are refused. A file
+ * whose text `cache` holds the parse of is not parsed again (see parsed-yaml.ts); one that
+ * parses is kept there.
+ */
+export const readYamlFile = async (path: string, display: string, cache: ParsedYamlCache = NO_PARSED_YAML_CACHE): Promise<YamlRead> => {
   let text: string;
   try {
     const buf = await readFile(path);
@@ -17,7 +22,11 @@ export const readYamlFile = async (path: string, display: string): Promise<YamlR
     const code = (e as NodeJS.ErrnoException).code;
     return { ok: false, error: { file: display, path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read: ${(e as Error).message}` } };
   }
-  return parseYamlText(text, display);
+  const kept = cache.get(text);
+  if (kept !== null) return { ok: true, doc: kept.doc };
+  const read = parseYamlText(text, display);
+  if (read.ok) cache.put(text, read.doc);
+  return read;
 };
 
 /**

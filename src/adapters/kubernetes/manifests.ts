@@ -4,6 +4,8 @@
  * `branch-follower apply` install the same thing; `plan` diffs these objects against the live ones.
  */
 import { BadInputError } from '../config/input-error.ts';
+import { encodeParsed, parsedYamlName } from '../config/parsed-yaml.ts';
+import { parseYamlText } from '../config/yaml-file.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import { POD_NAME_ENV, POD_UID_ENV } from './writer.ts';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -35,6 +37,11 @@ export const REGISTRY_CONFIGMAP = 'branch-follower-registry';
 /** The registry's file name inside the ConfigMap and the mount; configRefs resolve beside it. */
 export const REGISTRY_FILE = 'cicd-branch-followers.yaml';
 export const REGISTRY_MOUNT = '/etc/branch-follower';
+/** The registry's files parsed, as config/parsed-yaml.ts keeps them, for the pods to read instead of parsing YAML each tick. */
+export const REGISTRY_PARSED_CONFIGMAP = 'branch-follower-registry-parsed';
+export const REGISTRY_PARSED_MOUNT = '/etc/branch-follower-parsed';
+/** The variable that points config/parsed-yaml.ts at a directory of entries. */
+export const CONFIG_CACHE_ENV = 'BRANCH_FOLLOWER_CONFIG_CACHE';
 export const WORK_DIR = '/work';
 export const SOURCE_DIR = '/work/src';
 /** Where the image keeps the production dependencies; the clone links to them (ESM ignores NODE_PATH). */
@@ -194,6 +201,36 @@ export const registryConfigMap = (namespace: string, files: Readonly<Record<stri
   };
 };
 
+/**
+ * The registry's files parsed, under the names config/parsed-yaml.ts gives them (the SHA-256 of
+ * the text): a tick pod reads the JSON of a file whose text it has instead of parsing the YAML,
+ * which was most of a tick at 1000 followers without a JIT (docs/performance.md, change 20). An
+ * entry can never stand for other text, so the two ConfigMaps need not change together: a pod
+ * that sees a newer registry than entries simply parses it. Files that fail to parse, or whose
+ * JSON would take the ConfigMap over its limit, have no entry (in path order, so the same files
+ * always give the same data).
+ */
+export const parsedRegistryConfigMap = (namespace: string, files: Readonly<Record<string, string>>): V1ConfigMap => {
+  const data: Record<string, string> = {};
+  let bytes = 0;
+  for (const [path, content] of sortedFiles(files)) {
+    const read = parseYamlText(content, path);
+    const json = read.ok ? encodeParsed(read.doc) : null;
+    if (json === null) continue;
+    const key = parsedYamlName(content);
+    const size = Buffer.byteLength(key) + Buffer.byteLength(json);
+    if (bytes + size > CONFIGMAP_DATA_LIMIT) continue;
+    data[key] = json;
+    bytes += size;
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: REGISTRY_PARSED_CONFIGMAP, namespace, labels: componentLabels('registry') },
+    data,
+  };
+};
+
 /** The restricted Pod Security Standard, shared by the CronJobs and the dispatch Jobs. */
 export const containerSecurity: V1SecurityContext = {
   allowPrivilegeEscalation: false,
@@ -303,6 +340,7 @@ const tickContainer = (registry: Registry, loop: Loop): V1Container => {
     env: [
       ...gitEnv,
       HEAP_ENV,
+      CONFIG_CACHE_ENV_VAR,
       // Recorded as the writer of a dispatch written ahead, so a later tick can tell this pod is gone.
       { name: POD_NAME_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: POD_UID_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
@@ -321,7 +359,11 @@ export const controllerVolumeMounts = (): V1VolumeMount[] => [
   { name: 'work', mountPath: WORK_DIR },
   { name: 'tmp', mountPath: '/tmp' },
   { name: 'registry', mountPath: REGISTRY_MOUNT, readOnly: true },
+  { name: 'registry-parsed', mountPath: REGISTRY_PARSED_MOUNT, readOnly: true },
 ];
+
+/** A controller container's: config/parsed-yaml.ts reads the parsed registry ConfigMap's entries. */
+export const CONFIG_CACHE_ENV_VAR: V1EnvVar = { name: CONFIG_CACHE_ENV, value: REGISTRY_PARSED_MOUNT };
 
 /** The volumes of every controller pod: scratch space for the clone, /tmp, and the registry's files. */
 export const controllerVolumes = (files: Readonly<Record<string, string>>): V1Volume[] => [
@@ -335,6 +377,8 @@ export const controllerVolumes = (files: Readonly<Record<string, string>>): V1Vo
       items: sortedFiles(files).map(([path]) => ({ key: registryKey(path), path })),
     },
   },
+  // Optional: without it (an installation applied before it existed) a tick parses the YAML.
+  { name: 'registry-parsed', configMap: { name: REGISTRY_PARSED_CONFIGMAP, defaultMode: 0o444, optional: true } },
 ];
 
 export const cronJob = (registry: Registry, loop: Loop, files: Readonly<Record<string, string>>): V1CronJob => {
@@ -387,6 +431,7 @@ export const renderManifests = (registry: Registry, opts: RenderOptions): Kubern
     role(ns),
     roleBinding(ns),
     registryConfigMap(ns, opts.registryFiles),
+    parsedRegistryConfigMap(ns, opts.registryFiles),
     ...LOOPS.map((loop) => cronJob(registry, loop, opts.registryFiles)),
     // Off by default: nothing of serve is applied (or shown by plan) unless the registry enables it.
     ...(registry.controller.serve.enabled ? [...serveRbacObjects(ns), ...serveWorkloadObjects(registry, opts.registryFiles)] : []),
@@ -410,6 +455,7 @@ export const renderManifestFiles = (registry: Registry, opts: RenderOptions): Re
     'rbac.yaml': yamlDocs([serviceAccount(ns), role(ns), roleBinding(ns)]),
     'arming-configmap.yaml': yamlDocs([armingConfigMap(ns)]),
     'registry-configmap.yaml': yamlDocs([registryConfigMap(ns, opts.registryFiles)]),
+    'registry-parsed-configmap.yaml': yamlDocs([parsedRegistryConfigMap(ns, opts.registryFiles)]),
     'cronjobs.yaml': yamlDocs(LOOPS.map((loop) => cronJob(registry, loop, opts.registryFiles))),
   };
   const serve: Record<string, string> = {

@@ -8,7 +8,7 @@
 import type { V1ConfigMap, V1Deployment, V1EnvVar, V1Probe, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Registry } from '../../core/registry.ts';
 import { componentLabels } from './labels.ts';
-import { cloneContainer, containerSecurity, controllerVolumeMounts, controllerVolumes, gitEnv, SERVE_HEAP_ENV, podSecurity, REGISTRY_FILE, REGISTRY_MOUNT, resources, SOURCE_DIR } from './manifests.ts';
+import { cloneContainer, CONFIG_CACHE_ENV_VAR, containerSecurity, controllerVolumeMounts, controllerVolumes, gitEnv, SERVE_HEAP_ENV, podSecurity, REGISTRY_FILE, REGISTRY_MOUNT, resources, SOURCE_DIR } from './manifests.ts';
 import { roleRule, SERVE_ROLE, SERVE_ROLE_RULES, SERVE_SERVICE_ACCOUNT, TICK_METRICS_CONFIGMAP } from './rbac.ts';
 
 export const SERVE_NAME = 'branch-follower-serve';
@@ -66,6 +66,7 @@ export const serveDeployment = (registry: Registry, files: Readonly<Record<strin
   const env: V1EnvVar[] = [
     ...gitEnv,
     SERVE_HEAP_ENV,
+    CONFIG_CACHE_ENV_VAR,
     // Not optional: a receiver without its secret refuses to start, and says so in its pod's status.
     ...(secretEnv ? [{ name: secretEnv, valueFrom: { secretKeyRef: { name: PUSH_SECRET, key: PUSH_SECRET_KEY } } }] : []),
   ];
