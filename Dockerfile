@@ -2,7 +2,9 @@
 # dependencies at /app/node_modules, which the CronJob pods link into their fresh clone of the
 # controller source; rolldown among them, with which the init container bundles that clone into
 # dist/cli.js (scripts/build.ts), what the ticks run. The source is also at /app, bundled the
-# same way, so the image runs on its own too: docker run IMAGE /app/dist/cli.js --help
+# same way, so the image runs on its own too: docker run IMAGE /app/dist/cli.js --help. The build
+# also makes the start-up snapshot the ticks start from (dist/snapshot.blob), with this image's
+# own Node: a blob starts only in the Node that built it.
 #
 # The base is a build argument so a machine that cannot pull node:24-slim can build the same
 # layers on a local base holding Node 24, npm and git (.ci/run builds one from realk8s's

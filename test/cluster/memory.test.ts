@@ -53,6 +53,9 @@ const measuredTick = async (loop: 'observer' | 'closer', ns = NS): Promise<{ job
   const e = new RegExp(`${ELAPSED} (\\d+)`).exec(log);
   const [pod] = await list(['-n', ns, 'get', 'pods', '-l', `job-name=${job}`]);
   if (!m || !e || !pod) throw new Error(`no peak reported by ${job}:\n${log}`);
+  // The figures are those of what the image ships (its bundle and start-up snapshot), which the
+  // init container copies in only when the image was built from the source the pod cloned.
+  if (!log.includes("running the image's bundle")) throw new Error(`${job} ran the cloned sources, not the image's bundle: build the image from this working tree (test/cluster/build-image.sh) and leave src/ as it is while the suite runs\n${log}`);
   return { job, peakMiB: Number(m[1]) / 1024 / 1024, seconds: Number(e[1]) / 1000, pod, log };
 };
 
