@@ -26,7 +26,12 @@ import { round, summarize, type Summary } from './lib/stats.ts';
 import { HEAP_NODE_OPTIONS, TICK_NODE_OPTIONS } from '../src/adapters/kubernetes/manifests.ts';
 import { build } from '../scripts/build.ts';
 
-/** What the pods run with: ticks without a JIT, serve with it (manifests.ts). */
+/**
+ * What the pods run with (manifests.ts): ticks with the tick heap limits, serve with the JIT. The
+ * test worlds run dist/cli.js with `node`, so the ticks' V8 tiers (TICK_NODE_FLAGS, passed by
+ * bin/branch-follower in a pod) are not applied here; they change a tick of a few followers by
+ * nothing measurable (docs/performance.md, change 21).
+ */
 const TICK_ENV = { NODE_OPTIONS: TICK_NODE_OPTIONS };
 const SERVE_ENV = { NODE_OPTIONS: HEAP_NODE_OPTIONS };
 

@@ -1,6 +1,8 @@
 // The CLI's entry point: `node src/cli.ts <verb> …` and what bin/branch-follower.js imports (the
 // CronJobs run bin/branch-follower, which starts the start-up snapshot of src/snapshot.ts when it
 // is current). The verbs live in src/cli/verbs/, one module each.
+// First: zod's configuration must be in place before any schema is made (see zod-config.ts).
+import './cli/zod-config.ts';
 import { enableStartupCache } from './compile-cache.ts';
 import { runFromProcess } from './cli/process.ts';
 

@@ -9,6 +9,8 @@
 // handles (Node lists the built-ins a snapshot supports in lib/internal/main/mksnapshot.js).
 // The sources take those when they are used, never when a module loads (scripts/build.ts turns
 // the child_process imports into calls made when they run).
+// First: zod's configuration must be in place before any schema is made (see zod-config.ts).
+import './cli/zod-config.ts';
 import { startupSnapshot } from 'node:v8';
 import { runFromProcess } from './cli/process.ts';
 // Loaded lazily by the verbs (each verb imports its loop when it runs, so a script start parses

@@ -6,7 +6,7 @@ import { TICK_METRICS_FILE } from '../../src/adapters/local/tick-log.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Verb } from '../../test/support/apiserver-double.ts';
-import { HEAP_NODE_OPTIONS, TICK_NODE_OPTIONS } from '../../src/adapters/kubernetes/manifests.ts';
+import { HEAP_NODE_OPTIONS, NODE_FLAGS_ENV, TICK_NODE_FLAGS, TICK_NODE_OPTIONS } from '../../src/adapters/kubernetes/manifests.ts';
 import { measure, run } from './proc.ts';
 import { entryCommand, LAUNCHER, type Scenario, type Transport, type World } from './world.ts';
 
@@ -64,18 +64,27 @@ export const runTick = async (
   expectPhase: string | null,
   o: { env?: NodeJS.ProcessEnv; entry?: string } = {},
 ): Promise<TickRun> => {
-  // The V8 options the CronJobs give a tick (k8s/cronjobs.yaml); the sources (a .ts entry) keep
-  // the JIT: Node strips their types with WebAssembly, which --jitless turns off.
+  // The Node options the CronJobs give a tick (k8s/cronjobs.yaml): NODE_OPTIONS, and the V8 tiers
+  // (TICK_NODE_FLAGS) through the launcher's BRANCH_FOLLOWER_NODE_FLAGS, or on the command line
+  // of a .js entry. The sources (a .ts entry) keep the full JIT, as before.
   const entry = o.entry ?? LAUNCHER;
-  // BF_BENCH_TICK_NODE_OPTIONS tries other V8 options for the bundle's ticks (A/B of change 19).
+  // BF_BENCH_TICK_NODE_OPTIONS and BF_BENCH_TICK_NODE_FLAGS try others (A/B of changes 19 to 21).
   const tickOptions = process.env['BF_BENCH_TICK_NODE_OPTIONS'] || TICK_NODE_OPTIONS;
-  const env = { ...(o.env ?? world.env), ...s.tickEnv, NODE_OPTIONS: entry.endsWith('.ts') ? HEAP_NODE_OPTIONS : tickOptions };
+  const tickFlags = (process.env['BF_BENCH_TICK_NODE_FLAGS'] ?? TICK_NODE_FLAGS).split(' ').filter(Boolean);
+  const sources = entry.endsWith('.ts');
+  const env = {
+    ...(o.env ?? world.env),
+    ...s.tickEnv,
+    NODE_OPTIONS: sources ? HEAP_NODE_OPTIONS : tickOptions,
+    [NODE_FLAGS_ENV]: sources ? '' : tickFlags.join(' '),
+  };
   const mirror = world.mirrors[s.transport];
   const mirrorBefore = await mirror.refReads();
   const apiBefore = world.api.requests.count();
   const filesBefore = s.driver === 'local' ? await snapshot(s.stateDir) : null;
   const c = entryCommand(s.cli(['tick', loop, '-o', 'json'], entry));
-  const r = await measure(c.cmd, c.args, { env, cwd: s.dir, node: c.node, timeoutMs: 300_000 });
+  const args = c.node && !sources ? [...tickFlags, ...c.args] : c.args;
+  const r = await measure(c.cmd, args, { env, cwd: s.dir, node: c.node, timeoutMs: 300_000 });
   if (r.code !== 0) throw new Error(`tick ${loop} (${s.driver}, N=${s.n}) exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
   const report = JSON.parse(r.stdout) as { followers: { id: string; phase: string | null; error: string | null }[]; stoppedAtDeadline: boolean };
   const phases: Record<string, number> = {};

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import './zod-config.ts';
 import { main } from './main.ts';
 
 /**
@@ -10,10 +10,6 @@ import { main } from './main.ts';
  * those catch them; any other verb is interrupted as usual.
  */
 export const runFromProcess = async (argv: readonly string[] = process.argv.slice(2)): Promise<void> => {
-  // zod compiles a fast path per object schema with new Function on its first parse: a process
-  // that lives for one command pays the compile and barely uses it (and ticks run without a JIT).
-  // Same results either way (zod's `jitless` option).
-  z.config({ jitless: true });
   const abort = new AbortController();
   const stop = () => abort.abort();
   if (argv.includes('-w') || argv.includes('--watch') || argv[0] === 'serve') {

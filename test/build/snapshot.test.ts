@@ -90,6 +90,22 @@ describe('the start-up snapshot', () => {
     expect(fellBack(launch(['--version']))).toBe(false);
   });
 
+  it('passes BRANCH_FOLLOWER_NODE_FLAGS to Node (the options NODE_OPTIONS refuses), from the snapshot and without it, and refuses a word that is not an option', async () => {
+    for (const env of [{}, { BRANCH_FOLLOWER_NO_SNAPSHOT: '1' }]) {
+      // An option whose effect can be seen: a CPU profile written where it says.
+      const dir = await mkdtemp(join(tmpdir(), 'bf-flags-'));
+      const r = launch(['--version'], { ...env, BRANCH_FOLLOWER_NODE_FLAGS: `--no-opt --no-maglev --cpu-prof --cpu-prof-dir=${dir}` });
+      if ('BRANCH_FOLLOWER_NO_SNAPSHOT' in env) expect(r.stderr).toContain(JS_LAUNCHER_RAN);
+      else expect(r.stdout).toMatch(/^branch-follower \d+/);
+      expect((await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'))).toHaveLength(1);
+      await rm(dir, { recursive: true, force: true });
+    }
+    const bad = launch(['--version'], { BRANCH_FOLLOWER_NODE_FLAGS: '--no-opt /tmp/evil.js' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('BRANCH_FOLLOWER_NODE_FLAGS holds Node options');
+    expect(bad.stdout).toBe('');
+  });
+
   it('finds files shipped beside it (the local supervisor) from its own path, not where the bundle was built', () => {
     expect(startupSnapshotBlob(['--jitless', '--snapshot-blob', '/app/dist/snapshot.blob'], '/x')).toBe('/app/dist/snapshot.blob');
     expect(startupSnapshotBlob(['--snapshot-blob=dist/snapshot.blob'], '/work/src')).toBe('/work/src/dist/snapshot.blob');

@@ -64,14 +64,20 @@ export const NOTIFY_SECRET_KEY = 'webhook-url';
  * followers for the same CPU time (docs/performance.md).
  */
 export const HEAP_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=1';
+/** A tick's NODE_OPTIONS: the heap limits (TICK_NODE_FLAGS has the rest, which NODE_OPTIONS refuses). */
+export const TICK_NODE_OPTIONS = HEAP_NODE_OPTIONS;
+/** The variable bin/branch-follower passes to Node as command-line options, for those NODE_OPTIONS refuses. */
+export const NODE_FLAGS_ENV = 'BRANCH_FOLLOWER_NODE_FLAGS';
 /**
- * A tick's: the heap limits, and no JIT (`--jitless`, V8's interpreter only). A tick lives a few
- * seconds and waits on I/O; its JSON is parsed by V8's C++ either way. The optimising compilers'
- * code and compile zones were 7 to 30 MiB of its peak RSS at 10 to 1000 followers, for no
- * measurable time (docs/performance.md, change 11). It also means no WebAssembly, which nothing
- * in a tick uses (the HTTP clients are node:http, not fetch). The bench runs its ticks with these.
+ * A tick's V8 tiers: the interpreter and the baseline compiler (Sparkplug, and native regular
+ * expressions), not the optimising compilers (Maglev, TurboFan). A tick lives under a second:
+ * their code and compile zones were 7 to 30 MiB of its peak RSS at 10 to 1000 followers for
+ * nothing they could pay back (docs/performance.md, changes 11 and 21), while the baseline code
+ * took a third off validating 1000 states against the interpreter alone (`--jitless`, which the
+ * ticks ran before). Node refuses both flags in NODE_OPTIONS, so the CronJobs pass them through
+ * NODE_FLAGS_ENV. The bench runs its ticks with these and TICK_NODE_OPTIONS.
  */
-export const TICK_NODE_OPTIONS = `--jitless ${HEAP_NODE_OPTIONS}`;
+export const TICK_NODE_FLAGS = '--no-opt --no-maglev';
 
 export const RUN_AS = 10001;
 /** The CLI's own deadline for one tick; the Job's is longer so a tick can finish and write. */
@@ -313,6 +319,8 @@ export const cloneContainer = (registry: Registry): V1Container => ({
 
 /** A tick container's NODE_OPTIONS (TICK_NODE_OPTIONS says why). */
 export const HEAP_ENV: V1EnvVar = { name: 'NODE_OPTIONS', value: TICK_NODE_OPTIONS };
+/** A tick container's Node command-line options, through bin/branch-follower (TICK_NODE_FLAGS says why). */
+export const TICK_FLAGS_ENV: V1EnvVar = { name: NODE_FLAGS_ENV, value: TICK_NODE_FLAGS };
 /** The serve container's: the heap limits, with the JIT a long-lived server pays back. */
 export const SERVE_HEAP_ENV: V1EnvVar = { name: 'NODE_OPTIONS', value: HEAP_NODE_OPTIONS };
 
@@ -340,6 +348,7 @@ const tickContainer = (registry: Registry, loop: Loop): V1Container => {
     env: [
       ...gitEnv,
       HEAP_ENV,
+      TICK_FLAGS_ENV,
       CONFIG_CACHE_ENV_VAR,
       // Recorded as the writer of a dispatch written ahead, so a later tick can tell this pod is gone.
       { name: POD_NAME_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

@@ -1,0 +1,10 @@
+import { z } from 'zod';
+
+// zod's global configuration, set before any schema exists: each object schema reads it once, when
+// it is made, not when it parses (zod/v4/core/schemas.js: `const jit = !globalConfig.jitless`).
+// Imported first by both entries (src/cli.ts, src/snapshot-entry.ts), so every schema sees it.
+//
+// jitless: zod would compile a fast path per object schema with new Function on its first parse;
+// a process that lives for one command pays the compile and barely uses it, and ticks run without
+// a JIT, where the compiled path is interpreted like the rest. Same results either way.
+z.config({ jitless: true });
