@@ -7,7 +7,7 @@ import { parseRegistry, type Registry } from '../../src/core/registry.ts';
 import { DISARMED, armingToData } from '../../src/core/arming.ts';
 import { applyManifests, applyOrder, diffManifests, ensureArming, inServedVersions, servedCronJobVersion, waitForCronJobs } from '../../src/adapters/kubernetes/apply.ts';
 import { createKubernetesArmingStore } from '../../src/adapters/kubernetes/arming-store.ts';
-import { REGISTRY_CONFIGMAP, REGISTRY_FILE, cronJobName, renderManifests } from '../../src/adapters/kubernetes/manifests.ts';
+import { REGISTRY_CONFIGMAP, REGISTRY_FILE, REGISTRY_PARSED_CONFIGMAP, cronJobName, renderManifests } from '../../src/adapters/kubernetes/manifests.ts';
 import { CRONJOB_V1, CRONJOB_V1BETA1, startApiServerDouble, type ApiServerDouble } from '../support/apiserver-double.ts';
 
 let api: ApiServerDouble;
@@ -58,6 +58,7 @@ describe('diffManifests and applyManifests', () => {
       'create Role/branch-follower',
       'create RoleBinding/branch-follower',
       `create ConfigMap/${REGISTRY_CONFIGMAP}`,
+      `create ConfigMap/${REGISTRY_PARSED_CONFIGMAP}`,
       `create CronJob/${cronJobName('observer')}`,
       `create CronJob/${cronJobName('closer')}`,
     ]);
@@ -67,9 +68,9 @@ describe('diffManifests and applyManifests', () => {
     // Handed in scrambled: apply still puts the Namespace first and the CronJobs last.
     const scrambled = [...objects].reverse();
     const applied = await applyManifests(kc, scrambled, { ...quick, fieldManager: 'branch-follower' });
-    expect(applied.map((a) => a.kind)).toEqual(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'CronJob', 'CronJob']);
+    expect(applied.map((a) => a.kind)).toEqual(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'ConfigMap', 'CronJob', 'CronJob']);
     const patches = api.requests.all({ verb: 'patch' });
-    expect(patches.map((p) => p.resource)).toEqual(['namespaces', 'serviceaccounts', 'roles', 'rolebindings', 'configmaps', 'cronjobs', 'cronjobs']);
+    expect(patches.map((p) => p.resource)).toEqual(['namespaces', 'serviceaccounts', 'roles', 'rolebindings', 'configmaps', 'configmaps', 'cronjobs', 'cronjobs']);
     expect(patches.every((p) => p.contentType === 'application/apply-patch+yaml')).toBe(true);
     expect(patches.every((p) => new URLSearchParams(p.query).get('fieldManager') === 'branch-follower' && new URLSearchParams(p.query).get('force') === 'true')).toBe(true);
     expect(api.store.get('cronjobs', namespace, cronJobName('observer'))).toBeDefined();
