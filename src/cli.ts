@@ -1,5 +1,5 @@
 // The CLI's entry point: `node src/cli.ts <verb> …` and what bin/branch-follower.js imports (the
-// CronJobs run bin/branch-follower, which starts the start-up snapshot of src/snapshot.ts when it
+// CronJobs run bin/branch-follower, which starts the start-up snapshot of src/snapshot-entry.ts when it
 // is current). The verbs live in src/cli/verbs/, one module each.
 // First: zod's configuration must be in place before any schema is made (see zod-config.ts).
 import './cli/zod-config.ts';

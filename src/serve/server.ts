@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 // Not imported: an ES import of node:http loads undici for nothing (see adapters/http/request.ts), and
 // this module is in the chunk every verb loads; taken when serving starts, as node:http cannot be
-// in the start-up snapshot (scripts/snapshot.ts).
+// in the start-up snapshot (src/snapshot-entry.ts).
 import type { AddressInfo } from 'node:net';
 import { BodyTooLargeError, MAX_BODY_BYTES, text, type Route, type ServeRequest, type ServeResponse } from './route.ts';
 

@@ -8,13 +8,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { ARMING_CONFIGMAP, gateFor, parseArmingData } from '../../src/core/arming.ts';
 import { parseRegistry, type Registry } from '../../src/core/registry.ts';
+import { parsedYamlName } from '../../src/adapters/config/parsed-yaml.ts';
+import { parseYamlText } from '../../src/adapters/config/yaml-file.ts';
 import {
   armingConfigMap,
   IMAGE_NODE_MODULES,
   readRegistryFiles,
+  CONFIG_CACHE_ENV,
+  NODE_FLAGS_ENV,
   REGISTRY_CONFIGMAP,
   REGISTRY_FILE,
   REGISTRY_MOUNT,
+  REGISTRY_PARSED_CONFIGMAP,
+  REGISTRY_PARSED_MOUNT,
+  TICK_NODE_FLAGS,
+  TICK_NODE_OPTIONS,
   registryConfigMap,
   registryFilesFromData,
   registryKey,
@@ -345,6 +353,32 @@ for (const c of cases) {
             const onDisk = await readFile(join(root, item.path as string), 'utf8');
             expect(data[item.key as string], String(item.path)).toBe(onDisk);
           }
+        }
+      });
+
+      it('the parsed registry ConfigMap holds every config file parsed, under the name a tick looks it up by, mounted read-only where the ticks look', async () => {
+        const files = rec(one(objs, 'ConfigMap', REGISTRY_CONFIGMAP).data) as Record<string, string>;
+        const parsed = rec(one(objs, 'ConfigMap', REGISTRY_PARSED_CONFIGMAP).data) as Record<string, string>;
+        expect(Object.keys(parsed).sort()).toEqual(Object.values(files).map(parsedYamlName).sort());
+        for (const text of Object.values(files)) {
+          const read = parseYamlText(text, 'x.yaml');
+          expect(read.ok).toBe(true);
+          if (read.ok) expect(JSON.parse(parsed[parsedYamlName(text)] ?? 'null')).toEqual(read.doc);
+        }
+        for (const p of podTemplates(objs)) {
+          const vol = arr(p.spec.volumes).find((v) => v.name === 'registry-parsed')!;
+          expect(vol.configMap).toEqual({ name: REGISTRY_PARSED_CONFIGMAP, defaultMode: 0o444, optional: true });
+          const c = arr(p.spec.containers)[0]!;
+          expect(arr(c.volumeMounts).find((m) => m.name === 'registry-parsed')).toMatchObject({ mountPath: REGISTRY_PARSED_MOUNT, readOnly: true });
+          const env = Object.fromEntries(arr(c.env).filter((e) => e.value !== undefined).map((e) => [e.name as string, e.value as string]));
+          expect(env[CONFIG_CACHE_ENV]).toBe(REGISTRY_PARSED_MOUNT);
+        }
+        // The ticks' Node options: the heap limits in NODE_OPTIONS, the V8 tiers through the launcher.
+        for (const cj of objs.filter((o) => o.kind === 'CronJob')) {
+          const c = arr(rec(rec(rec(rec(rec(cj.spec).jobTemplate).spec).template).spec).containers)[0]!;
+          const env = Object.fromEntries(arr(c.env).filter((e) => e.value !== undefined).map((e) => [e.name as string, e.value as string]));
+          expect(env['NODE_OPTIONS']).toBe(TICK_NODE_OPTIONS);
+          expect(env[NODE_FLAGS_ENV]).toBe(TICK_NODE_FLAGS);
         }
       });
 

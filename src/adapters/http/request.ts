@@ -3,7 +3,7 @@ import type { Agent, IncomingMessage } from 'node:http';
 // Through getBuiltinModule, not `import`: an ES import of node:http builds its namespace by
 // reading every export, and the lazy WebSocket/MessageEvent ones load undici, ~13 MiB of RSS and
 // ~40 ms (measured: 59.5 against 46 MiB for a process that only takes the module). Taken when a
-// request is made, not when this module loads: the start-up snapshot (scripts/snapshot.ts) holds
+// request is made, not when this module loads: the start-up snapshot (src/snapshot-entry.ts) holds
 // every module, and node:http cannot be in it.
 
 /**
