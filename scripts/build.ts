@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { rolldown, type Plugin } from 'rolldown';
@@ -94,7 +94,8 @@ export class SnapshotBuildError extends Error {
  * The start-up snapshot (https://nodejs.org/api/cli.html#--build-snapshot): src/snapshot-entry.ts
  * and everything it imports, bundled into one CommonJS file and run once by
  * `node --build-snapshot`, which keeps the heap it leaves in `<outDir>/snapshot.blob`. Beside it,
- * snapshot.node names the Node that built it (path, then fingerprint). Built by this process's
+ * snapshot.node names the Node that built it (path, then fingerprint) and the blob's size, and is
+ * written last: the launcher starts only a blob it describes. Built by this process's
  * Node without NODE_OPTIONS, so the blob does not depend on the builder's environment.
  */
 export const buildSnapshot = async (outDir: string): Promise<string> => {
@@ -105,15 +106,20 @@ export const buildSnapshot = async (outDir: string): Promise<string> => {
     await bundle.close();
   }
   const blob = join(outDir, SNAPSHOT_BLOB);
+  const partial = `${blob}.partial`;
+  // The launcher takes the blob only as snapshot.node describes it, so a build stopped halfway
+  // (or one that fails) leaves none to take: a partial blob crashes Node instead of starting it.
+  await rm(join(outDir, SNAPSHOT_NODE), { force: true });
   const env = { ...process.env };
   delete env['NODE_OPTIONS'];
-  const r = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', join(outDir, SNAPSHOT_BUNDLE)], { cwd: outDir, env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--snapshot-blob', partial, '--build-snapshot', join(outDir, SNAPSHOT_BUNDLE)], { cwd: outDir, env, encoding: 'utf8' });
   // A warning is a built-in that "may not work" after deserialization: as much a failure as an exit code.
   if (r.status !== 0 || /Warning/.test(r.stderr)) {
-    await rm(blob, { force: true });
+    await rm(partial, { force: true });
     throw new SnapshotBuildError(`node --build-snapshot ${SNAPSHOT_BUNDLE} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr.slice(0, 4000)}`);
   }
-  await writeFile(join(outDir, SNAPSHOT_NODE), `${process.execPath}\n${nodeFingerprint(process.execPath)}\n`);
+  await rename(partial, blob);
+  await writeFile(join(outDir, SNAPSHOT_NODE), `${process.execPath}\n${nodeFingerprint(process.execPath)}\n${statSync(blob).size}\n`);
   return blob;
 };
 

@@ -87,18 +87,26 @@ describe('readYamlFile through a cache directory', () => {
   it('keeps a parse under the hash of the text and reads it back instead of parsing; other text misses', async () => {
     const dir = await tempDir();
     const cacheDir = join(dir, 'cache');
-    const cache = parsedYamlDir(cacheDir);
+    const cache = parsedYamlDir(cacheDir, { create: true });
     const file = join(dir, 'lanes.yaml');
     const text = stringify(lanes);
     await writeFile(file, text);
 
     expect(await readYamlFile(file, 'lanes.yaml', cache)).toEqual({ ok: true, doc: lanes });
     expect(await readdir(cacheDir)).toEqual([parsedYamlName(text)]);
+    // Read back from the entry, with the text's own parse at hand for a reader whose checks fail.
+    const again = await readYamlFile(file, 'lanes.yaml', cache);
+    expect(again.ok && again.doc).toEqual(lanes);
+    expect(again.ok && typeof again.reparse).toBe('function');
     expect(JSON.parse(await readFile(join(cacheDir, parsedYamlName(text)), 'utf8'))).toEqual(lanes);
 
     // The entry is what is read: an entry planted under the text's name is returned as it is.
     await writeFile(join(cacheDir, parsedYamlName(text)), JSON.stringify({ planted: true }));
-    expect(await readYamlFile(file, 'lanes.yaml', cache)).toEqual({ ok: true, doc: { planted: true } });
+    const planted = await readYamlFile(file, 'lanes.yaml', cache);
+    expect(planted.ok && planted.doc).toEqual({ planted: true });
+    // reparse gives the text's own document, and puts it back in the entry.
+    expect(planted.ok && planted.reparse?.()).toEqual({ ok: true, doc: lanes });
+    expect(JSON.parse(await readFile(join(cacheDir, parsedYamlName(text)), 'utf8'))).toEqual(lanes);
 
     // An edited file has another name, so it is parsed (and kept) afresh.
     const edited = stringify({ ...lanes, c: 2 });
@@ -121,7 +129,8 @@ describe('readYamlFile through a cache directory', () => {
     await writeFile(file, text);
     await mkdir(join(dir, 'cache'));
     await writeFile(join(dir, 'cache', parsedYamlName(text)), '{"half": ');
-    expect(await readYamlFile(file, 'lanes.yaml', cache)).toEqual({ ok: true, doc: lanes });
+    const read = await readYamlFile(file, 'lanes.yaml', cache);
+    expect(read.ok && read.doc).toEqual(lanes);
 
     await writeFile(file, 'a: 1\na: 2\n');
     const bad = await readYamlFile(file, 'lanes.yaml', cache);
@@ -147,16 +156,36 @@ describe('readYamlFile through a cache directory', () => {
     expect(await readdir(join(dir, 'cache'))).toEqual([]);
   });
 
-  it('BRANCH_FOLLOWER_CONFIG_CACHE picks the directory, or turns it off; by default it is the user\'s cache directory', async () => {
+  it('BRANCH_FOLLOWER_CONFIG_CACHE picks an existing directory (never made), or turns it off; by default it is the user\'s cache directory, made when first written', async () => {
     const home = await tempDir();
     const text = stringify(lanes);
     parsedYamlCacheFromEnv({ HOME: home }).put(text, lanes);
     expect(await readdir(join(home, '.cache', 'branch-follower', 'parsed-yaml'))).toEqual([parsedYamlName(text)]);
     parsedYamlCacheFromEnv({ HOME: home, XDG_CACHE_HOME: join(home, 'xdg') }).put(text, lanes);
     expect(await readdir(join(home, 'xdg', 'branch-follower', 'parsed-yaml'))).toEqual([parsedYamlName(text)]);
-    parsedYamlCacheFromEnv({ HOME: home, BRANCH_FOLLOWER_CONFIG_CACHE: join(home, 'chosen') }).put(text, lanes);
-    expect(parsedYamlCacheFromEnv({ HOME: home, BRANCH_FOLLOWER_CONFIG_CACHE: join(home, 'chosen') }).get(text)).toEqual({ doc: lanes });
+    const chosen = { HOME: home, BRANCH_FOLLOWER_CONFIG_CACHE: join(home, 'chosen') };
+    parsedYamlCacheFromEnv(chosen).put(text, lanes);
+    expect(await readdir(home)).not.toContain('chosen');
+    await mkdir(join(home, 'chosen'));
+    parsedYamlCacheFromEnv(chosen).put(text, lanes);
+    expect(parsedYamlCacheFromEnv(chosen).get(text)).toEqual({ doc: lanes });
     expect(parsedYamlCacheFromEnv({ HOME: home, BRANCH_FOLLOWER_CONFIG_CACHE: 'off' })).toBe(NO_PARSED_YAML_CACHE);
+  });
+
+  it('a damaged entry never becomes a verdict on the file: the registry and its configRefs are parsed again from their text, and the entries repaired', async () => {
+    const root = join(import.meta.dirname, '..', '..', 'config');
+    const dir = await tempDir();
+    const cache = parsedYamlDir(dir);
+    const files = await readRegistryFiles(join(root, REGISTRY_FILE));
+    const parsed = await loadRegistry(join(root, REGISTRY_FILE), root);
+    const want = (await resolveRegistry(parsed)).map((r) => r.resolution);
+    // Every entry valid JSON, none of it the file's document.
+    for (const text of Object.values(files)) await writeFile(join(dir, parsedYamlName(text)), '[]');
+    const fromDamaged = await loadRegistry(join(root, REGISTRY_FILE), root, cache);
+    expect(fromDamaged.registry).toEqual(parsed.registry);
+    expect((await resolveRegistry(fromDamaged)).map((r) => r.resolution)).toEqual(want);
+    // The registry's entry holds its document again (a configRef's file is repaired when a ref missed).
+    expect(JSON.parse(await readFile(join(dir, parsedYamlName(files[REGISTRY_FILE] ?? '')), 'utf8'))).not.toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@
 // built with the bundle, the launcher starts it only while it is current and the Node that built
 // it is unchanged, and a process started from it is the CLI, with or without a JIT.
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +44,10 @@ describe('the start-up snapshot', () => {
   it('is built beside the bundle, naming the Node that built it', async () => {
     const files = await readdir(join(root, 'dist'));
     expect(files).toEqual(expect.arrayContaining(['cli.js', SNAPSHOT_BLOB, SNAPSHOT_NODE, 'supervisor.js']));
-    expect(await readFile(join(root, 'dist', SNAPSHOT_NODE), 'utf8')).toBe(`${process.execPath}\n${nodeFingerprint(process.execPath)}\n`);
+    const blobSize = (await stat(join(root, 'dist', SNAPSHOT_BLOB))).size;
+    expect(await readFile(join(root, 'dist', SNAPSHOT_NODE), 'utf8')).toBe(`${process.execPath}\n${nodeFingerprint(process.execPath)}\n${blobSize}\n`);
+    // Nothing half-written is left beside it.
+    expect(files.filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 
   it('is what the launcher starts while it is current: the CLI, its flags and exit codes', () => {
@@ -79,10 +82,15 @@ describe('the start-up snapshot', () => {
     expect(fellBack(launch(['--version']))).toBe(false);
 
     const recorded = await readFile(join(root, 'dist', SNAPSHOT_NODE), 'utf8');
-    const [node, fingerprint] = recorded.split('\n');
-    await writeFile(join(root, 'dist', SNAPSHOT_NODE), `${node}\n${fingerprint}1\n`);
+    const [node, fingerprint, size] = recorded.split('\n');
+    await writeFile(join(root, 'dist', SNAPSHOT_NODE), `${node}\n${fingerprint}1\n${size}\n`);
     expect(fellBack(launch(['--version']))).toBe(true);
-    await writeFile(join(root, 'dist', SNAPSHOT_NODE), `${join(root, 'no-such-node')}\n${fingerprint}\n`);
+    await writeFile(join(root, 'dist', SNAPSHOT_NODE), `${join(root, 'no-such-node')}\n${fingerprint}\n${size}\n`);
+    expect(fellBack(launch(['--version']))).toBe(true);
+    // A blob that is not the size the build recorded (a copy cut short) would crash Node: passed over.
+    await writeFile(join(root, 'dist', SNAPSHOT_NODE), `${node}\n${fingerprint}\n${Number(size) - 1}\n`);
+    expect(fellBack(launch(['--version']))).toBe(true);
+    await writeFile(join(root, 'dist', SNAPSHOT_NODE), `${node}\n${fingerprint}\n`);
     expect(fellBack(launch(['--version']))).toBe(true);
     await writeFile(join(root, 'dist', SNAPSHOT_NODE), '');
     expect(fellBack(launch(['--version']))).toBe(true);
@@ -100,10 +108,34 @@ describe('the start-up snapshot', () => {
       expect((await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'))).toHaveLength(1);
       await rm(dir, { recursive: true, force: true });
     }
-    const bad = launch(['--version'], { BRANCH_FOLLOWER_NODE_FLAGS: '--no-opt /tmp/evil.js' });
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('BRANCH_FOLLOWER_NODE_FLAGS holds Node options');
-    expect(bad.stdout).toBe('');
+    for (const flags of ['--no-opt /tmp/evil.js', '--no-opt --', '-e 1']) {
+      const bad = launch(['--version'], { BRANCH_FOLLOWER_NODE_FLAGS: flags });
+      expect(bad.code, flags).toBe(2);
+      expect(bad.stderr).toContain('BRANCH_FOLLOWER_NODE_FLAGS holds Node options');
+      expect(bad.stdout).toBe('');
+    }
+  });
+
+  it('is found through a symlink to the launcher or to its directory (npm link, ~/bin)', async () => {
+    const links = await mkdtemp(join(tmpdir(), 'bf-links-'));
+    try {
+      await symlink(join(root, 'bin', 'branch-follower'), join(links, 'branch-follower'));
+      await symlink(join(root, 'bin'), join(links, 'bin'));
+      for (const via of [join(links, 'branch-follower'), join(links, 'bin', 'branch-follower')]) {
+        const r = spawnSync('sh', [via, '--version'], { encoding: 'utf8', cwd: tmpdir(), env: { ...process.env, NODE_OPTIONS: '' } });
+        expect(r.stderr, via).toBe('');
+        expect(r.stdout, via).toMatch(/^branch-follower \d+/);
+      }
+    } finally {
+      await rm(links, { recursive: true, force: true });
+    }
+  });
+
+  it('without a usable snapshot and without node on the PATH (a cron job\'s), runs bin/branch-follower.js with the Node that built it', () => {
+    // With no snapshot wanted, the launcher needs nothing but the shell's own builtins.
+    const r = spawnSync('/bin/sh', [join(root, 'bin', 'branch-follower'), '--version'], { encoding: 'utf8', env: { BRANCH_FOLLOWER_NO_SNAPSHOT: '1', PATH: '/nonexistent' } });
+    expect(r.stderr).toContain(JS_LAUNCHER_RAN);
+    expect(r.status).toBe(3);
   });
 
   it('finds files shipped beside it (the local supervisor) from its own path, not where the bundle was built', () => {

@@ -38,7 +38,14 @@ export const createOwningConfigs = (configDir: string, parsed: ParsedYamlCache =
       } catch (e) {
         return { ok: false, reason: (e as Error).message };
       }
-      const read = await load(ref.file);
+      let read = await load(ref.file);
+      // A cached document the ref does not resolve in is parsed again from the text, once per file.
+      if (read.ok && read.reparse) {
+        const resolved = resolvePath(read.doc, ref);
+        if (resolved.ok) return resolved;
+        read = read.reparse();
+        cache.set(ref.file, Promise.resolve(read));
+      }
       if (!read.ok) return { ok: false, reason: `${text}: ${read.error.path ? `${read.error.path}: ` : ''}${read.error.message}` };
       return resolvePath(read.doc, ref);
     },

@@ -62,8 +62,13 @@ export const encodeParsed = (doc: unknown): string | null => {
 
 export const NO_PARSED_YAML_CACHE: ParsedYamlCache = { get: () => null, put: () => undefined };
 
-/** Entries in `dir`; `put` writes each through a temporary file and a rename, so a reader never sees half of one. */
-export const parsedYamlDir = (dir: string): ParsedYamlCache => ({
+/**
+ * Entries in `dir`; `put` writes each through a temporary file and a rename, so a reader never
+ * sees half of one. With `create`, `put` makes the directory first (the user's cache directory);
+ * without, a directory someone named is used only as it is (a pod's read-only mount, or a path
+ * that does not exist: then nothing is kept).
+ */
+export const parsedYamlDir = (dir: string, o: { create: boolean } = { create: false }): ParsedYamlCache => ({
   get(text) {
     try {
       const buf = readFileSync(join(dir, parsedYamlName(text)));
@@ -80,7 +85,7 @@ export const parsedYamlDir = (dir: string): ParsedYamlCache => ({
     const file = join(dir, parsedYamlName(text));
     const tmp = `${file}.${process.pid}.tmp`;
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (o.create) mkdirSync(dir, { recursive: true, mode: 0o700 });
       writeFileSync(tmp, json, { mode: 0o600 });
       renameSync(tmp, file);
     } catch {
@@ -94,7 +99,10 @@ export const parsedYamlDir = (dir: string): ParsedYamlCache => ({
   },
 });
 
-/** The cache `env` asks for: BRANCH_FOLLOWER_CONFIG_CACHE (a directory, or `off`), else the user's cache directory. */
+/**
+ * The cache `env` asks for: BRANCH_FOLLOWER_CONFIG_CACHE (an existing directory, or `off`), else
+ * the user's cache directory, made when first written.
+ */
 export const parsedYamlCacheFromEnv = (env: NodeJS.ProcessEnv): ParsedYamlCache => {
   const chosen = env['BRANCH_FOLLOWER_CONFIG_CACHE'];
   if (chosen === 'off') return NO_PARSED_YAML_CACHE;
@@ -105,5 +113,5 @@ export const parsedYamlCacheFromEnv = (env: NodeJS.ProcessEnv): ParsedYamlCache 
   } catch {
     return NO_PARSED_YAML_CACHE;
   }
-  return parsedYamlDir(join(env['XDG_CACHE_HOME'] || join(home, '.cache'), 'branch-follower', 'parsed-yaml'));
+  return parsedYamlDir(join(env['XDG_CACHE_HOME'] || join(home, '.cache'), 'branch-follower', 'parsed-yaml'), { create: true });
 };

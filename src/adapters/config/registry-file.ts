@@ -23,9 +23,15 @@ export type LoadedRegistry = {
 export const loadRegistry = async (path: string, cwd = process.cwd(), configCache: ParsedYamlCache = NO_PARSED_YAML_CACHE): Promise<LoadedRegistry> => {
   const abs = resolve(cwd, path);
   const display = relative(cwd, abs) || abs;
-  const read = await readYamlFile(abs, display, configCache);
+  let read = await readYamlFile(abs, display, configCache);
   if (!read.ok) throw new BadInputError([read.error]);
-  const parsed = parseRegistry(display, read.doc);
+  let parsed = parseRegistry(display, read.doc);
+  // A cached document that fails the checks is parsed again from the text before the file is blamed.
+  if (!parsed.ok && read.reparse) {
+    read = read.reparse();
+    if (!read.ok) throw new BadInputError([read.error]);
+    parsed = parseRegistry(display, read.doc);
+  }
   if (!parsed.ok) throw new BadInputError(parsed.errors);
   // Source authority is a property of the registry: a forge or work-tree read URL is bad input, not a runtime error.
   const mirror = checkMirrorUrl(parsed.value.controller.gitMirror.readUrl);

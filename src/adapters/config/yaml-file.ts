@@ -5,7 +5,12 @@ import { NO_PARSED_YAML_CACHE, type ParsedYamlCache } from './parsed-yaml.ts';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
-export type YamlRead = { ok: true; doc: unknown } | { ok: false; error: InputError };
+/**
+ * A file read: its document, or the problem. A document that came from the parsed-config cache
+ * carries `reparse`: the same text parsed afresh (and kept again), for a reader whose checks the
+ * cached document failed, so a damaged entry costs a parse, never a wrong verdict on the file.
+ */
+export type YamlRead = { ok: true; doc: unknown; reparse?: () => YamlRead } | { ok: false; error: InputError };
 
 /**
  * Reads one YAML file; syntax errors name the line and column, absurd sizes are refused. A file
@@ -22,11 +27,13 @@ export const readYamlFile = async (path: string, display: string, cache: ParsedY
     const code = (e as NodeJS.ErrnoException).code;
     return { ok: false, error: { file: display, path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read: ${(e as Error).message}` } };
   }
+  const parse = (): YamlRead => {
+    const read = parseYamlText(text, display);
+    if (read.ok) cache.put(text, read.doc);
+    return read;
+  };
   const kept = cache.get(text);
-  if (kept !== null) return { ok: true, doc: kept.doc };
-  const read = parseYamlText(text, display);
-  if (read.ok) cache.put(text, read.doc);
-  return read;
+  return kept !== null ? { ok: true, doc: kept.doc, reparse: parse } : parse();
 };
 
 /**
