@@ -15,7 +15,7 @@ import { createGitFixture, startGitDaemon, type GitDaemon, type GitFixture } fro
 import { startGitServerProcess, type GitServerProcess } from './git-server.ts';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
-/** The installed command, `branch-follower`: what an operator runs. */
+/** The JavaScript launcher (the bundle, or the sources when it is stale): what bin/branch-follower runs without a usable snapshot. */
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'branch-follower.js');
 /** The launcher an operator and the CronJob pods run (`sh bin/branch-follower`): the start-up snapshot when it is current. */
 export const LAUNCHER = join(import.meta.dirname, '..', '..', 'bin', 'branch-follower');
