@@ -181,10 +181,13 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
         undefined,
         'source-missing',
       );
+    // A mirror that cannot be read now decides nothing: the phase stays (a Succeeded follower
+    // moved to Observed would no longer be guarded against redeploying its succeeded sha), and
+    // only the reason says why. The next answered read decides afresh.
     case 'unreachable':
       return transition(s, s.phase === 'PendingTrigger' ? 'Observed' : s.phase, `git mirror unreachable: ${src.message}; state left as it was`, now);
     case 'throttled':
-      return transition(s, 'Observed', `git mirror back-pressure: not read again before ${src.until} (${src.message}); nothing decided until then`, now);
+      return transition(s, s.phase === 'PendingTrigger' ? 'Observed' : s.phase, `git mirror back-pressure: not read again before ${src.until} (${src.message}); nothing decided until then`, now);
     case 'ok':
       break;
   }
@@ -205,9 +208,13 @@ const settle = (s: FollowerState, obs: Observation, gate: Gate, policy: Policy, 
   const target = s.targetSha;
   if (s.phase === 'Succeeded' && s.lastSucceededSha === sha) {
     // A succeeded sha is never redeployed on its own: drift is reported, not chased.
-    return target === sha
-      ? s
-      : transition(s, 'Succeeded', `target reports ${shortSha(target)}, not the succeeded ${shortSha(sha)}; a succeeded sha is not redeployed automatically`, now);
+    if (target !== sha) {
+      return transition(s, 'Succeeded', `target reports ${shortSha(target)}, not the succeeded ${shortSha(sha)}; a succeeded sha is not redeployed automatically`, now);
+    }
+    // Back at the succeeded sha: a passing reason (the mirror unreadable, the drift) gives way to
+    // the one the follower succeeded with, kept by the history entry into Succeeded.
+    const into = s.history.at(-1);
+    return into?.to === 'Succeeded' && into.reason !== s.reason ? { ...s, reason: into.reason } : s;
   }
   if (target === sha) return transition(s, 'Noop', `target is at ${shortSha(sha)}`, now);
 

@@ -51,14 +51,17 @@ describe('mirror holds', () => {
     expect(nextHolds(one, [], now + 60_000)).toEqual(NO_HOLDS);
   });
 
-  it('property: a throttled source keeps the follower Observed, naming the time, and never dispatches', () => {
+  it('property: a throttled source leaves a settled follower in its phase, naming the time, and never dispatches', () => {
     fc.assert(
       fc.property(observeInputArb(), ({ prev, obs, gate, policy, now }) => {
         fc.pre(obs.source.kind === 'throttled');
         const r = observe(prev, obs, gate, policy, now);
         expect(r.effects.filter((e) => e.kind === 'dispatch')).toEqual([]);
         if (!r.state.inFlight && !r.state.pending && obs.source.kind === 'throttled') {
-          expect(r.state.phase).toBe('Observed');
+          // A held mirror decides nothing: a Succeeded follower stays Succeeded (and so keeps
+          // its succeeded sha from being redeployed), a Blocked one Blocked.
+          const was = prev === null || prev.phase === 'PendingTrigger' ? 'Observed' : prev.phase;
+          if (!prev?.pending && !prev?.inFlight) expect(r.state.phase).toBe(was);
           expect(r.state.reason).toContain(`not read again before ${obs.source.until}`);
         }
       }),

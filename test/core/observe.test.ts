@@ -27,7 +27,7 @@ import {
   startRun,
   withRun,
 } from './fixtures.ts';
-import { observeInputArb } from '../support/arbitraries.ts';
+import { fcParams, followerStateArb, gateArb, isoTimeArb, observeInputArb, policyArb, shaArb, targetObsArb, timeArb } from '../support/arbitraries.ts';
 
 const SEEDS = [HWLAB, AGENTRUN, SENTINEL] as const;
 
@@ -416,6 +416,70 @@ describe('an unreachable git mirror changes nothing but the reason', () => {
     const late = observe(p2, { ...unreachable, dispatch: 'NONE' }, ARMED, policy, at(PENDING_LEASE_SECONDS));
     expect(late.state).toMatchObject({ phase: 'Observed', pending: null, observedSha: B });
     expectValidStep(p2, late.state);
+  });
+});
+
+describe('a mirror that cannot be read for a while leaves no trace once it answers', () => {
+  // The settled phases: nothing pending, nothing in flight, so the next tick decides afresh.
+  const SETTLED = ['Observed', 'Noop', 'Skipped', 'Succeeded', 'Failed', 'Blocked', 'Superseded'] as const;
+  const passing = fc.oneof(
+    fc.constant({ kind: 'unreachable' as const, message: 'connect ECONNREFUSED 10.0.0.7:80' }),
+    isoTimeArb.map((until) => ({ kind: 'throttled' as const, until, message: 'mirror answered HTTP 429 with Retry-After' })),
+  );
+  const caseArb = fc
+    .record({ id: fc.constantFrom(HWLAB, AGENTRUN), base: timeArb })
+    .chain(({ id, base }) =>
+      fc.record({
+        s: followerStateArb(base, { id, phases: SETTLED }).filter((s) => s.pending === null && s.inFlight === null),
+        outages: fc.array(passing, { minLength: 1, maxLength: 3 }),
+        sha: shaArb,
+        target: targetObsArb,
+        gate: gateArb(id),
+        policy: policyArb(id),
+        base: fc.constant(base),
+      }),
+    );
+
+  it('property: the tick after the outage decides exactly as if there had been none (phase, reason, dispatch)', () => {
+    fc.assert(
+      fc.property(caseArb, ({ s, outages, sha, target, gate, policy, base }) => {
+        const answered = { source: { kind: 'ok' as const, sha }, target };
+        // The outage ticks read the target as the next one does: only the mirror failed.
+        const during = outages.reduce((st, source, i) => observe(st, { source, target }, gate, policy, base + (i + 1) * 60_000).state, s);
+        const now = base + (outages.length + 1) * 60_000;
+        const after = observe(during, answered, gate, policy, now);
+        const without = observe(s, answered, gate, policy, now);
+        expect(after.effects).toEqual(without.effects);
+        expect({ phase: after.state.phase, reason: after.state.reason }).toEqual({ phase: without.state.phase, reason: without.state.reason });
+        expect(after.state.history).toEqual(without.state.history);
+      }),
+      fcParams(),
+    );
+  });
+
+  it('a succeeded sha whose target drifted is not redeployed because the mirror held it back for a while', () => {
+    const policy = policyFor(HWLAB);
+    const run = startRun(policy, A, at(0));
+    const ok = close(run, ['trigger'], { trigger: 'SUCCESS' }, policy, at(30)).state;
+    expect(ok).toMatchObject({ phase: 'Succeeded', lastSucceededSha: A });
+    const drifted = observe(ok, obs(A, B), ARMED, policy, at(60));
+    expect(drifted.effects).toEqual([]);
+    const held = observe(drifted.state, { source: { kind: 'throttled', until: toIso(at(300)), message: 'HTTP 429' }, target: { kind: 'ok', sha: B } }, ARMED, policy, at(120));
+    const back = observe(held.state, obs(A, B), ARMED, policy, at(360));
+    expect(back.effects).toEqual([]);
+    expect(back.state).toMatchObject({ phase: 'Succeeded', lastSucceededSha: A });
+  });
+
+  it('a succeeded follower gets its own reason back once the mirror answers', () => {
+    const policy = policyFor(HWLAB);
+    const ok = close(startRun(policy, A, at(0)), ['trigger'], { trigger: 'SUCCESS' }, policy, at(30)).state;
+    const down = observe(ok, { source: { kind: 'unreachable', message: 'connect ECONNREFUSED' }, target: { kind: 'ok', sha: A } }, ARMED, policy, at(60)).state;
+    expect(down.reason).toMatch(/^git mirror unreachable/);
+    const up = observe(down, obs(A, A), ARMED, policy, at(120));
+    expect(up.state.reason).toBe(ok.reason);
+    expect(up.state.phase).toBe('Succeeded');
+    // Written once with its reason back, then idle ticks find nothing to write.
+    expect(observe(up.state, obs(A, A), ARMED, policy, at(180)).state).toBe(up.state);
   });
 });
 

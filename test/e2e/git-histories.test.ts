@@ -172,7 +172,7 @@ describe('mirror back-pressure: a 429 or 503 with Retry-After', () => {
   const B = { id: 'lib-main', repo: 'acme/lib', branch: 'main' };
   const HOLD_SECONDS = 20;
 
-  it('local driver over http: no tick reads the repository before that time; its followers stay Observed with the reason and time; status counts it', async () => {
+  it('local driver over http: no tick reads the repository before that time; its followers keep their phase, with the reason and time; status counts it', async () => {
     let throttling = false;
     const w = await local([A, B], { transport: 'http', http: { throttle: (p) => (throttling && p.includes('/acme/app.git/') ? { status: 429, retryAfter: String(HOLD_SECONDS) } : null) } });
     const appReads = (): number => w.http!.requests.filter((r) => r.path.includes('/acme/app.git/')).length;
@@ -187,7 +187,8 @@ describe('mirror back-pressure: a 429 or 503 with Retry-After', () => {
     const readsBefore = appReads();
     await w.cli(['tick', 'observer']);
     const row = await w.row(A.id);
-    expect(row.phase).toBe('Observed');
+    // A held mirror decides nothing: the follower stays what it was (Noop), only its reason says why.
+    expect(row.phase).toBe('Noop');
     const until = /not read again before (\S+) /.exec(row.reason)?.[1] ?? '';
     expect(Date.parse(until)).toBeGreaterThanOrEqual(before + (HOLD_SECONDS - 1) * 1000);
     expect(row.reason).toContain('HTTP 429');
