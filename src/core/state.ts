@@ -265,13 +265,30 @@ export const stamp = (before: FollowerState | null, after: FollowerState, now: n
   return before && sameState(before, next) ? before : { ...next, updatedAt: toIso(now) };
 };
 
+/** Whether two states differ in nothing but updatedAt, as their JSON says (key order aside). */
 export const sameState = (a: FollowerState, b: FollowerState): boolean => {
-  if (a === b) return true;
+  if (a === b || sameFieldsBut(a, b, 'updatedAt')) return true;
   // States built from one another keep their key order, so the plain form settles nearly every
   // comparison; only a difference is re-checked in the order-free form.
   const x = { ...a, updatedAt: '' };
   const y = { ...b, updatedAt: '' };
   return JSON.stringify(x) === JSON.stringify(y) || canonicalJson(x) === canonicalJson(y);
+};
+
+/**
+ * Whether `a` and `b` have the same own keys holding the very same values, `except` aside: then
+ * their JSON is the same too. The core builds the next state by spreading the last, so in an idle
+ * tick every field is the same value, and this settles the comparison without writing either
+ * state as JSON (at 1000 followers that cost ~10 ms a tick without a JIT; docs/performance.md,
+ * change 22). False says nothing; the caller compares the JSON.
+ */
+const sameFieldsBut = (a: object, b: object, except: string): boolean => {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) return false;
+  for (const k of keys) if (k !== except && (!Object.hasOwn(y, k) || x[k] !== y[k])) return false;
+  return Object.hasOwn(y, except) === Object.hasOwn(x, except);
 };
 
 /** JSON with sorted keys: equality of stored objects must not depend on key order. */

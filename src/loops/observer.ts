@@ -44,8 +44,14 @@ const runName = (s: FollowerState | null): string | null => s?.pending?.name ?? 
  * follower purely and act: cancel, write ahead, dispatch, record.
  */
 export const observerTick = async (ctx: LoopContext, only?: ReadonlySet<string>): Promise<TickReport> => {
+  // These reads need no resolved follower, so they are sent before the followers are resolved:
+  // the API server answers a LIST of 1000 states in tens of ms, time the resolving (zod over
+  // every configRef section) now fills instead of waiting (docs/performance.md, change 22).
+  const reads = Promise.all([ctx.ports.store.list(), ctx.ports.arming.read(), ctx.ports.holds.read()]);
+  // Awaited below; if resolving throws first, the reads' own failure must not go unhandled.
+  reads.catch(() => undefined);
   const prepared = await prepareFollowers(ctx, only);
-  const [listed, arming, holdsRead] = await Promise.all([ctx.ports.store.list(), ctx.ports.arming.read(), ctx.ports.holds.read()]);
+  const [listed, arming, holdsRead] = await reads;
   // What earlier ticks wrote into outboxes and did not get to deliver goes out first.
   const stored = await drainOutboxes(ctx, listed);
   const byId = new Map(stored.map((s) => [s.id, s]));

@@ -1,4 +1,5 @@
 import { summarizeTick, type TickFacts, type TickLoop } from '../core/tick-metrics.ts';
+import { startStopwatch } from '../stopwatch.ts';
 import type { LoopContext } from './context.ts';
 import type { TickReport } from './observer.ts';
 
@@ -21,11 +22,11 @@ const NOTHING: Omit<TickFacts, 'loop' | 'at' | 'seconds' | 'threw'> = { corrupt:
  */
 export const runTick = async (ctx: LoopContext, loop: TickLoop, tick: () => Promise<TickReport>): Promise<TickReport> => {
   const at = ctx.now();
-  const started = performance.now();
+  const elapsed = startStopwatch();
   const record = async (threw: boolean, facts: Omit<TickFacts, 'loop' | 'at' | 'seconds' | 'threw'>): Promise<void> => {
     if (!ctx.ports.ticks || ctx.dryRun) return;
     try {
-      await ctx.ports.ticks.record(summarizeTick({ loop, at, seconds: (performance.now() - started) / 1000, threw, ...facts }));
+      await ctx.ports.ticks.record(summarizeTick({ loop, at, seconds: elapsed(), threw, ...facts }));
     } catch (e) {
       ctx.log(`the tick's metrics were not recorded: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -203,6 +203,14 @@ describe('falls back to git ls-remote for what it does not fully understand', ()
       const p = join(bare(r), 'refs', 'heads', 'main');
       await writeFile(p, (await readFile(p, 'utf8')).replace('\n', ' extra\n'));
     }],
+    ['a loose ref larger than one read takes (4 KiB): the object id, then padding', async (r) => {
+      const p = join(bare(r), 'refs', 'heads', 'main');
+      await writeFile(p, `${(await readFile(p, 'utf8')).trim()}${' '.repeat(5000)}\n`);
+    }],
+    ['a loose ref of exactly one small read (4 KiB and one byte)', async (r) => {
+      const p = join(bare(r), 'refs', 'heads', 'other');
+      await writeFile(p, `${(await readFile(p, 'utf8')).trim()}${' '.repeat(4097 - 41)}\n`);
+    }],
     ['a symlinked loose ref', async (r) => {
       await rm(join(bare(r), 'refs', 'heads', 'other'));
       await symlink(join(bare(r), 'refs', 'heads', 'main'), join(bare(r), 'refs', 'heads', 'other'));

@@ -616,7 +616,7 @@ describe('serve on Kubernetes (controller.serve)', () => {
     const pod = rec(template.spec);
     expect(pod.serviceAccountName).toBe('branch-follower-serve');
     const c = arr(pod.containers)[0]!;
-    expect(c.command).toEqual(['node', `${SOURCE_DIR}/src/cli.ts`, 'serve', '--registry', `${REGISTRY_MOUNT}/${REGISTRY_FILE}`, '--driver', 'kubernetes', '--listen', '0.0.0.0:9090']);
+    expect(c.command).toEqual(['sh', `${SOURCE_DIR}/bin/branch-follower`, 'serve', '--registry', `${REGISTRY_MOUNT}/${REGISTRY_FILE}`, '--driver', 'kubernetes', '--listen', '0.0.0.0:9090']);
     expect(arr(c.ports)).toEqual([{ name: 'http', containerPort: 9090, protocol: 'TCP' }]);
     for (const p of ['readinessProbe', 'livenessProbe']) expect(rec(rec(c[p]).httpGet)).toEqual({ path: '/healthz', port: 'http' });
     expect(rec(c.resources).limits).toBeDefined();

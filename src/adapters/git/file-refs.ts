@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLooseRef, parsePackedRefs } from './ref-files.ts';
 import { OBJECT_ID_HEX, parseRepoConfig, type RepoConfig } from './repo-config.ts';
@@ -41,10 +41,21 @@ const code = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).co
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * A regular file's text; `none` when nothing is there (or, for a loose ref, a directory of refs
- * whose names extend it); never follows a symlink.
+ * Above this a loose ref is not one object id (nor a symbolic ref git would follow): it is left to
+ * git, which parses it as unknown anyway.
  */
-const readRegular = async (path: string, what: string, dirIsNone = false): Promise<Read> => {
+const MAX_LOOSE_REF_BYTES = 4096;
+// One buffer for every loose ref this process reads: the reads are synchronous, never interleaved.
+const LOOSE_REF_BUFFER = Buffer.allocUnsafe(MAX_LOOSE_REF_BYTES + 1);
+
+/**
+ * A regular file's text; `none` when nothing is there (or, for a loose ref, a directory of refs
+ * whose names extend it); never follows a symlink. A loose ref (`looseRef`) is read with one
+ * read(2) into a small buffer: readFileSync's own fstat and its read that finds the end are two
+ * more system calls per ref, 4000 a tick at 2000 branches (docs/performance.md, change 22).
+ */
+const readRegular = async (path: string, what: string, looseRef = false): Promise<Read> => {
+  const dirIsNone = looseRef;
   // Synchronous: ref files are tiny, and a promise-based open/stat/read/close is four thread-pool
   // round trips each (docs/performance.md, change 19).
   let fd: number;
@@ -61,9 +72,11 @@ const readRegular = async (path: string, what: string, dirIsNone = false): Promi
     const st = fstatSync(fd);
     if (st.isDirectory() && dirIsNone) return { kind: 'none' };
     if (!st.isFile()) return { kind: 'fallback', reason: `${what} is not a regular file` };
-    if (st.size > MAX_REF_FILE_BYTES) return { kind: 'fallback', reason: `${what} is larger than ${MAX_REF_FILE_BYTES} bytes` };
-    const buf = readFileSync(fd);
-    if (buf.length > MAX_REF_FILE_BYTES) return { kind: 'fallback', reason: `${what} is larger than ${MAX_REF_FILE_BYTES} bytes` };
+    const max = looseRef ? MAX_LOOSE_REF_BYTES : MAX_REF_FILE_BYTES;
+    if (st.size > max) return { kind: 'fallback', reason: `${what} is larger than ${max} bytes` };
+    // A regular file's read(2) stops short only at its end: a whole small buffer means more is there.
+    const buf = looseRef ? LOOSE_REF_BUFFER.subarray(0, readSync(fd, LOOSE_REF_BUFFER, 0, LOOSE_REF_BUFFER.length, 0)) : readFileSync(fd);
+    if (buf.length > max) return { kind: 'fallback', reason: `${what} is larger than ${max} bytes` };
     try {
       return { kind: 'text', text: UTF8.decode(buf) };
     } catch {
@@ -114,14 +127,18 @@ export const readFileRefs = async (gitDir: string, branches: readonly string[], 
     }
     const refs = new Map<string, string>();
     const unresolved: string[] = [];
+    // Paths below are joined by hand: the ref reader passes only branch names git accepts
+    // (checkBranchName), which have no empty, "." or ".." component, so path.join would
+    // normalize nothing; at 2000 branches its normalizing cost ~10 ms a tick without a JIT.
+    const heads = join(gitDir, 'refs', 'heads');
     for (const branch of branches) {
       const parts = branch.split('/');
-      let path = join(gitDir, 'refs', 'heads');
+      let path = heads;
       let absent = false;
       // Every directory under refs/heads on the way: a symlinked one is git's to resolve (the
       // ref file itself is opened without following a symlink).
       for (const part of parts.slice(0, -1)) {
-        path = join(path, part);
+        path = `${path}/${part}`;
         const s = await isSymlink(path);
         if (s === 'none') {
           absent = true;
@@ -133,7 +150,7 @@ export const readFileRefs = async (gitDir: string, branches: readonly string[], 
         unresolved.push(branch);
         continue;
       }
-      const r = await readRegular(join(path, parts.at(-1)!), 'a loose ref', true);
+      const r = await readRegular(`${path}/${parts.at(-1)!}`, 'a loose ref', true);
       if (r.kind === 'fallback') return r;
       if (r.kind === 'none') {
         unresolved.push(branch);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkBranchName } from '../../core/branch-name.ts';
+import { startStopwatch } from '../../stopwatch.ts';
 import { RepoName } from '../../core/primitives.ts';
 import type { SourceObservation } from '../../core/observe.ts';
 import type { RefReader, RepoRequest } from '../ports.ts';
@@ -238,7 +239,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
       try {
         await mapLimit(all, concurrency, async (group) => {
           let answer: Map<string, SourceObservation> | SourceObservation;
-          const started = performance.now();
+          const elapsed = startStopwatch();
           try {
             if (viaSmartHttp(group)) answer = await readGroupSmartHttp(group);
             else if (viaDaemon()) answer = await readGroupDaemon(group);
@@ -247,7 +248,7 @@ export const createGitRefReader = (opts: GitRefReaderOptions): GitRefReader => {
           } catch (e) {
             answer = { kind: 'unreachable', message: `reading ${group.url} failed: ${(e as Error).message}` };
           }
-          const seconds = (performance.now() - started) / 1000;
+          const seconds = elapsed();
           for (const [key, wanted] of group.keys) {
             timings.set(key, seconds);
             const perRepo = result.get(key)!;
