@@ -102,6 +102,12 @@ describe('serve on a real cluster: a push hook wakes the observer, the run\'s en
     expect(spec.serviceAccountName).toBe('branch-follower-serve');
     expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(spec.containers[0]?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    // serve starts as the ticks do: the launcher takes the image's start-up snapshot, which the
+    // init container copied beside the clone because the image was built from that source.
+    const podName = (pod?.metadata as { name: string }).name;
+    expect(await kubectl(['-n', NS, 'logs', podName, '-c', 'clone-source'])).toContain("running the image's bundle");
+    const cmdline = (await kubectl(['-n', NS, 'exec', podName, '-c', 'serve', '--', 'cat', '/proc/1/cmdline'])).split('\0');
+    expect(cmdline).toEqual(expect.arrayContaining(['--snapshot-blob', '/work/src/dist/snapshot.blob', 'serve']));
     serve = await portForward(NS, SERVE_NAME, 80);
     const health = await fetch(url('/healthz'));
     expect(health.status).toBe(200);
