@@ -113,6 +113,11 @@ export const observe = (
       return done(s);
     } else if (now < leaseEnds && !writerGone) {
       return done(s, { kind: 'none', reason: `pending dispatch ${p.name} is left to the tick that wrote it until ${toIso(leaseEnds)}` });
+    } else if (now < leaseEnds && unread(obs.source)) {
+      // A mirror that cannot be read decides nothing here either: whether the dispatch is still
+      // wanted is for the next answered read. Given up now, its attempt would count as used for a
+      // dispatch nobody made (with one attempt left, the follower would be Blocked for it).
+      return done(s, { kind: 'none', reason: `pending dispatch ${p.name} is kept until the git mirror answers (its writer is gone; lease until ${toIso(leaseEnds)})` });
     } else {
       s = { ...s, pending: null, attempts: withAttempts(s, p.sha, p.episode, Math.max(attemptsFor(s, p.sha, p.episode), p.attempt)) };
     }
@@ -143,6 +148,9 @@ export const observe = (
 
   return done(settle(s, obs, gate, policy, now, effects));
 };
+
+/** The mirror was not read, or did not answer: nothing about the branch is known this tick. */
+const unread = (src: SourceObservation): boolean => src.kind === 'unreachable' || src.kind === 'throttled';
 
 /**
  * A follower never mixes object formats: once it has followed SHA-1 ids, a SHA-256 id from the

@@ -13,6 +13,7 @@ import {
   budgetsArb,
   fcParams,
   followerIdArb,
+  isoTimeArb,
   livenessArb,
   observationArb,
   policyArb,
@@ -48,6 +49,8 @@ describe('a pending dispatch of a writer that is gone', () => {
       fc.property(pendingInputArb, (i) => {
         const r = observe(i.prev, { ...i.obs, pendingWriter: 'gone' }, i.gate, i.policy, i.now);
         expect(r.decision.kind === 'none' && LEFT_TO_WRITER.test(r.decision.reason)).toBe(false);
+        // A mirror that was not read decides nothing (the next property): the pending is kept as it is.
+        if (i.obs.source.kind === 'unreachable' || i.obs.source.kind === 'throttled') return;
         // The same dispatch is the same sha under the same name. Names carry only a 12-hex prefix,
         // so two shas may share one (generated 40- and 64-hex shas of one repeated digit do).
         const same = r.state.pending?.name === i.pending.name && r.state.pending?.sha === i.pending.sha;
@@ -81,11 +84,52 @@ describe('a pending dispatch of a writer that is gone', () => {
         const p = r.state.pending;
         if (!p) return;
         const fresh = p.name !== i.pending.name || p.sha !== i.pending.sha;
-        const expected: Writer | undefined = fresh ? self : liveness === 'gone' && self ? self : i.pending.writer;
+        // Kept while the mirror cannot be read, it is not taken over: nothing was made.
+        const unread = o.source.kind === 'unreachable' || o.source.kind === 'throttled';
+        const expected: Writer | undefined = fresh ? self : liveness === 'gone' && self && !unread ? self : i.pending.writer;
         expect(p.writer).toEqual(expected);
       }),
       fcParams(),
     );
+  });
+});
+
+describe('a pending dispatch of a writer that is gone, while the mirror cannot be read', () => {
+  const unreadArb = fc.oneof(
+    fc.constant({ kind: 'unreachable' as const, message: 'connect ECONNREFUSED 10.0.0.7:80' }),
+    isoTimeArb.map((until) => ({ kind: 'throttled' as const, until, message: 'mirror answered HTTP 429 with Retry-After' })),
+  );
+
+  it('property: while its lease runs, an unread mirror changes nothing (no write, no dispatch, no attempt used), so the next answered tick decides as if it had answered all along', () => {
+    fc.assert(
+      fc.property(pendingInputArb, fc.array(unreadArb, { minLength: 1, maxLength: 3 }), (i, outages) => {
+        const o: Observation = { ...i.obs, pendingWriter: 'gone' };
+        let s = i.prev;
+        for (const source of outages) {
+          const r = observe(s, { ...o, source }, i.gate, i.policy, i.now);
+          expect(r.effects).toEqual([]);
+          s = r.state;
+        }
+        // Only what was read (the target) may have changed, and the time kept per phase (tally).
+        const unreadOnly = (x: FollowerState): object => ({ ...x, targetSha: null, targetUnreadableSince: null, updatedAt: '', tally: undefined });
+        expect(unreadOnly(s)).toEqual(unreadOnly(i.prev));
+        const after = observe(s, o, i.gate, i.policy, i.now);
+        const without = observe(i.prev, o, i.gate, i.policy, i.now);
+        expect(after.effects).toEqual(without.effects);
+        expect(after.state).toEqual({ ...without.state, updatedAt: after.state.updatedAt });
+      }),
+      fcParams(),
+    );
+  });
+
+  it('with one attempt allowed, a writer killed with the mirror down does not leave the follower Blocked for a dispatch nobody made', () => {
+    const one = { ...policyFor(HWLAB), budgets: { ...policyFor(HWLAB).budgets, maxAttempts: 1 } };
+    const dead: Writer = { kind: 'process', host: 'build-01', pid: 4242, bootId: '3f0b3c9e-8a1d-4c55-9a0e-5a6c7d8e9f00' };
+    const written = observe(null, { ...obs(A, null), self: dead }, ARMED, one, at(0)).state;
+    const down = observe(written, { source: { kind: 'unreachable', message: 'connect ECONNREFUSED' }, target: { kind: 'ok', sha: null }, dispatch: 'NONE', pendingWriter: 'gone' }, ARMED, one, at(30));
+    expect(down.state).toBe(written);
+    const up = observe(down.state, { ...obs(A, null, 'NONE'), pendingWriter: 'gone' }, ARMED, one, at(60));
+    expect(up.decision).toMatchObject({ kind: 'dispatch', sha: A, attempt: 1, name: written.pending?.name });
   });
 });
 
