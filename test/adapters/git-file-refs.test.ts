@@ -2,9 +2,11 @@
 // exactly what `git ls-remote` answers on real repositories (sha1 and sha256, loose and packed
 // refs, every history git can make), run no git process on a plain repository, and leave every
 // repository it does not fully understand to git.
+import { execFile } from 'node:child_process';
 import { chmod, cp, mkdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SourceObservation } from '../../src/core/observe.ts';
@@ -289,6 +291,29 @@ describe('falls back to git ls-remote for what it does not fully understand', ()
     const calls = await shown();
     expect(calls[0]).toBe('--git-dir X rev-parse --is-bare-repository');
     expect(calls.slice(1).filter((c) => c.includes('ls-remote'))).toHaveLength(1);
+  });
+});
+
+describe('a FIFO where a ref file is', () => {
+  // open(2) of a FIFO blocks until a writer comes. In process that would block the whole tick
+  // (no timer fires, the deadline included); git blocks on it too, but its read is killed at the
+  // timeout. So the file is left to git, and the read ends as git's does: unreachable, in time.
+  const fifo = (p: string): Promise<unknown> => promisify(execFile)('mkfifo', [p]);
+  const cases: [string, (repo: string) => Promise<unknown>][] = [
+    ['a loose ref', async (r) => { await rm(join(bare(r), 'refs', 'heads', 'other')); await fifo(join(bare(r), 'refs', 'heads', 'other')); }],
+    ['packed-refs', (r) => fifo(join(bare(r), 'packed-refs'))],
+    ['config', async (r) => { await rm(join(bare(r), 'config')); await fifo(join(bare(r), 'config')); }],
+  ];
+  let k = 0;
+  it.each(cases)('%s: the read is left to git and ends at its timeout, never blocking the process', async (_name, change) => {
+    const repo = `fifo/c${++k}`;
+    await fx.commitMany(repo, ['main', 'other']);
+    await change(repo);
+    await resetCalls();
+    const reader = createGitRefReader({ readUrl: fx.fileUrl, gitBinary: recordingGit, timeoutMs: 1500 });
+    const answers = (await reader.readMany([{ repo, branches: ['main', 'other', 'gone'] }])).get(repo)!;
+    for (const b of ['main', 'other', 'gone']) expect(answers.get(b)?.kind, b).toBe('unreachable');
+    expect((await gitCalls()).length).toBeGreaterThan(0);
   });
 });
 

@@ -61,7 +61,10 @@ const readRegular = async (path: string, what: string, looseRef = false): Promis
   let fd: number;
   try {
     // O_NOFOLLOW: a symlinked ref is git's legacy symbolic ref, or points anywhere; git decides.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: opening a FIFO would block until a writer came, and a synchronous open blocks
+    // the whole process (no timer fires); it opens at once instead, is not a regular file, and
+    // is left to git, whose read the timeout kills. On a regular file it changes nothing.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     const c = code(e);
     if (c === 'ENOENT' || c === 'ENOTDIR' || (c === 'EISDIR' && dirIsNone)) return { kind: 'none' };
