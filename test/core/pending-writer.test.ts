@@ -116,7 +116,9 @@ describe('a pending dispatch of a writer that is gone, while the mirror cannot b
         const after = observe(s, o, i.gate, i.policy, i.now);
         const without = observe(i.prev, o, i.gate, i.policy, i.now);
         expect(after.effects).toEqual(without.effects);
-        expect(after.state).toEqual({ ...without.state, updatedAt: after.state.updatedAt });
+        // The tally may differ: an abbreviated target read while the mirror was down could not be
+        // expanded then (no sha was observed yet), so the time the target last changed moved.
+        expect({ ...after.state, tally: undefined }).toEqual({ ...without.state, updatedAt: after.state.updatedAt, tally: undefined });
       }),
       fcParams(),
     );
